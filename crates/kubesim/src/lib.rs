@@ -1,0 +1,12 @@
+//! kubesim: an in-memory Kubernetes API server over HTTP, faithful to the API conventions that
+//! kube-rs and `kubectl` rely on, for tests, benchmarks and the reboot simulator.
+//!
+//! The pieces:
+//! - [`store`]: objects, one global resourceVersion, the watch event log and write history;
+//! - [`server`]: the HTTP API (discovery, CRUD, patch, watch, eviction) over the store;
+//! - [`controllers`]: simulated kubelet, ReplicaSet/Deployment, DaemonSet and PDB controllers;
+//! - [`cluster`]: a builder that seeds a cluster and serves it on 127.0.0.1.
+
+pub mod errors;
+pub mod resources;
+pub mod store;

@@ -1,0 +1,145 @@
+//! The resource types kubesim serves: one static table that discovery, routing, the store and
+//! the controllers all read.
+
+/// One served resource type (a REST collection).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ResourceType {
+    /// API group; empty for the core group.
+    pub group: &'static str,
+    /// API version within the group, e.g. `v1`.
+    pub version: &'static str,
+    /// Plural resource name used in URLs, e.g. `pods`.
+    pub plural: &'static str,
+    /// Singular name, e.g. `pod`.
+    pub singular: &'static str,
+    /// Kind, e.g. `Pod`.
+    pub kind: &'static str,
+    /// Whether objects live in a namespace.
+    pub namespaced: bool,
+    /// Short names advertised in discovery (`po`, `no`, …).
+    pub short_names: &'static [&'static str],
+    /// Subresources served under an item URL (`status`, `eviction`).
+    pub subresources: &'static [&'static str],
+    /// Whether the object has `metadata.generation` (bumped on spec changes).
+    pub has_generation: bool,
+}
+
+impl ResourceType {
+    /// `apiVersion` value of objects of this type (`v1`, `apps/v1`).
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `<plural>` for the core group, `<plural>.<group>` otherwise, as error messages name it.
+    pub fn qualified_plural(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// Kind of the list type, e.g. `PodList`.
+    pub fn list_kind(&self) -> String {
+        format!("{}List", self.kind)
+    }
+
+    /// Index of this type in [`RESOURCES`] (a dense id the store uses).
+    pub fn index(&self) -> usize {
+        RESOURCES
+            .iter()
+            .position(|r| r.group == self.group && r.plural == self.plural)
+            .expect("every ResourceType is an entry of RESOURCES (the only constructor is private)")
+    }
+}
+
+const fn rt(
+    group: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+    short_names: &'static [&'static str],
+    subresources: &'static [&'static str],
+    has_generation: bool,
+) -> ResourceType {
+    ResourceType {
+        group,
+        version: "v1",
+        plural,
+        singular,
+        kind,
+        namespaced,
+        short_names,
+        subresources,
+        has_generation,
+    }
+}
+
+/// Every resource type kubesim serves.
+pub static RESOURCES: &[ResourceType] = &[
+    rt("", "namespaces", "namespace", "Namespace", false, &["ns"], &["status"], false),
+    rt("", "nodes", "node", "Node", false, &["no"], &["status"], false),
+    rt("", "pods", "pod", "Pod", true, &["po"], &["eviction", "status"], true),
+    rt("", "events", "event", "Event", true, &["ev"], &[], false),
+    rt("apps", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], &["status"], true),
+    rt("apps", "deployments", "deployment", "Deployment", true, &["deploy"], &["status"], true),
+    rt("apps", "replicasets", "replicaset", "ReplicaSet", true, &["rs"], &["status"], true),
+    rt("coordination.k8s.io", "leases", "lease", "Lease", true, &[], &[], false),
+    rt("policy", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, &["pdb"], &["status"], true),
+];
+
+/// Looks a resource type up by group, version and plural (as in a URL).
+pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// Looks a resource type up by its kind (`Pod`, `DaemonSet`).
+pub fn by_kind(kind: &str) -> Option<&'static ResourceType> {
+    RESOURCES.iter().find(|r| r.kind == kind)
+}
+
+/// Shorthand for the built-in types, for controllers and tests.
+pub mod well_known {
+    use super::{RESOURCES, ResourceType};
+    /// core/v1 namespaces
+    pub static NAMESPACES: &ResourceType = &RESOURCES[0];
+    /// core/v1 nodes
+    pub static NODES: &ResourceType = &RESOURCES[1];
+    /// core/v1 pods
+    pub static PODS: &ResourceType = &RESOURCES[2];
+    /// core/v1 events
+    pub static EVENTS: &ResourceType = &RESOURCES[3];
+    /// apps/v1 daemonsets
+    pub static DAEMONSETS: &ResourceType = &RESOURCES[4];
+    /// apps/v1 deployments
+    pub static DEPLOYMENTS: &ResourceType = &RESOURCES[5];
+    /// apps/v1 replicasets
+    pub static REPLICASETS: &ResourceType = &RESOURCES[6];
+    /// coordination.k8s.io/v1 leases
+    pub static LEASES: &ResourceType = &RESOURCES[7];
+    /// policy/v1 poddisruptionbudgets
+    pub static PDBS: &ResourceType = &RESOURCES[8];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_entries_match_their_names() {
+        assert_eq!(well_known::PODS.plural, "pods");
+        assert_eq!(well_known::PDBS.kind, "PodDisruptionBudget");
+        assert_eq!(well_known::LEASES.api_version(), "coordination.k8s.io/v1");
+        assert_eq!(well_known::DAEMONSETS.qualified_plural(), "daemonsets.apps");
+        assert_eq!(well_known::NODES.index(), 1);
+        assert!(lookup("apps", "v1", "replicasets").is_some());
+        assert!(lookup("", "v1", "services").is_none());
+    }
+}
