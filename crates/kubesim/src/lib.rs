@@ -9,4 +9,5 @@
 
 pub mod errors;
 pub mod resources;
+pub mod server;
 pub mod store;
