@@ -8,6 +8,8 @@
 //! - [`cluster`]: a builder that seeds a cluster and serves it on 127.0.0.1.
 
 pub mod errors;
+pub mod patch;
 pub mod resources;
+pub mod selector;
 pub mod server;
 pub mod store;
