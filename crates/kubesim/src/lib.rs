@@ -7,6 +7,7 @@
 //! - [`controllers`]: simulated kubelet, ReplicaSet/Deployment, DaemonSet and PDB controllers;
 //! - [`cluster`]: a builder that seeds a cluster and serves it on 127.0.0.1.
 
+pub mod admission;
 pub mod errors;
 pub mod patch;
 pub mod resources;
