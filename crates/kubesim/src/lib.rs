@@ -8,9 +8,12 @@
 //! - [`cluster`]: a builder that seeds a cluster and serves it on 127.0.0.1.
 
 pub mod admission;
+pub mod deletion;
 pub mod errors;
+pub mod eviction;
 pub mod patch;
 pub mod resources;
 pub mod selector;
 pub mod server;
 pub mod store;
+pub mod watch;

@@ -1,0 +1,771 @@
+//! The `pods/eviction` subresource: `PodDisruptionBudget` checks, then a pod delete.
+//!
+//! Follows kube-apiserver's `pkg/registry/core/pod/storage/eviction.go` (v1.36) and the
+//! recorded fixtures:
+//!
+//! 1. The body is a `policy/v1` or `policy/v1beta1` `Eviction`. Unknown fields are dropped with
+//!    a `Warning: 299 - "unknown field \"X\""` (default `fieldValidation=Warn`) or rejected with
+//!    400 under `fieldValidation=Strict`. A `metadata.name` different from the URL → 400.
+//! 2. The pod must exist (404). Pods that are Pending, Succeeded, Failed or already terminating
+//!    are deleted without looking at PDBs.
+//! 3. Every PDB in the namespace whose `spec.selector` matches the pod's labels applies (an
+//!    empty or missing selector matches nothing here, as in the real handler). Two or more →
+//!    500. None → delete.
+//! 4. One PDB: a pod that is not Ready is deleted without using up the budget when the PDB's
+//!    `spec.unhealthyPodEvictionPolicy` is `AlwaysAllow`, or when
+//!    `currentHealthy >= desiredHealthy > 0`. Otherwise, atomically in one store update of the
+//!    PDB: `status.observedGeneration < metadata.generation` → 429 "still being processed"
+//!    (Retry-After 10); `disruptionsAllowed < 0` or an oversized `disruptedPods` → 403;
+//!    `disruptionsAllowed == 0` → 429 (cause message chosen as the real server does); else
+//!    `disruptionsAllowed` is decremented (the `DisruptionAllowed` condition turns False /
+//!    `InsufficientPods` when it reaches 0) and the pod is recorded in `status.disruptedPods`.
+//! 5. The pod is deleted with the Eviction's `deleteOptions` through
+//!    [`crate::deletion::delete_object`].
+//!
+//! The PDB status itself (`currentHealthy`, `desiredHealthy`, `expectedPods`,
+//! `disruptionsAllowed`, conditions, pruning `disruptedPods`) is the PDB controller's job.
+
+use serde_json::{Map, Value, json};
+
+use crate::deletion::{DeleteOptions, delete_object};
+use crate::errors::ApiError;
+use crate::resources::well_known::{PDBS, PODS};
+use crate::selector::LabelSelector;
+use crate::store::{Store, now_rfc3339};
+
+/// The eviction handler refuses to use a PDB whose `status.disruptedPods` has more entries.
+pub const MAX_DISRUPTED_POD_SIZE: usize = 2000;
+
+/// Message of every PDB-related 429.
+pub const VIOLATES_BUDGET: &str =
+    "Cannot evict pod as it would violate the pod's disruption budget.";
+
+/// Message of the 500 for a pod covered by several PDBs.
+pub const MULTIPLE_PDBS: &str = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.";
+
+/// Fields of `metav1.ObjectMeta` (for unknown-field detection under `metadata`).
+const OBJECT_META_FIELDS: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+/// Fields of `metav1.DeleteOptions`.
+const DELETE_OPTIONS_FIELDS: &[&str] = &[
+    "kind",
+    "apiVersion",
+    "gracePeriodSeconds",
+    "preconditions",
+    "orphanDependents",
+    "propagationPolicy",
+    "dryRun",
+    "ignoreStoreReadErrorWithClusterBreakingPotential",
+];
+
+/// A 429 `TooManyRequests` for a PDB, with one `DisruptionBudget` cause.
+pub fn too_many_requests(cause: &str, retry_after: Option<u32>) -> ApiError {
+    let mut details = Map::new();
+    details.insert(
+        "causes".into(),
+        json!([{"reason": "DisruptionBudget", "message": cause}]),
+    );
+    let mut err = ApiError::new(429, Some("TooManyRequests"), VIOLATES_BUDGET);
+    if let Some(secs) = retry_after {
+        details.insert("retryAfterSeconds".into(), json!(secs));
+        err = err.with_header("Retry-After", secs.to_string());
+    }
+    err.with_details(Value::Object(details))
+}
+
+/// The 429 for a PDB whose status has not caught up with its spec (Retry-After 10).
+pub fn still_being_processed(pdb_name: &str) -> ApiError {
+    too_many_requests(
+        &format!("The disruption budget {pdb_name} is still being processed by the server."),
+        Some(10),
+    )
+}
+
+/// A 403 from the PDB checks (`poddisruptionbudget.policy "NAME" is forbidden: …`).
+fn pdb_forbidden(pdb_name: &str, reason: &str, cause: &str) -> ApiError {
+    ApiError::new(
+        403,
+        Some("Forbidden"),
+        format!("poddisruptionbudget.policy \"{pdb_name}\" is forbidden: {reason}"),
+    )
+    .with_details(json!({
+        "name": pdb_name,
+        "group": "policy",
+        "kind": "poddisruptionbudget",
+        "causes": [{
+            "reason": "DisruptionBudget",
+            "message": format!("The disruption budget {pdb_name} does not allow evicting pods currently: {cause}"),
+        }],
+    }))
+}
+
+/// The cause message of a 429 for a PDB with `disruptionsAllowed == 0`.
+fn denied_message(pdb_name: &str, status: &Value) -> String {
+    let condition = status["conditions"].as_array().and_then(|cs| {
+        cs.iter()
+            .find(|c| c["type"].as_str() == Some("DisruptionAllowed"))
+    });
+    let failed = condition.filter(|c| {
+        c["status"].as_str() == Some("False")
+            && c["message"].as_str().is_some_and(|m| !m.is_empty())
+    });
+    let current = status["currentHealthy"].as_i64().unwrap_or(0);
+    let desired = status["desiredHealthy"].as_i64().unwrap_or(0);
+    let text = |c: &Value, k: &str| c[k].as_str().unwrap_or_default().to_string();
+    match failed {
+        Some(c) if c["reason"].as_str() == Some("SyncFailed") => format!(
+            "The disruption budget {pdb_name} does not allow evicting pods currently because it failed sync: {}",
+            text(c, "message")
+        ),
+        _ if current <= desired => format!(
+            "The disruption budget {pdb_name} needs {desired} healthy pods and has {current} currently"
+        ),
+        Some(c) => format!(
+            "The disruption budget {pdb_name} does not allow evicting pods currently ({}): {}",
+            text(c, "reason"),
+            text(c, "message")
+        ),
+        None => format!("The disruption budget {pdb_name} does not allow evicting pods currently"),
+    }
+}
+
+/// The PDB after one approved eviction of `pod`, or the error that refuses it
+/// (`checkAndDecrement`).
+fn check_and_decrement(pdb: &Value, pod: &str) -> Result<Value, ApiError> {
+    let name = pdb["metadata"]["name"].as_str().unwrap_or_default();
+    let status = &pdb["status"];
+    let generation = pdb["metadata"]["generation"].as_i64().unwrap_or(0);
+    if status["observedGeneration"].as_i64().unwrap_or(0) < generation {
+        return Err(still_being_processed(name));
+    }
+    let allowed = status["disruptionsAllowed"].as_i64().unwrap_or(0);
+    if allowed < 0 {
+        return Err(pdb_forbidden(
+            name,
+            "pdb disruptions allowed is negative",
+            "pdb disruptions allowed is negative",
+        ));
+    }
+    if status["disruptedPods"]
+        .as_object()
+        .is_some_and(|m| m.len() > MAX_DISRUPTED_POD_SIZE)
+    {
+        return Err(pdb_forbidden(
+            name,
+            "DisruptedPods map too big - too many evictions not confirmed by PDB controller",
+            "too many pending evictions not confirmed by PDB controller",
+        ));
+    }
+    if allowed == 0 {
+        return Err(too_many_requests(&denied_message(name, status), None));
+    }
+    let mut out = pdb.clone();
+    if !out["status"].is_object() {
+        out["status"] = json!({});
+    }
+    let st = &mut out["status"];
+    st["disruptionsAllowed"] = json!(allowed - 1);
+    if allowed - 1 == 0 {
+        set_disruption_allowed_false(st);
+    }
+    if !st["disruptedPods"].is_object() {
+        st["disruptedPods"] = json!({});
+    }
+    st["disruptedPods"][pod] = json!(now_rfc3339());
+    Ok(out)
+}
+
+/// `UpdateDisruptionAllowedCondition` for 0 allowed disruptions (apimeta `SetStatusCondition`
+/// semantics: `lastTransitionTime` changes only when `status` does).
+fn set_disruption_allowed_false(status: &mut Value) {
+    let observed = status["observedGeneration"].clone();
+    if !status["conditions"].is_array() {
+        status["conditions"] = json!([]);
+    }
+    let Some(conds) = status["conditions"].as_array_mut() else {
+        return;
+    };
+    let now = now_rfc3339();
+    if let Some(c) = conds
+        .iter_mut()
+        .find(|c| c["type"].as_str() == Some("DisruptionAllowed"))
+    {
+        if c["status"].as_str() != Some("False") {
+            c["status"] = json!("False");
+            c["lastTransitionTime"] = json!(now);
+        }
+        c["reason"] = json!("InsufficientPods");
+        c["message"] = json!("");
+        if !observed.is_null() {
+            c["observedGeneration"] = observed;
+        }
+    } else {
+        let mut c = Map::new();
+        c.insert("type".into(), json!("DisruptionAllowed"));
+        c.insert("status".into(), json!("False"));
+        if !observed.is_null() {
+            c.insert("observedGeneration".into(), observed);
+        }
+        c.insert("lastTransitionTime".into(), json!(now));
+        c.insert("reason".into(), json!("InsufficientPods"));
+        c.insert("message".into(), json!(""));
+        conds.push(Value::Object(c));
+    }
+}
+
+/// `unknown field "path"` for every key of `obj` not in `known` (recursing into nothing).
+fn unknown_fields(obj: &Value, prefix: &str, known: &[&str], out: &mut Vec<String>) {
+    if let Some(m) = obj.as_object() {
+        for k in m.keys() {
+            if !known.contains(&k.as_str()) {
+                out.push(format!("{prefix}{k}"));
+            }
+        }
+    }
+}
+
+/// The decoded Eviction: its name and delete options, plus the unknown fields found.
+struct Decoded {
+    name: String,
+    namespace: String,
+    options: DeleteOptions,
+    unknown: Vec<String>,
+    version: String,
+}
+
+fn decode(body: &[u8]) -> Result<Decoded, ApiError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        let text = String::from_utf8_lossy(body);
+        let prefix: String = text.chars().take(30).collect();
+        ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type Eviction): couldn't get \
+             version/kind; json parse error: {e} ({prefix} ...)"
+        ))
+    })?;
+    if !v.is_object() {
+        return Err(ApiError::bad_request(
+            "the object provided is unrecognized (must be of type Eviction): couldn't get \
+             version/kind; json parse error: not a JSON object",
+        ));
+    }
+    let api_version = v["apiVersion"].as_str().unwrap_or_default();
+    let kind = v["kind"].as_str().unwrap_or_default();
+    let version = match api_version {
+        "policy/v1" => "v1",
+        "policy/v1beta1" => "v1beta1",
+        other => other,
+    }
+    .to_string();
+    if kind != "Eviction" || !matches!(api_version, "policy/v1" | "policy/v1beta1") {
+        let shown_kind = if kind.is_empty() { "Object" } else { kind };
+        return Err(ApiError::bad_request(format!(
+            "{shown_kind} in version \"{version}\" cannot be handled as a Eviction: no kind \
+             \"{shown_kind}\" is registered for version \"{api_version}\""
+        )));
+    }
+    let mut unknown = Vec::new();
+    unknown_fields(
+        &v,
+        "",
+        &["apiVersion", "kind", "metadata", "deleteOptions"],
+        &mut unknown,
+    );
+    unknown_fields(
+        &v["metadata"],
+        "metadata.",
+        OBJECT_META_FIELDS,
+        &mut unknown,
+    );
+    unknown_fields(
+        &v["deleteOptions"],
+        "deleteOptions.",
+        DELETE_OPTIONS_FIELDS,
+        &mut unknown,
+    );
+    Ok(Decoded {
+        name: v["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        namespace: v["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        options: DeleteOptions::from_json(&v["deleteOptions"]),
+        unknown,
+        version,
+    })
+}
+
+fn is_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter().any(|c| {
+                c["type"].as_str() == Some("Ready") && c["status"].as_str() == Some("True")
+            })
+        })
+}
+
+/// Pods the PDB check does not apply to (`canIgnorePDB`).
+fn can_ignore_pdb(pod: &Value) -> bool {
+    matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Pending" | "Succeeded" | "Failed")
+    ) || !pod["metadata"]["deletionTimestamp"].is_null()
+}
+
+/// Whether the pod delete must carry the pod's resourceVersion as a precondition
+/// (`shouldEnforceResourceVersion`): everything but terminal or terminating pods.
+fn should_enforce_rv(pod: &Value) -> bool {
+    !matches!(
+        pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    ) && pod["metadata"]["deletionTimestamp"].is_null()
+}
+
+fn with_rv_precondition(opts: &DeleteOptions, pod: &Value) -> DeleteOptions {
+    let mut o = opts.clone();
+    o.precondition_resource_version = pod["metadata"]["resourceVersion"]
+        .as_str()
+        .map(str::to_string);
+    o
+}
+
+/// PDBs in `ns` whose selector matches `pod` (empty or invalid selectors match nothing).
+fn matching_pdbs(store: &Store, ns: &str, pod: &Value) -> Vec<std::sync::Arc<Value>> {
+    let (pdbs, _) = store.list(PDBS, Some(ns), |pdb| {
+        match LabelSelector::from_object(&pdb["spec"]["selector"]) {
+            Ok(sel) => !pdb["spec"]["selector"].is_null() && !sel.is_empty() && sel.matches(pod),
+            Err(_) => false,
+        }
+    });
+    pdbs
+}
+
+/// How many times a conflicting concurrent write is retried (the real handler: 20).
+const CONFLICT_RETRIES: usize = 20;
+
+/// Evicts pod `ns/pod` with the Eviction JSON `body`. `strict` is `fieldValidation=Strict`.
+/// On success returns the values for `Warning` response headers (e.g.
+/// `299 - "unknown field \"delete_options\""`), and the server answers 201 with a Success
+/// `Status`; on failure the `ApiError` is the response (including a `Retry-After` header
+/// where the real server sends one).
+pub fn evict(
+    store: &Store,
+    ns: &str,
+    pod: &str,
+    body: &[u8],
+    strict: bool,
+) -> Result<Vec<String>, ApiError> {
+    let decoded = decode(body)?;
+    if strict && !decoded.unknown.is_empty() {
+        let list: Vec<String> = decoded
+            .unknown
+            .iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "Eviction in version \"{}\" cannot be handled as a Eviction: strict decoding error: {}",
+            decoded.version,
+            list.join(", ")
+        )));
+    }
+    let warnings: Vec<String> = if strict {
+        Vec::new()
+    } else {
+        decoded
+            .unknown
+            .iter()
+            .map(|f| format!("299 - \"unknown field \\\"{f}\\\"\""))
+            .collect()
+    };
+    if !decoded.namespace.is_empty() && decoded.namespace != ns {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
+    }
+    if decoded.name != pod {
+        return Err(ApiError::bad_request(
+            "name in URL does not match name in Eviction object",
+        ));
+    }
+    let opts = decoded.options;
+    let user_rv = opts.precondition_resource_version.is_some();
+
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let current = store
+            .get(PODS, ns, pod)
+            .ok_or_else(|| ApiError::not_found(PODS, pod))?;
+
+        if can_ignore_pdb(&current) {
+            let del = if should_enforce_rv(&current) && !user_rv {
+                with_rv_precondition(&opts, &current)
+            } else {
+                opts.clone()
+            };
+            match delete_object(store, PODS, ns, pod, &del) {
+                Ok(_) => return Ok(warnings),
+                Err(e) if e.code == 409 && !user_rv && attempts < CONFLICT_RETRIES => continue,
+                Err(e) => return Err(e),
+            }
+        }
+
+        let pdbs = matching_pdbs(store, ns, &current);
+        if pdbs.len() > 1 {
+            return Err(ApiError::new(500, None, MULTIPLE_PDBS));
+        }
+        let mut rv_guard = false;
+        if let Some(pdb) = pdbs.first() {
+            let pdb_name = pdb["metadata"]["name"].as_str().unwrap_or_default();
+            let status = &pdb["status"];
+            let current_healthy = status["currentHealthy"].as_i64().unwrap_or(0);
+            let desired_healthy = status["desiredHealthy"].as_i64().unwrap_or(0);
+            let always_allow = pdb
+                .pointer("/spec/unhealthyPodEvictionPolicy")
+                .and_then(Value::as_str)
+                == Some("AlwaysAllow");
+            if !is_ready(&current)
+                && (always_allow || (current_healthy >= desired_healthy && desired_healthy > 0))
+            {
+                rv_guard = true;
+            } else {
+                store.update(PDBS, ns, pdb_name, |now| check_and_decrement(now, pod))?;
+            }
+            let del = if rv_guard && !user_rv {
+                with_rv_precondition(&opts, &current)
+            } else {
+                opts.clone()
+            };
+            return match delete_object(store, PODS, ns, pod, &del) {
+                Ok(_) => Ok(warnings),
+                Err(e) if e.code == 409 && rv_guard && !user_rv => {
+                    Err(still_being_processed(pdb_name))
+                }
+                Err(e) => Err(e),
+            };
+        }
+        return delete_object(store, PODS, ns, pod, &opts).map(|_| warnings);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::StoreConfig;
+
+    fn store() -> Arc<Store> {
+        Store::new(StoreConfig::default())
+    }
+
+    fn pod(store: &Store, name: &str, phase: &str, ready: bool) {
+        store
+            .create(
+                PODS,
+                json!({
+                    "metadata": {"name": name, "namespace": "default", "labels": {"app": "web"}},
+                    "spec": {"nodeName": "node-a", "terminationGracePeriodSeconds": 30,
+                             "containers": [{"name": "c", "image": "i"}]},
+                    "status": {"phase": phase, "conditions": [
+                        {"type": "Ready", "status": if ready { "True" } else { "False" }}
+                    ]}
+                }),
+            )
+            .unwrap();
+    }
+
+    fn pdb(store: &Store, name: &str, status: &Value) {
+        store
+            .create(
+                PDBS,
+                json!({
+                    "metadata": {"name": name, "namespace": "default"},
+                    "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+                    "status": status,
+                }),
+            )
+            .unwrap();
+    }
+
+    fn body(name: &str, grace: Option<i64>) -> Vec<u8> {
+        let mut b = json!({"apiVersion":"policy/v1","kind":"Eviction",
+                           "metadata":{"name":name,"namespace":"default"}});
+        if let Some(g) = grace {
+            b["deleteOptions"] = json!({"gracePeriodSeconds": g});
+        }
+        serde_json::to_vec(&b).unwrap()
+    }
+
+    #[test]
+    fn no_pdb_deletes_with_the_given_grace() {
+        let s = store();
+        pod(&s, "a", "Running", true);
+        assert_eq!(
+            evict(&s, "default", "a", &body("a", Some(0)), false).unwrap(),
+            Vec::<String>::new()
+        );
+        assert!(s.get(PODS, "default", "a").is_none());
+        pod(&s, "b", "Running", true);
+        evict(&s, "default", "b", &body("b", None), false).unwrap();
+        let b = s.get(PODS, "default", "b").unwrap();
+        assert_eq!(b["metadata"]["deletionGracePeriodSeconds"], 30);
+    }
+
+    #[test]
+    fn name_mismatch_missing_pod_and_bad_kind() {
+        let s = store();
+        pod(&s, "a", "Running", true);
+        let e = evict(&s, "default", "a", &body("other", Some(0)), false).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (400, "name in URL does not match name in Eviction object")
+        );
+        assert!(e.details.is_none());
+        let e = evict(&s, "default", "zz", &body("zz", Some(0)), false).unwrap_err();
+        assert_eq!(e.code, 404);
+        assert_eq!(e.message, "pods \"zz\" not found");
+        let e = evict(
+            &s,
+            "default",
+            "a",
+            br#"{"apiVersion":"v1","kind":"Pod""#,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, 400);
+        assert!(s.get(PODS, "default", "a").is_some());
+    }
+
+    #[test]
+    fn unknown_fields_warn_or_fail_strictly() {
+        let s = store();
+        pod(&s, "a", "Running", true);
+        let snake = br#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"a","namespace":"default"},"delete_options":{"gracePeriodSeconds":0}}"#;
+        let err = evict(&s, "default", "a", snake, true).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert_eq!(
+            err.message,
+            "Eviction in version \"v1\" cannot be handled as a Eviction: strict decoding error: unknown field \"delete_options\""
+        );
+        assert!(s.get(PODS, "default", "a").unwrap()["metadata"]["deletionTimestamp"].is_null());
+        let warnings = evict(&s, "default", "a", snake, false).unwrap();
+        assert_eq!(
+            warnings,
+            vec![r#"299 - "unknown field \"delete_options\"""#.to_string()]
+        );
+        // The snake_case options were ignored: default 30 s graceful delete.
+        let a = s.get(PODS, "default", "a").unwrap();
+        assert_eq!(a["metadata"]["deletionGracePeriodSeconds"], 30);
+    }
+
+    #[test]
+    fn v1beta1_body_is_accepted() {
+        let s = store();
+        pod(&s, "a", "Pending", false);
+        let b = br#"{"apiVersion":"policy/v1beta1","kind":"Eviction","metadata":{"name":"a","namespace":"default"},"deleteOptions":{"gracePeriodSeconds":0}}"#;
+        evict(&s, "default", "a", b, false).unwrap();
+        assert!(s.get(PODS, "default", "a").is_none());
+    }
+
+    #[test]
+    fn pdb_blocks_then_allows_and_decrements() {
+        let s = store();
+        pod(&s, "a", "Running", true);
+        pod(&s, "b", "Running", true);
+        pdb(
+            &s,
+            "web-pdb",
+            &json!({"observedGeneration":1,"disruptionsAllowed":0,"currentHealthy":1,"desiredHealthy":1,"expectedPods":2}),
+        );
+        let e = evict(&s, "default", "a", &body("a", Some(0)), false).unwrap_err();
+        assert_eq!(e.code, 429);
+        assert!(e.headers.is_empty());
+        assert_eq!(
+            serde_json::to_string(&e.to_status()).unwrap(),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Cannot evict pod as it would violate the pod's disruption budget.","reason":"TooManyRequests","details":{"causes":[{"reason":"DisruptionBudget","message":"The disruption budget web-pdb needs 1 healthy pods and has 1 currently"}]},"code":429}"#
+        );
+        s.update(PDBS, "default", "web-pdb", |p| {
+            let mut p = p.clone();
+            p["status"] = json!({"observedGeneration":1,"disruptionsAllowed":1,"currentHealthy":2,"desiredHealthy":1,"expectedPods":2,
+                "conditions":[{"type":"DisruptionAllowed","status":"True","observedGeneration":1,"lastTransitionTime":"2026-01-02T03:04:05Z","reason":"SufficientPods","message":""}]});
+            Ok(p)
+        })
+        .unwrap();
+        evict(&s, "default", "a", &body("a", Some(0)), false).unwrap();
+        assert!(s.get(PODS, "default", "a").is_none());
+        let p = s.get(PDBS, "default", "web-pdb").unwrap();
+        assert_eq!(p["status"]["disruptionsAllowed"], 0);
+        assert!(p["status"]["disruptedPods"]["a"].is_string());
+        assert_eq!(p["status"]["conditions"][0]["status"], "False");
+        assert_eq!(p["status"]["conditions"][0]["reason"], "InsufficientPods");
+        assert_ne!(
+            p["status"]["conditions"][0]["lastTransitionTime"],
+            "2026-01-02T03:04:05Z"
+        );
+        let e = evict(&s, "default", "b", &body("b", Some(0)), false).unwrap_err();
+        assert_eq!(e.code, 429);
+    }
+
+    #[test]
+    fn cause_messages_follow_the_real_rule() {
+        let status = json!({"currentHealthy":1,"desiredHealthy":0,"disruptionsAllowed":0,
+            "conditions":[{"type":"DisruptionAllowed","status":"False","reason":"InsufficientPods","message":""}]});
+        assert_eq!(
+            denied_message("solo-pdb", &status),
+            "The disruption budget solo-pdb does not allow evicting pods currently"
+        );
+        let status = json!({"currentHealthy":4,"desiredHealthy":3,
+            "conditions":[{"type":"DisruptionAllowed","status":"False","reason":"Whatever","message":"m"}]});
+        assert_eq!(
+            denied_message("p", &status),
+            "The disruption budget p does not allow evicting pods currently (Whatever): m"
+        );
+        let status = json!({"currentHealthy":0,"desiredHealthy":3,
+            "conditions":[{"type":"DisruptionAllowed","status":"False","reason":"SyncFailed","message":"boom"}]});
+        assert_eq!(
+            denied_message("p", &status),
+            "The disruption budget p does not allow evicting pods currently because it failed sync: boom"
+        );
+    }
+
+    #[test]
+    fn stale_pdb_is_still_being_processed_with_retry_after() {
+        let s = store();
+        pod(&s, "a", "Running", true);
+        pdb(
+            &s,
+            "solo-pdb",
+            &json!({"observedGeneration":1,"disruptionsAllowed":1,"currentHealthy":2,"desiredHealthy":1}),
+        );
+        s.update(PDBS, "default", "solo-pdb", |p| {
+            let mut p = p.clone();
+            p["spec"]["minAvailable"] = json!(0);
+            Ok(p)
+        })
+        .unwrap();
+        let e = evict(&s, "default", "a", &body("a", Some(0)), false).unwrap_err();
+        assert_eq!(e.code, 429);
+        assert_eq!(e.headers, vec![("Retry-After", "10".to_string())]);
+        assert_eq!(
+            e.details,
+            Some(
+                json!({"causes":[{"reason":"DisruptionBudget","message":"The disruption budget solo-pdb is still being processed by the server."}],"retryAfterSeconds":10})
+            )
+        );
+    }
+
+    #[test]
+    fn two_pdbs_is_a_500_without_reason_or_details() {
+        let s = store();
+        pod(&s, "a", "Running", true);
+        pdb(
+            &s,
+            "p1",
+            &json!({"observedGeneration":1,"disruptionsAllowed":5}),
+        );
+        pdb(
+            &s,
+            "p2",
+            &json!({"observedGeneration":1,"disruptionsAllowed":5}),
+        );
+        let e = evict(&s, "default", "a", &body("a", Some(0)), false).unwrap_err();
+        assert_eq!(
+            serde_json::to_string(&e.to_status()).unwrap(),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.","code":500}"#
+        );
+    }
+
+    #[test]
+    fn pending_terminating_and_unready_pods_skip_the_budget() {
+        let s = store();
+        pdb(
+            &s,
+            "web-pdb",
+            &json!({"observedGeneration":1,"disruptionsAllowed":0,"currentHealthy":1,"desiredHealthy":1}),
+        );
+        pod(&s, "pending", "Pending", false);
+        evict(&s, "default", "pending", &body("pending", Some(0)), false).unwrap();
+        assert!(s.get(PODS, "default", "pending").is_none());
+        pod(&s, "term", "Running", true);
+        crate::deletion::delete_object(&s, PODS, "default", "term", &DeleteOptions::default())
+            .unwrap();
+        evict(&s, "default", "term", &body("term", Some(0)), false).unwrap();
+        assert!(s.get(PODS, "default", "term").is_none());
+        // Running but not Ready, and the budget is healthy enough: no decrement needed.
+        pod(&s, "unready", "Running", false);
+        evict(&s, "default", "unready", &body("unready", Some(0)), false).unwrap();
+        assert!(s.get(PODS, "default", "unready").is_none());
+        assert_eq!(
+            s.get(PDBS, "default", "web-pdb").unwrap()["status"]["disruptionsAllowed"],
+            0
+        );
+    }
+
+    #[test]
+    fn negative_budget_is_forbidden() {
+        let s = store();
+        pod(&s, "a", "Running", true);
+        pdb(
+            &s,
+            "foo",
+            &json!({"observedGeneration":1,"disruptionsAllowed":-1}),
+        );
+        let e = evict(&s, "default", "a", &body("a", Some(0)), false).unwrap_err();
+        assert_eq!(e.code, 403);
+        assert_eq!(
+            e.message,
+            "poddisruptionbudget.policy \"foo\" is forbidden: pdb disruptions allowed is negative"
+        );
+    }
+
+    #[test]
+    fn concurrent_evictions_against_one_allowed_disruption() {
+        let s = store();
+        for i in 0..8 {
+            pod(&s, &format!("p{i}"), "Running", true);
+        }
+        pdb(
+            &s,
+            "web-pdb",
+            &json!({"observedGeneration":1,"disruptionsAllowed":1,"currentHealthy":8,"desiredHealthy":7}),
+        );
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let name = format!("p{i}");
+                    evict(&s, "default", &name, &body(&name, Some(0)), false).map(|_| ())
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+        assert!(
+            results
+                .iter()
+                .filter_map(|r| r.as_ref().err())
+                .all(|e| e.code == 429)
+        );
+        assert_eq!(s.list(PODS, Some("default"), |_| true).0.len(), 7);
+    }
+}

@@ -1,0 +1,576 @@
+//! `?watch=true`: a chunked stream of newline-delimited `{"type":T,"object":{…}}` events.
+//!
+//! Behaviour (README facts 20–23 and the `watch-*.json` fixtures):
+//!
+//! - HTTP 200, `Content-Type: application/json`, chunked; one event per line, each line its own
+//!   body chunk. Objects carry `kind`/`apiVersion`.
+//! - Start point:
+//!   - `resourceVersion=N` (not `"0"`): the events with RV > N from the store's event log. N
+//!     older than the log → one `ERROR` event (Status 410 Expired,
+//!     `too old resource version: N (M)`) and end of stream. N in the future → silent until
+//!     events pass it.
+//!   - absent or `"0"`: synthetic `ADDED` events for every object that currently matches, then
+//!     live events (what the real server does for both: "get state and start at most recent" /
+//!     "start at any").
+//!   - `sendInitialEvents=true` (streaming list): the same initial `ADDED` events, then — with
+//!     `allowWatchBookmarks` — a `BOOKMARK` annotated `k8s.io/initial-events-end: "true"`.
+//!     `sendInitialEvents=false` never sends initial events (from N, or from now without RV).
+//! - Namespace, label selector and field selector filter the events. An object that stops
+//!   matching yields `DELETED` carrying its previous (still matching) content stamped with the
+//!   new resourceVersion; one that starts matching yields `ADDED` with its current content;
+//!   changes while outside the selection yield nothing.
+//! - When the event log has been compacted past what a slow watcher has read, the watcher gets
+//!   the 410 `ERROR` event and the stream ends.
+//! - `timeoutSeconds` ends the stream cleanly at the deadline. Without it (or with 0) kubesim
+//!   uses [`DEFAULT_TIMEOUT`] (30 min; the real server picks a random 30–60 min).
+//! - `allowWatchBookmarks=true`: a `BOOKMARK` (kind, apiVersion and `metadata.resourceVersion`
+//!   only) every `ServerOptions::bookmark_interval`, and one 2 s before the deadline when the
+//!   timeout is longer than 2 s.
+//! - No task is spawned: the stream is driven by the HTTP body, so when the client disconnects
+//!   and hyper drops the body, the watch is gone ([`active_watches`] counts live ones).
+//!
+//! Fault injection: [`watch_response_with`] takes [`WatchLimits`]; `max_events: Some(n)` ends
+//! the stream cleanly after `n` lines (kube-rs' watcher then re-watches from its last
+//! resourceVersion). Suggested wiring: the fault layer inserts a `WatchLimits` into the request
+//! extensions, and the server's watch handler passes `Option<Extension<WatchLimits>>` (default
+//! when absent) to `watch_response_with`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::watch as tokio_watch;
+use tokio::time::Instant;
+
+use crate::errors::ApiError;
+use crate::resources::ResourceType;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::server::{ListQuery, ServerState};
+use crate::store::{Event, EventType, Store};
+
+/// Stream length when the client gives no `timeoutSeconds` (or 0).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// How long before the deadline the last BOOKMARK is sent.
+const BOOKMARK_BEFORE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Annotation on the BOOKMARK that ends a streaming list's initial events.
+pub const INITIAL_EVENTS_END: &str = "k8s.io/initial-events-end";
+
+/// Fault-injection limits for one watch stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WatchLimits {
+    /// End the stream (cleanly) after this many event lines.
+    pub max_events: Option<usize>,
+}
+
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of watch streams alive in this process (all servers); for leak tests.
+pub fn active_watches() -> usize {
+    ACTIVE.load(Ordering::SeqCst)
+}
+
+struct ActiveGuard;
+
+impl ActiveGuard {
+    fn new() -> Self {
+        ACTIVE.fetch_add(1, Ordering::SeqCst);
+        Self
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The selection a watch filters by.
+struct Filter {
+    namespace: Option<String>,
+    labels: Option<LabelSelector>,
+    fields: Option<FieldSelector>,
+}
+
+impl Filter {
+    fn in_namespace(&self, obj: &Value) -> bool {
+        self.namespace
+            .as_deref()
+            .is_none_or(|ns| obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
+    }
+
+    fn selects(&self, obj: &Value) -> bool {
+        self.labels.as_ref().is_none_or(|l| l.matches(obj))
+            && self.fields.as_ref().is_none_or(|f| f.matches(obj))
+    }
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    object: &'a Value,
+}
+
+fn encode(kind: &str, object: &Value) -> Bytes {
+    let mut v = serde_json::to_vec(&Line { kind, object }).unwrap_or_default();
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+fn with_rv(obj: &Value, rv: u64) -> Value {
+    let mut o = obj.clone();
+    o["metadata"]["resourceVersion"] = json!(rv.to_string());
+    o
+}
+
+/// The 410 Status of an expired watch.
+pub fn expired_status(requested: u64, oldest: u64) -> Value {
+    ApiError::new(
+        410,
+        Some("Expired"),
+        format!("too old resource version: {requested} ({oldest})"),
+    )
+    .to_status()
+}
+
+/// The line(s) one store event produces for a watcher with `filter`, if any.
+fn translate(rt: &'static ResourceType, filter: &Filter, ev: &Event) -> Option<Bytes> {
+    if !std::ptr::eq(ev.resource, rt) && ev.resource != rt {
+        return None;
+    }
+    if !filter.in_namespace(&ev.object) {
+        return None;
+    }
+    let now = filter.selects(&ev.object);
+    match ev.kind {
+        EventType::Added => now.then(|| encode("ADDED", &ev.object)),
+        EventType::Deleted => {
+            let before = ev.previous.as_deref().map_or(now, |p| filter.selects(p));
+            before.then(|| encode("DELETED", &ev.object))
+        }
+        EventType::Modified => {
+            let before = ev.previous.as_deref().is_some_and(|p| filter.selects(p));
+            match (before, now) {
+                (true, true) => Some(encode("MODIFIED", &ev.object)),
+                (false, true) => Some(encode("ADDED", &ev.object)),
+                (true, false) => {
+                    let prev = ev.previous.as_deref().unwrap_or(&ev.object);
+                    Some(encode("DELETED", &with_rv(prev, ev.rv)))
+                }
+                (false, false) => None,
+            }
+        }
+    }
+}
+
+fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Bytes {
+    let mut meta = serde_json::Map::new();
+    meta.insert("resourceVersion".into(), json!(rv.to_string()));
+    if initial_end {
+        meta.insert("annotations".into(), json!({INITIAL_EVENTS_END: "true"}));
+    }
+    let obj = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta});
+    encode("BOOKMARK", &obj)
+}
+
+/// The state of one watch stream.
+struct Watch {
+    store: Arc<Store>,
+    rt: &'static ResourceType,
+    filter: Filter,
+    changes: tokio_watch::Receiver<u64>,
+    /// Every event with rv <= this has been looked at.
+    last_rv: u64,
+    pending: VecDeque<Bytes>,
+    /// End after `pending` drains.
+    finished: bool,
+    deadline: Instant,
+    bookmarks: Option<Duration>,
+    next_bookmark: Option<Instant>,
+    final_bookmark: Option<Instant>,
+    sent: usize,
+    max_events: Option<usize>,
+    _guard: ActiveGuard,
+}
+
+impl Watch {
+    /// Reads new events from the store into `pending`.
+    fn poll_store(&mut self) {
+        // Mark the change notification as seen *before* reading, so a write racing with the
+        // read wakes us again.
+        self.changes.borrow_and_update();
+        match self.store.events_since(self.last_rv) {
+            Err(expired) => {
+                self.pending.push_back(encode(
+                    "ERROR",
+                    &expired_status(expired.requested, expired.oldest),
+                ));
+                self.finished = true;
+            }
+            Ok(events) => {
+                for ev in events {
+                    if let Some(line) = translate(self.rt, &self.filter, &ev) {
+                        self.pending.push_back(line);
+                    }
+                    self.last_rv = self.last_rv.max(ev.rv);
+                }
+            }
+        }
+    }
+
+    fn next_wakeup(&self) -> Instant {
+        [self.next_bookmark, self.final_bookmark]
+            .into_iter()
+            .flatten()
+            .fold(self.deadline, Instant::min)
+    }
+
+    /// The next line, or `None` at the end of the stream.
+    async fn next_line(&mut self) -> Option<Bytes> {
+        loop {
+            if self.max_events.is_some_and(|m| self.sent >= m) {
+                return None;
+            }
+            if let Some(line) = self.pending.pop_front() {
+                self.sent += 1;
+                return Some(line);
+            }
+            if self.finished {
+                return None;
+            }
+            self.poll_store();
+            if !self.pending.is_empty() || self.finished {
+                continue;
+            }
+            let wake = self.next_wakeup();
+            tokio::select! {
+                changed = self.changes.changed() => {
+                    if changed.is_err() {
+                        // The store is gone: nothing more can happen.
+                        self.finished = true;
+                    }
+                }
+                () = tokio::time::sleep_until(wake) => {
+                    let now = Instant::now();
+                    if now >= self.deadline {
+                        return None;
+                    }
+                    let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+                    if due(self.next_bookmark) || due(self.final_bookmark) {
+                        self.pending.push_back(bookmark(self.rt, self.last_rv, false));
+                        if due(self.final_bookmark) {
+                            self.final_bookmark = None;
+                        }
+                        self.next_bookmark = self.bookmarks.map(|i| now + i);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn error_response(err: &ApiError) -> Response {
+    let body = serde_json::to_vec(&err.to_status()).unwrap_or_default();
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() =
+        StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    for (name, value) in &err.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.append(*name, v);
+        }
+    }
+    resp
+}
+
+/// Parses the watch's selectors and start point; `Err` is the 400 to answer with.
+fn build(
+    state: ServerState,
+    rt: &'static ResourceType,
+    namespace: Option<String>,
+    query: ListQuery,
+    limits: WatchLimits,
+) -> Result<Watch, ApiError> {
+    let ServerState { store, options } = state;
+    let ListQuery {
+        label_selector,
+        field_selector,
+        resource_version,
+        timeout_seconds,
+        allow_watch_bookmarks,
+        send_initial_events,
+        ..
+    } = query;
+    let labels = match label_selector.as_deref() {
+        Some(s) if !s.trim().is_empty() => Some(LabelSelector::parse(s)?),
+        _ => None,
+    };
+    let fields = match field_selector.as_deref() {
+        Some(s) if !s.trim().is_empty() => Some(FieldSelector::parse(rt, s)?),
+        _ => None,
+    };
+    let filter = Filter {
+        namespace: namespace.filter(|ns| !ns.is_empty()),
+        labels,
+        fields,
+    };
+    let rv_param = resource_version
+        .as_deref()
+        .filter(|s| !s.is_empty() && *s != "0");
+    let start_rv = match rv_param {
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {s}")))?,
+        ),
+        None => None,
+    };
+    let send_initial = send_initial_events.unwrap_or(start_rv.is_none());
+
+    let changes = store.subscribe();
+    let mut pending = VecDeque::new();
+    let last_rv = if send_initial {
+        let (items, rv) = store.list(rt, filter.namespace.as_deref(), |o| filter.selects(o));
+        for item in &items {
+            pending.push_back(encode("ADDED", item));
+        }
+        if send_initial_events == Some(true) && allow_watch_bookmarks {
+            pending.push_back(bookmark(rt, rv, true));
+        }
+        rv.max(start_rv.unwrap_or(0))
+    } else {
+        start_rv.unwrap_or_else(|| store.current_rv())
+    };
+
+    let now = Instant::now();
+    let timeout = match timeout_seconds {
+        Some(s) if s > 0 => Duration::from_secs(s),
+        _ => DEFAULT_TIMEOUT,
+    };
+    let deadline = now + timeout;
+    let bookmarks = query
+        .allow_watch_bookmarks
+        .then_some(options.bookmark_interval)
+        .filter(|i| !i.is_zero());
+    let final_bookmark = (allow_watch_bookmarks && timeout > BOOKMARK_BEFORE_DEADLINE)
+        .then(|| deadline - BOOKMARK_BEFORE_DEADLINE);
+    Ok(Watch {
+        store,
+        rt,
+        filter,
+        changes,
+        last_rv,
+        pending,
+        finished: false,
+        deadline,
+        bookmarks,
+        next_bookmark: bookmarks.map(|i| now + i),
+        final_bookmark,
+        sent: 0,
+        max_events: limits.max_events,
+        _guard: ActiveGuard::new(),
+    })
+}
+
+/// Answers a watch request (see the module docs). A bad selector or resourceVersion is answered
+/// with its 400 `Status`.
+pub fn watch_response(
+    state: ServerState,
+    rt: &'static ResourceType,
+    namespace: Option<String>,
+    query: ListQuery,
+) -> Response {
+    watch_response_with(state, rt, namespace, query, WatchLimits::default())
+}
+
+/// [`watch_response`] with fault-injection limits.
+pub fn watch_response_with(
+    state: ServerState,
+    rt: &'static ResourceType,
+    namespace: Option<String>,
+    query: ListQuery,
+    limits: WatchLimits,
+) -> Response {
+    let watch = match build(state, rt, namespace, query, limits) {
+        Ok(w) => w,
+        Err(e) => return error_response(&e),
+    };
+    let stream = futures::stream::unfold(watch, |mut w| async move {
+        let line = w.next_line().await?;
+        Some((Ok::<Bytes, std::convert::Infallible>(line), w))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::well_known::{NODES, PODS};
+    use crate::server::ServerOptions;
+    use crate::store::StoreConfig;
+    use futures::StreamExt;
+
+    fn state(window: usize) -> ServerState {
+        ServerState {
+            store: Store::new(StoreConfig {
+                watch_window: window,
+                record_history: false,
+            }),
+            options: Arc::new(ServerOptions {
+                bookmark_interval: Duration::from_millis(200),
+            }),
+        }
+    }
+
+    async fn lines(resp: Response, n: usize) -> Vec<Value> {
+        let mut body = resp.into_body().into_data_stream();
+        let mut out = Vec::new();
+        while out.len() < n {
+            let Some(chunk) = tokio::time::timeout(Duration::from_secs(5), body.next())
+                .await
+                .expect("event within 5 s")
+            else {
+                break;
+            };
+            let chunk = chunk.unwrap();
+            assert_eq!(chunk.last(), Some(&b'\n'));
+            out.push(serde_json::from_slice(&chunk).unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn from_rv_sends_only_later_events_of_the_type() {
+        let st = state(100);
+        st.store
+            .create(NODES, json!({"metadata":{"name":"a"}}))
+            .unwrap();
+        let rv = st.store.current_rv();
+        st.store
+            .create(PODS, json!({"metadata":{"name":"p","namespace":"x"}}))
+            .unwrap();
+        st.store
+            .create(NODES, json!({"metadata":{"name":"b"}}))
+            .unwrap();
+        let q = ListQuery {
+            resource_version: Some(rv.to_string()),
+            timeout_seconds: Some(1),
+            ..ListQuery::default()
+        };
+        let got = lines(watch_response(st.clone(), NODES, None, q), 10).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0]["type"], "ADDED");
+        assert_eq!(got[0]["object"]["metadata"]["name"], "b");
+        assert_eq!(got[0]["object"]["kind"], "Node");
+    }
+
+    #[tokio::test]
+    async fn expired_rv_is_one_error_event() {
+        let st = state(2);
+        let rv = st.store.current_rv();
+        for i in 0..4 {
+            st.store
+                .create(NODES, json!({"metadata":{"name":format!("n{i}")}}))
+                .unwrap();
+        }
+        let q = ListQuery {
+            resource_version: Some(rv.to_string()),
+            ..ListQuery::default()
+        };
+        let got = lines(watch_response(st.clone(), NODES, None, q), 10).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0]["type"], "ERROR");
+        assert_eq!(got[0]["object"]["code"], 410);
+        assert_eq!(got[0]["object"]["reason"], "Expired");
+        let oldest = st.store.oldest_watchable_rv();
+        assert_eq!(
+            got[0]["object"]["message"],
+            format!("too old resource version: {rv} ({oldest})")
+        );
+    }
+
+    #[tokio::test]
+    async fn initial_state_then_bookmark_for_streaming_lists() {
+        let st = state(100);
+        for n in ["a", "b"] {
+            st.store
+                .create(NODES, json!({"metadata":{"name":n}}))
+                .unwrap();
+        }
+        let q = ListQuery {
+            send_initial_events: Some(true),
+            allow_watch_bookmarks: true,
+            resource_version_match: Some("NotOlderThan".into()),
+            timeout_seconds: Some(5),
+            ..ListQuery::default()
+        };
+        let got = lines(watch_response(st.clone(), NODES, None, q), 3).await;
+        let types: Vec<_> = got.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["ADDED", "ADDED", "BOOKMARK"]);
+        assert_eq!(
+            got[2]["object"]["metadata"]["annotations"][INITIAL_EVENTS_END],
+            "true"
+        );
+        assert_eq!(
+            got[2]["object"]["metadata"]["resourceVersion"],
+            st.store.current_rv().to_string()
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_selector_is_a_400_response() {
+        let st = state(100);
+        let q = ListQuery {
+            label_selector: Some("app in (web".into()),
+            ..ListQuery::default()
+        };
+        let resp = watch_response(st, NODES, None, q);
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn cut_after_n_events() {
+        let st = state(100);
+        for i in 0..5 {
+            st.store
+                .create(NODES, json!({"metadata":{"name":format!("n{i}")}}))
+                .unwrap();
+        }
+        let resp = watch_response_with(
+            st,
+            NODES,
+            None,
+            ListQuery::default(),
+            WatchLimits {
+                max_events: Some(3),
+            },
+        );
+        let got = lines(resp, 10).await;
+        assert_eq!(got.len(), 3);
+    }
+}
