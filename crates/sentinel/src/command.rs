@@ -156,7 +156,9 @@ pub struct CommandOutput {
 ///
 /// When the time limit is exceeded the command's whole process group is killed (the command is
 /// started as the leader of a new process group), and so is it when the future running it is
-/// dropped.
+/// dropped. Background processes that the command leaves behind after exiting normally are left
+/// alone (as in kured); they do not delay the result by more than a short grace period for
+/// collecting output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostCommand {
     words: Vec<String>,
@@ -288,7 +290,7 @@ impl HostCommand {
                 if let Err(error) = child.kill().await {
                     tracing::warn!(command = %shown, %error, "cannot kill timed-out host command");
                 }
-                let (stdout, stderr) = (stdout.finish().await, stderr.finish().await);
+                let (stdout, stderr) = tokio::join!(stdout.finish(), stderr.finish());
                 tracing::debug!(command = %shown, %stdout, %stderr, "host command timed out");
                 return Err(CommandError::Timeout {
                     command: shown,
@@ -297,10 +299,11 @@ impl HostCommand {
             }
         };
 
+        let (stdout, stderr) = tokio::join!(stdout.finish(), stderr.finish());
         let output = CommandOutput {
             termination,
-            stdout: stdout.finish().await,
-            stderr: stderr.finish().await,
+            stdout,
+            stderr,
         };
         tracing::debug!(
             command = %shown,

@@ -4,8 +4,6 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rustix_libc_wrappers::rustix::io::Errno;
-
 use crate::command::Termination;
 
 /// Why a host command could not be built or run to completion.
@@ -177,12 +175,66 @@ impl RebootError {
         match self {
             Self::Command(e) => e.is_retryable(),
             Self::CommandFailed { .. } => true,
-            Self::InvalidSignal { .. } | Self::InvalidPid { .. } => false,
-            // No such process, or not allowed to signal it: retrying will not help.
-            Self::Signal { source, .. } => !matches!(
-                Errno::from_io_error(source),
-                Some(Errno::SRCH | Errno::PERM)
-            ),
+            // kill(2) fails only with EINVAL, EPERM or ESRCH: retrying will not help either.
+            Self::InvalidSignal { .. } | Self::InvalidPid { .. } | Self::Signal { .. } => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spawn_error(kind: io::ErrorKind) -> CommandError {
+        CommandError::Spawn {
+            program: "p".into(),
+            command: "p".into(),
+            source: io::Error::from(kind),
+        }
+    }
+
+    #[test]
+    fn command_errors_are_classified() {
+        assert!(!spawn_error(io::ErrorKind::NotFound).is_retryable());
+        assert!(!spawn_error(io::ErrorKind::PermissionDenied).is_retryable());
+        // fork/exec may fail for lack of resources (EAGAIN, ENOMEM): try again later.
+        assert!(spawn_error(io::ErrorKind::WouldBlock).is_retryable());
+        assert!(spawn_error(io::ErrorKind::OutOfMemory).is_retryable());
+        let timeout = CommandError::Timeout {
+            command: "c".into(),
+            timeout: Duration::from_secs(1),
+        };
+        assert!(timeout.is_retryable());
+        assert!(!CommandError::Empty.is_retryable());
+        let namespace = CommandError::HostNamespace {
+            nsenter: "/usr/bin/nsenter".into(),
+            program: "c".into(),
+            termination: Termination::Exited(1),
+            message: "nsenter: cannot open".into(),
+        };
+        assert!(!namespace.is_retryable());
+        assert!(!SentinelError::from(namespace).is_retryable());
+        assert!(RebootError::from(spawn_error(io::ErrorKind::WouldBlock)).is_retryable());
+    }
+
+    #[test]
+    fn file_errors_are_classified() {
+        let file = |kind| SentinelError::File {
+            path: PathBuf::from("/sentinel/reboot-required"),
+            source: io::Error::from(kind),
+        };
+        assert!(!file(io::ErrorKind::PermissionDenied).is_retryable());
+        assert!(file(io::ErrorKind::Other).is_retryable());
+        let shown = file(io::ErrorKind::Other).to_string();
+        assert!(shown.contains("/sentinel/reboot-required"), "{shown}");
+    }
+
+    #[test]
+    fn termination_reads_well() {
+        assert_eq!(Termination::Exited(3).to_string(), "exit code 3");
+        assert_eq!(Termination::Signaled(9).to_string(), "killed by signal 9");
+        assert!(Termination::Exited(0).success());
+        assert!(!Termination::Exited(1).success());
+        assert!(!Termination::Signaled(39).success());
     }
 }

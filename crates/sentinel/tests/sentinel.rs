@@ -303,8 +303,9 @@ async fn background_process_holding_stdout_does_not_block() {
     assert_eq!(output.termination, Termination::Exited(0));
     let pid = output.stdout.trim().to_owned();
     assert!(pid.parse::<u32>().is_ok(), "stdout: {:?}", output.stdout);
-    let killed = std::process::Command::new("kill")
-        .arg(&pid)
+    // The shell's builtin `kill`: no dependency on a procps binary.
+    let killed = std::process::Command::new("sh")
+        .args(["-c", &format!("kill {pid}")])
         .status()
         .unwrap();
     assert!(killed.success());
