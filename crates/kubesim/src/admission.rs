@@ -1,7 +1,7 @@
 //! The defaults kube-apiserver's defaulting and admission chain add to an object on create
-//! (fixture fact 14): pod service-account volume, default tolerations, priority, QoS class,
+//! (fixture fact 14): pod service-account volume, default tolerations, priority, `QoS` class,
 //! pod-template defaults of the workload kinds, the not-ready taint of a new Node, and the zero
-//! status of a new PodDisruptionBudget.
+//! status of a new `PodDisruptionBudget`.
 //!
 //! Used by the HTTP server on `POST` and by the simulated controllers when they create pods, so
 //! that objects look the same whoever created them.
@@ -93,8 +93,8 @@ fn default_pod_spec(spec: &mut Value) {
     default_key(spec, "schedulerName", json!("default-scheduler"));
 }
 
-/// The QoS class of a pod spec: Guaranteed when every container has cpu and memory limits equal
-/// to its requests, BestEffort when no container has any, Burstable otherwise.
+/// The `QoS` class of a pod spec: `Guaranteed` when every container has cpu and memory limits equal
+/// to its requests, `BestEffort` when no container has any, `Burstable` otherwise.
 pub fn qos_class(spec: &Value) -> &'static str {
     let containers: Vec<&Value> = ["initContainers", "containers"]
         .iter()
@@ -202,7 +202,7 @@ fn service_account_volume(spec: &mut Value) {
     }
 }
 
-/// DefaultTolerationSeconds: not-ready / unreachable `NoExecute` for 300 s, unless the pod
+/// `DefaultTolerationSeconds`: not-ready / unreachable `NoExecute` for 300 s, unless the pod
 /// already tolerates them.
 fn default_tolerations(spec: &mut Value) {
     if !spec["tolerations"].is_array() {
@@ -367,7 +367,7 @@ fn default_status(obj: &mut Value, fields: &[(&str, Value)]) {
 }
 
 /// Whether the real apiserver discards a client-sent `.status` on create for this type (its
-/// strategy's `PrepareForCreate` resets it): pods, workloads and PodDisruptionBudgets.
+/// strategy's `PrepareForCreate` resets it): pods, workloads and `PodDisruptionBudgets`.
 pub fn resets_status_on_create(rt: &ResourceType) -> bool {
     matches!(
         (rt.group, rt.plural),

@@ -9,6 +9,7 @@
 
 pub mod admission;
 pub mod deletion;
+pub mod discovery;
 pub mod errors;
 pub mod eviction;
 pub mod patch;
@@ -16,4 +17,6 @@ pub mod resources;
 pub mod selector;
 pub mod server;
 pub mod store;
+pub mod table;
+pub mod validation;
 pub mod watch;

@@ -1,17 +1,55 @@
 //! The HTTP API over the [`Store`]: routing, discovery, CRUD, patch, and the glue to
 //! [`crate::watch`], [`crate::eviction`] and [`crate::deletion`].
 //!
+//! Every request goes through one handler that classifies the path (as kube-apiserver's
+//! `RequestInfoFactory` does) and dispatches on the method. Behaviour follows the recorded
+//! kube-apiserver v1.36.2 responses in `shared/k8s-reference/` (see the README's "Facts"):
+//!
+//! - errors are `Status` objects ([`api_error_response`]);
+//! - lists carry `metadata.resourceVersion`, items without kind/apiVersion, `limit`/`continue`
+//!   (an opaque base64url token holding the list resourceVersion and the last key, as the real
+//!   server's), `remainingItemCount` only without selectors; `resourceVersionMatch=Exact` and
+//!   continue tokens are served from a snapshot rebuilt from the store's event log (410 Expired
+//!   once the log no longer reaches back);
+//! - `Accept: …;as=Table;v=v1;g=meta.k8s.io` answers a `Table` ([`crate::table`]);
+//! - writes: the main resource ignores `.status`, `/status` ignores the spec; a
+//!   `metadata.resourceVersion` in a PUT body or in the result of a patch is a precondition
+//!   (409 Conflict); after every write a normalisation step drops the empty/false values the
+//!   real server omits (`spec.unschedulable: false`, empty `annotations`, …);
+//! - `application/apply-patch+yaml` is accepted in its JSON form and applied as a JSON merge
+//!   patch (no field ownership); a missing object is created by it;
+//! - PUT without `metadata.resourceVersion` is an unconditional update (the built-in types
+//!   kubesim serves all allow it on the real server);
+//! - `dryRun` is honoured on create (nothing stored) and ignored elsewhere;
+//!   `fieldValidation` is honoured on evictions only.
+
+// `ApiError` (owned by the lead) is the error type of every store operation; boxing it here
+// alone would only add conversions.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderValue, Method, Request, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::{Map, Value, json};
 
+use crate::deletion::{self, DeleteOptions, DeleteOutcome};
 use crate::errors::ApiError;
+use crate::patch::{self, PatchKind};
 use crate::resources::{self, ResourceType};
-use crate::store::Store;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::store::{EventType, Store, object_key};
+use crate::table::{self, IncludeObject};
+use crate::{admission, discovery, eviction, validation, watch};
+
+/// Largest request body accepted (the real server's limit is 3 MiB for most writes).
+const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// Server behaviour switches.
 #[derive(Debug, Clone)]
@@ -82,22 +120,34 @@ pub struct RequestInfo {
     pub group: Option<String>,
 }
 
+impl ServerState {
+    /// State over `store` with default options.
+    pub fn new(store: Arc<Store>) -> Self {
+        Self {
+            store,
+            options: Arc::new(ServerOptions::default()),
+        }
+    }
+}
+
 /// The HTTP API as an axum router (serve it with `axum::serve`).
 pub fn router(state: ServerState) -> Router {
     Router::new().fallback(handle).with_state(state)
 }
 
 async fn handle(
-    axum::extract::State(_state): axum::extract::State<ServerState>,
+    axum::extract::State(state): axum::extract::State<ServerState>,
     req: Request<Body>,
 ) -> Response {
-    let info = request_info(req.method(), req.uri());
-    match info.resource {
-        Some(rt) => {
-            api_error_response(&ApiError::not_found(rt, info.name.as_deref().unwrap_or("")))
-        }
-        None => api_error_response(&not_found_path()),
-    }
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return api_error_response(&ApiError::new(
+            413,
+            Some("RequestEntityTooLarge"),
+            "the request body is too large or could not be read",
+        ));
+    };
+    dispatch(&state, &parts.method, &parts.uri, &parts.headers, &body)
 }
 
 /// 404 for a path that names nothing kubesim serves.
@@ -107,7 +157,7 @@ fn not_found_path() -> ApiError {
         Some("NotFound"),
         "the server could not find the requested resource",
     )
-    .with_details(serde_json::json!({}))
+    .with_details(json!({}))
 }
 
 /// The response for an API error: its HTTP status, the `Status` body, its extra headers.
@@ -132,15 +182,109 @@ pub fn api_error_response(err: &ApiError) -> Response {
     resp
 }
 
-/// Whether a query string turns a GET into a watch (`watch=true` or `watch=1`).
-fn query_has_watch(query: Option<&str>) -> bool {
-    query.is_some_and(|q| {
-        q.split('&')
-            .any(|kv| matches!(kv, "watch=true" | "watch=1" | "watch=True" | "watch"))
-    })
+/// A JSON response with the real server's `Content-Type` and `Cache-Control`.
+fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut resp = (status, body).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    resp
 }
 
-/// Classifies a request the way kube-apiserver's RequestInfoFactory does.
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    json_bytes_response(status, serde_json::to_vec(body).unwrap_or_default())
+}
+
+fn result_response(r: Result<Response, ApiError>) -> Response {
+    r.unwrap_or_else(|e| api_error_response(&e))
+}
+
+/// Decoded `key=value` pairs of a query string (`+` is a space, `%XX` escapes decoded).
+fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let s = s.replace('+', " ");
+        percent_encoding::percent_decode_str(&s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(kv), String::new()),
+        })
+        .collect()
+}
+
+fn query_get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn is_true(v: Option<&str>) -> bool {
+    matches!(v, Some("true" | "1" | "True" | "TRUE"))
+}
+
+/// Whether a query string turns a GET into a watch (`watch=true` or `watch=1`).
+fn query_has_watch(query: Option<&str>) -> bool {
+    is_true(query_get(&parse_query(query), "watch"))
+}
+
+impl ListQuery {
+    /// Reads the list/watch parameters from a raw query string.
+    pub fn from_query(query: Option<&str>) -> Result<Self, ApiError> {
+        let pairs = parse_query(query);
+        let get = |k: &str| query_get(&pairs, k).map(str::to_string);
+        let limit = match query_get(&pairs, "limit") {
+            None | Some("") => None,
+            Some(v) => Some(
+                v.parse::<usize>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid value for limit: {v}")))?,
+            ),
+        };
+        let timeout_seconds = match query_get(&pairs, "timeoutSeconds") {
+            None | Some("") => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("invalid value for timeoutSeconds: {v}"))
+            })?),
+        };
+        Ok(Self {
+            label_selector: get("labelSelector"),
+            field_selector: get("fieldSelector"),
+            resource_version: get("resourceVersion").filter(|s| !s.is_empty()),
+            resource_version_match: get("resourceVersionMatch").filter(|s| !s.is_empty()),
+            limit: limit.filter(|l| *l > 0),
+            continue_token: get("continue").filter(|s| !s.is_empty()),
+            watch: is_true(query_get(&pairs, "watch")),
+            timeout_seconds,
+            allow_watch_bookmarks: is_true(query_get(&pairs, "allowWatchBookmarks")),
+            send_initial_events: query_get(&pairs, "sendInitialEvents").map(|v| is_true(Some(v))),
+        })
+    }
+}
+
+fn path_segments(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// Classifies a request the way kube-apiserver's `RequestInfoFactory` does.
 pub fn request_info(method: &Method, uri: &Uri) -> RequestInfo {
     let mut info = RequestInfo {
         verb: method.as_str().to_ascii_lowercase(),
@@ -151,16 +295,7 @@ pub fn request_info(method: &Method, uri: &Uri) -> RequestInfo {
         resource_name: None,
         group: None,
     };
-    let parts: Vec<String> = uri
-        .path()
-        .split('/')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            percent_encoding::percent_decode_str(p)
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect();
+    let parts = path_segments(uri.path());
     let (group, version, rest) = match parts.first().map(String::as_str) {
         Some("api") if parts.len() >= 3 => (String::new(), parts[1].clone(), &parts[2..]),
         Some("apis") if parts.len() >= 4 => (parts[1].clone(), parts[2].clone(), &parts[3..]),
@@ -196,4 +331,1067 @@ pub fn request_info(method: &Method, uri: &Uri) -> RequestInfo {
     }
     .to_string();
     info
+}
+
+fn text_response(status: StatusCode, text: &'static str) -> Response {
+    let mut resp = (status, text).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+fn dispatch(
+    state: &ServerState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let segs = path_segments(uri.path());
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match segs.as_slice() {
+        ["version"] => {
+            if matches!(*method, Method::GET | Method::HEAD) {
+                discovery::json_response(&discovery::version())
+            } else {
+                api_error_response(&ApiError::method_not_allowed())
+            }
+        }
+        // The discovery endpoints ignore the HTTP method (recorded quirk).
+        ["api"] => discovery::root_response(true, headers),
+        ["apis"] => discovery::root_response(false, headers),
+        ["api", version] => discovery::api_resource_list("", version).map_or_else(
+            || api_error_response(&not_found_path()),
+            |d| discovery::json_response(&d),
+        ),
+        ["apis", group] => discovery::api_group(group).map_or_else(
+            || api_error_response(&not_found_path()),
+            |d| discovery::json_response(&d),
+        ),
+        ["apis", group, version] => discovery::api_resource_list(group, version).map_or_else(
+            || api_error_response(&not_found_path()),
+            |d| discovery::json_response(&d),
+        ),
+        ["healthz" | "livez" | "readyz"] => text_response(StatusCode::OK, "ok"),
+        ["api" | "apis", ..] => {
+            let info = request_info(method, uri);
+            result_response(resource_request(state, method, uri, headers, body, &info))
+        }
+        _ => text_response(StatusCode::NOT_FOUND, "404 page not found\n"),
+    }
+}
+
+/// The parsed target of a resource request.
+struct Target {
+    rt: &'static ResourceType,
+    /// Namespace for namespaced types (`None` = all namespaces); always `""` for cluster ones.
+    ns: Option<String>,
+}
+
+impl Target {
+    fn ns(&self) -> &str {
+        self.ns.as_deref().unwrap_or_default()
+    }
+}
+
+fn resource_request(
+    state: &ServerState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    info: &RequestInfo,
+) -> Result<Response, ApiError> {
+    let rt = info.resource.ok_or_else(not_found_path)?;
+    let ns = if rt.namespaced {
+        info.namespace.clone()
+    } else {
+        // `/api/v1/namespaces/NAME` is the namespace itself; other cluster-scoped types do not
+        // live under a namespace path.
+        let is_ns_object = rt.plural == "namespaces" && info.namespace == info.name;
+        if info.namespace.is_some() && !is_ns_object {
+            return Err(not_found_path());
+        }
+        Some(String::new())
+    };
+    let target = Target { rt, ns };
+    let query = parse_query(uri.query());
+    match (&info.name, &info.subresource) {
+        (None, _) => {
+            if target.ns.is_none() && *method != Method::GET {
+                return Err(ApiError::method_not_allowed());
+            }
+            match *method {
+                Method::GET | Method::HEAD => list(state, &target, uri, headers),
+                Method::POST => create(state, &target, headers, &query, body),
+                Method::DELETE => delete_collection(state, &target, uri, &query, body),
+                _ => Err(ApiError::method_not_allowed()),
+            }
+        }
+        (Some(_), _) if target.ns.is_none() => Err(not_found_path()),
+        (Some(name), None) => match *method {
+            Method::GET | Method::HEAD => get(state, &target, name, headers, &query),
+            Method::PUT => update(state, &target, name, None, headers, body),
+            Method::PATCH => patch_object(state, &target, name, None, headers, body),
+            Method::DELETE => delete(state, &target, name, &query, body),
+            _ => Err(ApiError::method_not_allowed()),
+        },
+        (Some(name), Some(sub)) => {
+            if !rt.subresources.contains(&sub.as_str()) {
+                return Err(not_found_path());
+            }
+            match (sub.as_str(), method.clone()) {
+                ("status", Method::GET | Method::HEAD) => {
+                    get(state, &target, name, headers, &query)
+                }
+                ("status", Method::PUT) => {
+                    update(state, &target, name, Some("status"), headers, body)
+                }
+                ("status", Method::PATCH) => {
+                    patch_object(state, &target, name, Some("status"), headers, body)
+                }
+                ("eviction", Method::POST) => {
+                    let strict = query_get(&query, "fieldValidation") == Some("Strict");
+                    let warnings = eviction::evict(&state.store, target.ns(), name, body, strict)?;
+                    let mut resp = json_response(
+                        StatusCode::CREATED,
+                        &json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","code":201}),
+                    );
+                    for w in warnings {
+                        if let Ok(v) = HeaderValue::from_str(&w) {
+                            resp.headers_mut().append(header::WARNING, v);
+                        }
+                    }
+                    Ok(resp)
+                }
+                _ => Err(ApiError::method_not_allowed()),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reads
+
+fn get(
+    state: &ServerState,
+    target: &Target,
+    name: &str,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+) -> Result<Response, ApiError> {
+    let obj = state
+        .store
+        .get(target.rt, target.ns(), name)
+        .ok_or_else(|| ApiError::not_found(target.rt, name))?;
+    if table::wants_table(headers) {
+        let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"].clone()});
+        let include = IncludeObject::parse(query_get(query, "includeObject"));
+        let t = table::table(target.rt, [obj.as_ref()], meta, include);
+        return Ok(json_response(StatusCode::OK, &t));
+    }
+    Ok(json_response(StatusCode::OK, &obj))
+}
+
+/// A decoded continue token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ContinueToken {
+    /// List resourceVersion; -1 for an "inconsistent" continuation.
+    rv: i64,
+    /// The key to continue from (the last returned key followed by a NUL).
+    start: String,
+}
+
+impl ContinueToken {
+    fn encode(&self) -> String {
+        let doc = json!({"v": "meta.k8s.io/v1", "rv": self.rv, "start": self.start});
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(doc.to_string())
+    }
+
+    fn decode(token: &str) -> Result<Self, ApiError> {
+        let invalid = || {
+            ApiError::bad_request(
+                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+            )
+        };
+        let trimmed = token.trim_end_matches('=');
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(trimmed)
+            .map_err(|_| invalid())?;
+        let doc: Value = serde_json::from_slice(&raw).map_err(|_| invalid())?;
+        if doc["v"] != json!("meta.k8s.io/v1") {
+            return Err(invalid());
+        }
+        let rv = doc["rv"].as_i64().ok_or_else(invalid)?;
+        let start = doc["start"].as_str().ok_or_else(invalid)?.to_string();
+        Ok(Self { rv, start })
+    }
+}
+
+/// The etcd-style key of an object within a list: `ns/name` for a cluster-wide list of a
+/// namespaced type, `name` otherwise.
+fn list_key(target: &Target, obj: &Value) -> String {
+    let (ns, name) = object_key(obj);
+    if target.rt.namespaced && target.ns.is_none() {
+        format!("{ns}/{name}")
+    } else {
+        name
+    }
+}
+
+/// The objects of `target` as they were at resourceVersion `at`, rebuilt from the current
+/// state by undoing the logged events after `at`; `None` when the log no longer reaches back.
+fn snapshot(store: &Store, target: &Target, at: u64) -> Option<Vec<Arc<Value>>> {
+    let (items, list_rv) = store.list(target.rt, target.ns.as_deref(), |_| true);
+    if at >= list_rv {
+        return Some(items);
+    }
+    let events = store.events_since(at).ok()?;
+    let mut map: BTreeMap<(String, String), Arc<Value>> =
+        items.into_iter().map(|o| (object_key(&o), o)).collect();
+    for e in events
+        .iter()
+        .rev()
+        .filter(|e| e.rv <= list_rv && std::ptr::eq(e.resource, target.rt))
+    {
+        let key = object_key(&e.object);
+        if let Some(ns) = target.ns.as_deref()
+            && target.rt.namespaced
+            && key.0 != ns
+        {
+            continue;
+        }
+        match (e.kind, &e.previous) {
+            (EventType::Added, _) => {
+                map.remove(&key);
+            }
+            (EventType::Modified | EventType::Deleted, Some(prev)) => {
+                map.insert(key, prev.clone());
+            }
+            (_, None) => {}
+        }
+    }
+    Some(map.into_values().collect())
+}
+
+/// HTTP 410 for a continue token older than the retained history; its `metadata.continue`
+/// is a fresh "inconsistent" token (rv -1) from the same key.
+fn continue_expired_response(start: &str) -> Response {
+    let fresh = ContinueToken {
+        rv: -1,
+        start: start.to_string(),
+    };
+    let status = json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {"continue": fresh.encode()},
+        "status": "Failure",
+        "message": "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+        "reason": "Expired",
+        "code": 410
+    });
+    json_response(StatusCode::GONE, &status)
+}
+
+fn too_large_rv(requested: u64, current: u64) -> ApiError {
+    ApiError::new(
+        504,
+        Some("Timeout"),
+        format!("Timeout: Too large resource version: {requested}, current: {current}"),
+    )
+    .with_details(json!({
+        "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+        "retryAfterSeconds": 1
+    }))
+}
+
+fn parse_rv(v: &str) -> Result<u64, ApiError> {
+    v.parse::<u64>()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {v}")))
+}
+
+/// A list item: the object without `kind`/`apiVersion`, serialised without copying.
+struct Item<'a>(&'a Value);
+
+impl serde::Serialize for Item<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(m) => {
+                let mut out = serializer.serialize_map(None)?;
+                for (k, v) in m {
+                    if k != "kind" && k != "apiVersion" {
+                        out.serialize_entry(k, v)?;
+                    }
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
+        }
+    }
+}
+
+/// Items (unfiltered, in key order), the list resourceVersion and the continue start key of a
+/// list request; the inner `Err` is a ready 410 response for an expired continue token.
+type ListSource = (Vec<Arc<Value>>, u64, Option<String>);
+
+fn list_source(
+    store: &Store,
+    target: &Target,
+    q: &ListQuery,
+) -> Result<Result<ListSource, Response>, ApiError> {
+    let current = store.current_rv();
+    let source = if let Some(token) = &q.continue_token {
+        let token = ContinueToken::decode(token)?;
+        if token.rv < 0 {
+            let (items, rv) = store.list(target.rt, target.ns.as_deref(), |_| true);
+            (items, rv, Some(token.start))
+        } else {
+            let at = u64::try_from(token.rv).unwrap_or_default();
+            let snap = if at < store.oldest_watchable_rv() {
+                None
+            } else {
+                snapshot(store, target, at)
+            };
+            let Some(items) = snap else {
+                return Ok(Err(continue_expired_response(&token.start)));
+            };
+            (items, at, Some(token.start.clone()))
+        }
+    } else {
+        match (
+            q.resource_version.as_deref(),
+            q.resource_version_match.as_deref(),
+        ) {
+            (Some(rv), Some("Exact")) => {
+                let at = parse_rv(rv)?;
+                if at > current {
+                    return Err(too_large_rv(at, current));
+                }
+                let gone = || {
+                    ApiError::new(
+                        410,
+                        Some("Expired"),
+                        "The resourceVersion for the provided list is too old.",
+                    )
+                };
+                if at < store.oldest_watchable_rv() {
+                    return Err(gone());
+                }
+                let items = snapshot(store, target, at).ok_or_else(gone)?;
+                (items, at, None)
+            }
+            (Some(rv), _) if rv != "0" => {
+                let at = parse_rv(rv)?;
+                if at > current {
+                    return Err(too_large_rv(at, current));
+                }
+                let (items, rv) = store.list(target.rt, target.ns.as_deref(), |_| true);
+                (items, rv, None)
+            }
+            _ => {
+                let (items, rv) = store.list(target.rt, target.ns.as_deref(), |_| true);
+                (items, rv, None)
+            }
+        }
+    };
+    Ok(Ok(source))
+}
+
+fn list(
+    state: &ServerState,
+    target: &Target,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let q = ListQuery::from_query(uri.query())?;
+    if q.watch {
+        return Ok(watch::watch_response(
+            state.clone(),
+            target.rt,
+            target.ns.clone(),
+            q,
+        ));
+    }
+    let label = LabelSelector::parse(q.label_selector.as_deref().unwrap_or_default())?;
+    let field = FieldSelector::parse(target.rt, q.field_selector.as_deref().unwrap_or_default())?;
+    let has_selectors = q
+        .label_selector
+        .as_deref()
+        .is_some_and(|s| !s.trim().is_empty())
+        || q.field_selector
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty());
+    let (items, list_rv, start) = match list_source(&state.store, target, &q)? {
+        Ok(source) => source,
+        Err(expired) => return Ok(expired),
+    };
+    let mut selected: Vec<Arc<Value>> = items
+        .into_iter()
+        .filter(|o| label.matches(o) && field.matches(o))
+        .collect();
+    if let Some(start) = start {
+        let after = start.trim_end_matches('\u{0}').to_string();
+        selected.retain(|o| list_key(target, o) > after);
+    }
+    let mut metadata = Map::new();
+    metadata.insert("resourceVersion".into(), json!(list_rv.to_string()));
+    if let Some(limit) = q.limit
+        && selected.len() > limit
+    {
+        {
+            let remaining = selected.len() - limit;
+            selected.truncate(limit);
+            let last = selected
+                .last()
+                .map(|o| list_key(target, o))
+                .unwrap_or_default();
+            let token = ContinueToken {
+                rv: i64::try_from(list_rv).unwrap_or(i64::MAX),
+                start: format!("{last}\u{0}"),
+            };
+            metadata.insert("continue".into(), json!(token.encode()));
+            if !has_selectors {
+                metadata.insert("remainingItemCount".into(), json!(remaining));
+            }
+        }
+    }
+    if table::wants_table(headers) {
+        let pairs = parse_query(uri.query());
+        let include = IncludeObject::parse(query_get(&pairs, "includeObject"));
+        let t = table::table(
+            target.rt,
+            selected.iter().map(AsRef::as_ref),
+            Value::Object(metadata),
+            include,
+        );
+        return Ok(json_response(StatusCode::OK, &t));
+    }
+    let items: Vec<Item<'_>> = selected.iter().map(|o| Item(o.as_ref())).collect();
+    let mut body = Vec::with_capacity(256 + selected.len() * 1024);
+    let internal = |e: serde_json::Error| ApiError::internal(e.to_string());
+    body.extend_from_slice(b"{\"kind\":");
+    serde_json::to_writer(&mut body, &target.rt.list_kind()).map_err(internal)?;
+    body.extend_from_slice(b",\"apiVersion\":");
+    serde_json::to_writer(&mut body, &target.rt.api_version()).map_err(internal)?;
+    body.extend_from_slice(b",\"metadata\":");
+    serde_json::to_writer(&mut body, &metadata).map_err(internal)?;
+    body.extend_from_slice(b",\"items\":");
+    serde_json::to_writer(&mut body, &items).map_err(internal)?;
+    body.push(b'}');
+    Ok(json_bytes_response(StatusCode::OK, body))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+/// Internal API group name the real server uses in conversion errors (`core.Pod`).
+fn internal_group(rt: &ResourceType) -> &'static str {
+    match rt.group {
+        "" => "core",
+        "coordination.k8s.io" => "coordination",
+        g => g,
+    }
+}
+
+/// Go's `encoding/json` wording for a serde error (the part clients might match on).
+fn go_json_error(e: &serde_json::Error) -> String {
+    if e.is_eof() {
+        "unexpected end of JSON input".to_string()
+    } else {
+        e.to_string()
+    }
+}
+
+/// Decodes a create/update body: `application/json` (or `application/yaml` in its JSON form)
+/// holding an object of the target's kind.
+fn decode_body(rt: &ResourceType, headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if !matches!(media.as_str(), "application/json" | "application/yaml" | "") {
+        return Err(ApiError::new(
+            415,
+            Some("UnsupportedMediaType"),
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf",
+        ));
+    }
+    let obj: Value = serde_json::from_slice(body).map_err(|e| {
+        let text = String::from_utf8_lossy(body);
+        let shown: String = if text.chars().count() > 30 {
+            format!("{} ...", text.chars().take(30).collect::<String>())
+        } else {
+            text.into_owned()
+        };
+        ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: {} ({shown})",
+            rt.kind,
+            go_json_error(&e)
+        ))
+    })?;
+    if !obj.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "the object provided is unrecognized (must be of type {}): couldn't get version/kind; json parse error: json: cannot unmarshal {} into Go value of type struct {{ APIVersion string \"json:\\\"apiVersion,omitempty\\\"\"; Kind string \"json:\\\"kind,omitempty\\\"\" }}",
+            rt.kind,
+            match obj {
+                Value::Array(_) => "array",
+                Value::String(_) => "string",
+                Value::Number(_) => "number",
+                Value::Bool(_) => "bool",
+                _ => "null",
+            }
+        )));
+    }
+    if let Some(kind) = obj["kind"].as_str().filter(|k| !k.is_empty())
+        && kind != rt.kind
+    {
+        {
+            let version = obj["apiVersion"]
+                .as_str()
+                .map_or("v1", |av| av.rsplit('/').next().unwrap_or(av));
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {}: converting ({version}.{kind}) to ({}.{}): unknown conversion",
+                rt.kind,
+                internal_group(rt),
+                rt.kind
+            )));
+        }
+    }
+    check_string_maps(rt, &obj)?;
+    Ok(obj)
+}
+
+/// Labels and annotations must be maps of strings (else the real server's decode error).
+fn check_string_maps(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    for field in ["labels", "annotations"] {
+        let v = &obj["metadata"][field];
+        let ok = match v {
+            Value::Null => true,
+            Value::Object(m) => m.values().all(|x| x.is_string() || x.is_null()),
+            _ => false,
+        };
+        if !ok {
+            return Err(ApiError::bad_request(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: json: cannot unmarshal into Go struct field ObjectMeta.metadata.{field} of type map[string]string",
+                kind = rt.kind,
+                version = rt.version
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Puts the URL namespace into a body (or checks it matches); cluster-scoped objects lose
+/// any namespace.
+fn apply_namespace(target: &Target, obj: &mut Value) -> Result<(), ApiError> {
+    if !obj["metadata"].is_object() {
+        obj["metadata"] = json!({});
+    }
+    if target.rt.namespaced {
+        match obj["metadata"]["namespace"].as_str() {
+            None | Some("") => obj["metadata"]["namespace"] = json!(target.ns()),
+            Some(ns) if ns == target.ns() => {}
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+    } else if let Some(m) = obj["metadata"].as_object_mut() {
+        m.remove("namespace");
+    }
+    Ok(())
+}
+
+/// Removes `null`s recursively (Go decodes them to zero values, which are then omitted),
+/// except where the real server keeps them (pod condition `lastProbeTime`).
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            for x in m.values_mut() {
+                drop_nulls(x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+fn remove_if(obj: &mut Value, path: &[&str], pred: impl Fn(&Value) -> bool) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = obj;
+    for p in parents {
+        match cur.get_mut(*p) {
+            Some(next) => cur = next,
+            None => return,
+        }
+    }
+    if let Some(m) = cur.as_object_mut()
+        && m.get(*last).is_some_and(&pred)
+    {
+        m.remove(*last);
+    }
+}
+
+fn is_empty_value(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::String(s) => s.is_empty(),
+        Value::Bool(b) => !b,
+        Value::Null => true,
+        Value::Number(_) => false,
+    }
+}
+
+/// The values the real server omits on output (Go `omitempty`), for the fields the fixtures
+/// show, plus the explicit `lastProbeTime: null` of pod conditions and the kind/apiVersion/
+/// metadata-first key order. Applied to every object before it is stored.
+pub fn normalize(rt: &ResourceType, obj: &mut Value) {
+    drop_nulls(obj);
+    for field in [
+        "labels",
+        "annotations",
+        "finalizers",
+        "ownerReferences",
+        "generateName",
+    ] {
+        remove_if(obj, &["metadata", field], is_empty_value);
+    }
+    match (rt.group, rt.plural) {
+        ("", "nodes") => {
+            for field in [
+                "unschedulable",
+                "taints",
+                "podCIDR",
+                "podCIDRs",
+                "providerID",
+            ] {
+                remove_if(obj, &["spec", field], is_empty_value);
+            }
+        }
+        ("", "pods") => {
+            for field in [
+                "nodeName",
+                "tolerations",
+                "volumes",
+                "initContainers",
+                "nodeSelector",
+                "hostNetwork",
+                "hostPID",
+                "hostIPC",
+                "imagePullSecrets",
+            ] {
+                remove_if(obj, &["spec", field], is_empty_value);
+            }
+            if let Some(conds) = obj["status"]["conditions"].as_array_mut() {
+                for c in conds {
+                    if let Some(m) = c.as_object_mut() {
+                        m.entry("lastProbeTime").or_insert(Value::Null);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    if let Value::Object(m) = obj
+        && m.keys()
+            .take(3)
+            .map(String::as_str)
+            .ne(["kind", "apiVersion", "metadata"])
+    {
+        let mut ordered = Map::new();
+        for k in ["kind", "apiVersion", "metadata"] {
+            if let Some(v) = m.remove(k) {
+                ordered.insert(k.to_string(), v);
+            }
+        }
+        ordered.append(m);
+        *m = ordered;
+    }
+}
+
+fn object_response(status: StatusCode, obj: &Value) -> Response {
+    json_response(status, obj)
+}
+
+fn create(
+    state: &ServerState,
+    target: &Target,
+    headers: &HeaderMap,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let rt = target.rt;
+    let mut obj = decode_body(rt, headers, body)?;
+    apply_namespace(target, &mut obj)?;
+    validation::normalize_micro_times(rt, &mut obj)?;
+    obj["kind"] = json!(rt.kind);
+    obj["apiVersion"] = json!(rt.api_version());
+    if let Some(meta) = obj["metadata"].as_object_mut() {
+        // System fields are the server's, whatever the client sent.
+        for f in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "managedFields",
+            "selfLink",
+        ] {
+            meta.remove(f);
+        }
+    }
+    if admission::resets_status_on_create(rt)
+        && let Some(m) = obj.as_object_mut()
+    {
+        m.remove("status");
+    }
+    admission::admit_create(rt, &mut obj);
+    normalize(rt, &mut obj);
+    validation::validate(rt, &obj)?;
+    if query_get(query, "dryRun").is_some_and(|v| !v.is_empty()) {
+        return Ok(object_response(StatusCode::CREATED, &obj));
+    }
+    let stored = state.store.create(rt, obj)?;
+    Ok(object_response(StatusCode::CREATED, &stored))
+}
+
+/// Whether `rt` has a status subresource (then the main resource ignores `.status`).
+fn has_status_subresource(rt: &ResourceType) -> bool {
+    rt.subresources.contains(&"status")
+}
+
+/// Applies the main-resource / status-subresource split to a desired object: the main
+/// resource keeps the current `.status`; `/status` keeps everything but `metadata` and
+/// `.status` from the current object. Server-managed deletion fields always come from the
+/// current object.
+fn apply_write_scope(rt: &ResourceType, sub: Option<&str>, cur: &Value, desired: &mut Value) {
+    let Some(d) = desired.as_object_mut() else {
+        return;
+    };
+    match sub {
+        Some("status") => {
+            let keep: Vec<String> = d
+                .keys()
+                .filter(|k| !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion"))
+                .cloned()
+                .collect();
+            for k in keep {
+                d.remove(&k);
+            }
+            if let Some(c) = cur.as_object() {
+                for (k, v) in c {
+                    if !matches!(k.as_str(), "metadata" | "status" | "kind" | "apiVersion") {
+                        d.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        _ if has_status_subresource(rt) => match cur.get("status") {
+            Some(s) => {
+                d.insert("status".into(), s.clone());
+            }
+            None => {
+                d.remove("status");
+            }
+        },
+        _ => {}
+    }
+    if !d.get("metadata").is_some_and(Value::is_object) {
+        d.insert("metadata".into(), json!({}));
+    }
+    for f in [
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "managedFields",
+    ] {
+        match cur["metadata"].get(f) {
+            Some(v) => desired["metadata"][f] = v.clone(),
+            None => {
+                if let Some(m) = desired["metadata"].as_object_mut() {
+                    m.remove(f);
+                }
+            }
+        }
+    }
+}
+
+/// The write after the caller's change function: scope, normalisation, validation.
+fn finish_write(
+    rt: &ResourceType,
+    sub: Option<&str>,
+    cur: &Value,
+    mut desired: Value,
+) -> Result<Value, ApiError> {
+    if !desired.is_object() {
+        return Err(ApiError::bad_request("the object must be a JSON object"));
+    }
+    apply_write_scope(rt, sub, cur, &mut desired);
+    validation::normalize_micro_times(rt, &mut desired)?;
+    check_string_maps(rt, &desired)?;
+    desired["kind"] = json!(rt.kind);
+    desired["apiVersion"] = json!(rt.api_version());
+    for f in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "generation",
+    ] {
+        match cur["metadata"].get(f) {
+            Some(v) => desired["metadata"][f] = v.clone(),
+            None => {
+                if let Some(m) = desired["metadata"].as_object_mut() {
+                    m.remove(f);
+                }
+            }
+        }
+    }
+    normalize(rt, &mut desired);
+    validation::validate(rt, &desired)?;
+    Ok(desired)
+}
+
+fn current_rv(obj: &Value) -> &str {
+    obj["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// After a write that removed the last finalizer of an object being deleted, the object goes.
+fn after_write(
+    state: &ServerState,
+    target: &Target,
+    name: &str,
+    obj: Arc<Value>,
+) -> Result<Arc<Value>, ApiError> {
+    if deletion::should_delete_after_update(&obj)
+        && let Some(last) =
+            deletion::remove_if_finalized(&state.store, target.rt, target.ns(), name)?
+    {
+        return Ok(last);
+    }
+    Ok(obj)
+}
+
+fn update(
+    state: &ServerState,
+    target: &Target,
+    name: &str,
+    sub: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let rt = target.rt;
+    let mut obj = decode_body(rt, headers, body)?;
+    apply_namespace(target, &mut obj)?;
+    match obj["metadata"]["name"].as_str() {
+        None | Some("") => obj["metadata"]["name"] = json!(name),
+        Some(n) if n == name => {}
+        Some(n) => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )));
+        }
+    }
+    let precondition = obj["metadata"]["resourceVersion"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let (stored, _) = state.store.update(rt, target.ns(), name, |cur| {
+        if let Some(rv) = &precondition
+            && rv != current_rv(cur)
+        {
+            return Err(ApiError::conflict(rt, name));
+        }
+        finish_write(rt, sub, cur, obj)
+    })?;
+    let stored = after_write(state, target, name, stored)?;
+    Ok(object_response(StatusCode::OK, &stored))
+}
+
+fn patch_object(
+    state: &ServerState,
+    target: &Target,
+    name: &str,
+    sub: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let rt = target.rt;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Some(kind) = PatchKind::from_content_type(content_type) else {
+        return Err(ApiError::new(
+            415,
+            Some("UnsupportedMediaType"),
+            "415: Unsupported Media Type",
+        )
+        .with_details(json!({})));
+    };
+    let patch: Value = serde_json::from_slice(body).map_err(|e| {
+        if kind == PatchKind::Apply {
+            ApiError::bad_request(format!(
+                "error decoding YAML: kubesim accepts apply patches in their JSON form only: {e}"
+            ))
+        } else {
+            ApiError::bad_request(format!("error decoding patch: {}", go_json_error(&e)))
+        }
+    })?;
+    if kind != PatchKind::Json && !patch.is_object() {
+        return Err(ApiError::bad_request(
+            "couldn't get version/kind; json parse error: the patch must be a JSON object",
+        ));
+    }
+    let result = state.store.update(rt, target.ns(), name, |cur| {
+        let mut obj = cur.clone();
+        match kind {
+            PatchKind::Json => patch::json_patch(&mut obj, &patch)?,
+            PatchKind::Merge | PatchKind::Apply => patch::merge_patch(&mut obj, &patch),
+            PatchKind::Strategic => patch::strategic_merge_patch(rt, &mut obj, &patch)?,
+        }
+        // A resourceVersion in the patched object is a precondition (a merge/strategic patch
+        // carrying one, or a JSON patch replacing it).
+        if let Some(rv) = obj["metadata"]["resourceVersion"].as_str()
+            && !rv.is_empty()
+            && rv != current_rv(cur)
+        {
+            return Err(ApiError::conflict(rt, name));
+        }
+        finish_write(rt, sub, cur, obj)
+    });
+    let stored = match result {
+        Ok((stored, _)) => stored,
+        Err(e) if e.code == 404 && kind == PatchKind::Apply && sub.is_none() => {
+            let mut obj = patch.clone();
+            if !obj["metadata"].is_object() {
+                obj["metadata"] = json!({});
+            }
+            obj["metadata"]["name"] = json!(name);
+            let bytes = serde_json::to_vec(&obj).unwrap_or_default();
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            return create(state, target, &h, &[], &bytes);
+        }
+        Err(e) => return Err(e),
+    };
+    let stored = after_write(state, target, name, stored)?;
+    Ok(object_response(StatusCode::OK, &stored))
+}
+
+/// Delete options from the query (`gracePeriodSeconds`, `propagationPolicy`) over a
+/// `DeleteOptions` body.
+fn delete_options(query: &[(String, String)], body: &[u8]) -> Result<DeleteOptions, ApiError> {
+    let mut opts = if body.iter().all(u8::is_ascii_whitespace) {
+        DeleteOptions::default()
+    } else {
+        let v: Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the object provided is unrecognized (must be of type DeleteOptions): {}",
+                go_json_error(&e)
+            ))
+        })?;
+        DeleteOptions::from_json(&v)
+    };
+    if let Some(g) = query_get(query, "gracePeriodSeconds").filter(|g| !g.is_empty()) {
+        opts.grace_period_seconds = Some(g.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(format!("invalid value for gracePeriodSeconds: {g}"))
+        })?);
+    }
+    if let Some(p) = query_get(query, "propagationPolicy").filter(|p| !p.is_empty()) {
+        opts.propagation_policy = Some(p.to_string());
+    }
+    Ok(opts)
+}
+
+/// Kinds whose DELETE answers with the object rather than a Success `Status`.
+fn delete_returns_object(rt: &ResourceType) -> bool {
+    rt.group.is_empty() && matches!(rt.plural, "pods" | "namespaces")
+}
+
+fn delete_success_status(rt: &ResourceType, obj: &Value) -> Value {
+    let mut details = Map::new();
+    details.insert("name".into(), obj["metadata"]["name"].clone());
+    if !rt.group.is_empty() {
+        details.insert("group".into(), json!(rt.group));
+    }
+    details.insert("kind".into(), json!(rt.plural));
+    details.insert("uid".into(), obj["metadata"]["uid"].clone());
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details
+    })
+}
+
+fn delete(
+    state: &ServerState,
+    target: &Target,
+    name: &str,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let opts = delete_options(query, body)?;
+    let outcome = deletion::delete_object(&state.store, target.rt, target.ns(), name, &opts)?;
+    Ok(match outcome {
+        DeleteOutcome::Deleted(obj) if !delete_returns_object(target.rt) => {
+            json_response(StatusCode::OK, &delete_success_status(target.rt, &obj))
+        }
+        DeleteOutcome::Deleted(obj) | DeleteOutcome::Terminating(obj) => {
+            object_response(StatusCode::OK, &obj)
+        }
+    })
+}
+
+fn delete_collection(
+    state: &ServerState,
+    target: &Target,
+    uri: &Uri,
+    query: &[(String, String)],
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let q = ListQuery::from_query(uri.query())?;
+    let label = LabelSelector::parse(q.label_selector.as_deref().unwrap_or_default())?;
+    let field = FieldSelector::parse(target.rt, q.field_selector.as_deref().unwrap_or_default())?;
+    let opts = delete_options(query, body)?;
+    let (items, _) = state.store.list(target.rt, target.ns.as_deref(), |o| {
+        label.matches(o) && field.matches(o)
+    });
+    let mut deleted = Vec::new();
+    for item in items {
+        let (ns, name) = object_key(&item);
+        match deletion::delete_object(&state.store, target.rt, &ns, &name, &opts) {
+            Ok(outcome) => deleted.push(outcome.object().clone()),
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let items: Vec<Item<'_>> = deleted.iter().map(|o| Item(o.as_ref())).collect();
+    let doc = json!({
+        "kind": target.rt.list_kind(),
+        "apiVersion": target.rt.api_version(),
+        "metadata": {"resourceVersion": state.store.current_rv().to_string()},
+        "items": serde_json::to_value(&items).unwrap_or_default()
+    });
+    Ok(json_response(StatusCode::OK, &doc))
 }

@@ -1,0 +1,299 @@
+//! Minimal object validation with the real server's `422 Invalid` shape (`details.kind` is the
+//! Kind, `details.causes[]` lists `{reason, message, field}`), plus the decode-time checks that
+//! the real server answers with `400` (Lease `MicroTime` format).
+//!
+//! Checked: object names (RFC 1123 subdomain; label for namespaces), pod containers (required,
+//! each with a name and an image), node taint effects (reported under `metadata.taints[i]` and
+//! duplicated, exactly as recorded).
+
+// `ApiError` (owned by the lead) is the error type the server returns everywhere.
+#![allow(clippy::result_large_err)]
+
+use serde_json::{Map, Value, json};
+
+use crate::errors::ApiError;
+use crate::resources::ResourceType;
+
+/// One field error of an Invalid response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// `FieldValueInvalid`, `FieldValueRequired`, `FieldValueNotSupported`, …
+    pub reason: &'static str,
+    /// The field path, e.g. `spec.containers`.
+    pub field: String,
+    /// The cause message, e.g. `Required value`.
+    pub message: String,
+}
+
+impl FieldError {
+    /// `Required value`.
+    pub fn required(field: impl Into<String>) -> Self {
+        Self {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            message: "Required value".into(),
+        }
+    }
+
+    /// `Invalid value: "v": detail`.
+    pub fn invalid(field: impl Into<String>, value: &str, detail: &str) -> Self {
+        Self {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: format!("Invalid value: \"{value}\": {detail}"),
+        }
+    }
+
+    /// `Unsupported value: "v": supported values: "a", "b"`.
+    pub fn not_supported(field: impl Into<String>, value: &str, supported: &[&str]) -> Self {
+        let list: Vec<String> = supported.iter().map(|s| format!("\"{s}\"")).collect();
+        Self {
+            reason: "FieldValueNotSupported",
+            field: field.into(),
+            message: format!(
+                "Unsupported value: \"{value}\": supported values: {}",
+                list.join(", ")
+            ),
+        }
+    }
+}
+
+/// The 422 Invalid error for `errs` on object `name` of type `rt`.
+pub fn invalid(rt: &ResourceType, name: &str, errs: &[FieldError]) -> ApiError {
+    let mut unique: Vec<String> = Vec::new();
+    for e in errs {
+        let s = format!("{}: {}", e.field, e.message);
+        if !unique.contains(&s) {
+            unique.push(s);
+        }
+    }
+    let summary = if unique.len() == 1 {
+        unique.remove(0)
+    } else {
+        format!("[{}]", unique.join(", "))
+    };
+    let qualified_kind = if rt.group.is_empty() {
+        rt.kind.to_string()
+    } else {
+        format!("{}.{}", rt.kind, rt.group)
+    };
+    let causes: Vec<Value> = errs
+        .iter()
+        .map(|e| json!({"reason": e.reason, "message": e.message, "field": e.field}))
+        .collect();
+    let mut details = Map::new();
+    details.insert("name".into(), json!(name));
+    if !rt.group.is_empty() {
+        details.insert("group".into(), json!(rt.group));
+    }
+    details.insert("kind".into(), json!(rt.kind));
+    details.insert("causes".into(), Value::Array(causes));
+    ApiError::new(
+        422,
+        Some("Invalid"),
+        format!("{qualified_kind} \"{name}\" is invalid: {summary}"),
+    )
+    .with_details(Value::Object(details))
+}
+
+const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
+/// Whether `s` is an RFC 1123 label (`[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters).
+pub fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Whether `s` is an RFC 1123 subdomain (dot-separated labels, at most 253 characters).
+pub fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+/// Validates an object about to be stored; `Err` is the 422 Invalid error.
+pub fn validate(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let mut errs = Vec::new();
+    if !name.is_empty() {
+        if rt.plural == "namespaces" && rt.group.is_empty() {
+            if !is_dns_label(name) {
+                errs.push(FieldError::invalid("metadata.name", name, LABEL_MSG));
+            }
+        } else if !is_dns_subdomain(name) {
+            errs.push(FieldError::invalid("metadata.name", name, SUBDOMAIN_MSG));
+        }
+    }
+    match (rt.group, rt.plural) {
+        ("", "pods") => validate_pod_spec(&obj["spec"], "spec", &mut errs),
+        ("", "nodes") => validate_taints(&obj["spec"]["taints"], &mut errs),
+        _ => {}
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(invalid(rt, name, &errs))
+    }
+}
+
+fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    match spec["containers"].as_array() {
+        Some(cs) if !cs.is_empty() => {
+            for (i, c) in cs.iter().enumerate() {
+                if c["name"].as_str().is_none_or(str::is_empty) {
+                    errs.push(FieldError::required(format!("{path}.containers[{i}].name")));
+                }
+                if c["image"].as_str().is_none_or(str::is_empty) {
+                    errs.push(FieldError::required(format!(
+                        "{path}.containers[{i}].image"
+                    )));
+                }
+            }
+        }
+        _ => errs.push(FieldError::required(format!("{path}.containers"))),
+    }
+}
+
+/// Taint effects. The real server reports these under `metadata.taints[i]` (sic) and lists
+/// each cause twice; kubesim reproduces both quirks.
+fn validate_taints(taints: &Value, errs: &mut Vec<FieldError>) {
+    const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
+    let Some(ts) = taints.as_array() else {
+        return;
+    };
+    for (i, t) in ts.iter().enumerate() {
+        let field = format!("metadata.taints[{i}].effect");
+        let err = match t["effect"].as_str() {
+            None | Some("") => Some(FieldError::required(field)),
+            Some(e) if !EFFECTS.contains(&e) => Some(FieldError::not_supported(field, e, EFFECTS)),
+            Some(_) => None,
+        };
+        if let Some(err) = err {
+            errs.push(err.clone());
+            errs.push(err);
+        }
+    }
+}
+
+/// Checks and normalises the `MicroTime` fields of a Lease (`spec.acquireTime`,
+/// `spec.renewTime`): exactly six fractional digits are required (else the real server's 400
+/// decode error); a numeric offset is converted to UTC `Z`.
+pub fn normalize_micro_times(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
+    if rt.plural != "leases" {
+        return Ok(());
+    }
+    for field in ["acquireTime", "renewTime"] {
+        let Some(raw) = obj["spec"][field].as_str().map(str::to_string) else {
+            continue;
+        };
+        match parse_micro_time(&raw) {
+            Ok(normalised) => obj["spec"][field] = json!(normalised),
+            Err(detail) => {
+                return Err(ApiError::bad_request(format!(
+                    "{kind} in version \"{v}\" cannot be handled as a {kind}: parsing time \"{raw}\" as \"2006-01-02T15:04:05.000000Z07:00\": {detail}",
+                    kind = rt.kind,
+                    v = rt.version
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses a `MicroTime` (`YYYY-MM-DDTHH:MM:SS.ffffff` + `Z` or `±HH:MM`) and renders it in UTC;
+/// `Err` is Go's `cannot parse …` detail.
+fn parse_micro_time(raw: &str) -> Result<String, String> {
+    let cannot = |rest: &str, elem: &str| format!("cannot parse \"{rest}\" as \"{elem}\"");
+    if raw.len() < 19 || !raw.is_char_boundary(19) {
+        return Err(cannot(raw, "2006"));
+    }
+    let (head, rest) = raw.split_at(19);
+    let Some(frac_and_zone) = rest.strip_prefix('.') else {
+        return Err(cannot(rest, ".000000"));
+    };
+    let digits = frac_and_zone.bytes().take_while(u8::is_ascii_digit).count();
+    if digits < 6 {
+        return Err(cannot(rest, ".000000"));
+    }
+    let zone = &frac_and_zone[6..];
+    if digits > 6 || !(zone == "Z" || zone.starts_with('+') || zone.starts_with('-')) {
+        return Err(cannot(zone, "Z07:00"));
+    }
+    let frac = &frac_and_zone[..6];
+    let full = format!("{head}.{frac}{zone}");
+    let ts: jiff::Timestamp = full
+        .parse()
+        .map_err(|_| cannot(raw, "2006-01-02T15:04:05"))?;
+    let secs = jiff::Timestamp::from_second(ts.as_second()).map_err(|e| e.to_string())?;
+    let base = secs.strftime("%Y-%m-%dT%H:%M:%S").to_string();
+    Ok(format!("{base}.{frac}Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::well_known::{DAEMONSETS, LEASES, NODES, PODS};
+
+    #[test]
+    fn invalid_pod_matches_the_recorded_error() {
+        let pod = json!({"metadata":{"name":"Bad_Name"},"spec":{"containers":[]}});
+        let e = validate(PODS, &pod).unwrap_err();
+        assert_eq!(e.code, 422);
+        assert!(e.message.starts_with("Pod \"Bad_Name\" is invalid: [metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"));
+        assert!(e.message.ends_with(", spec.containers: Required value]"));
+        let d = e.details.unwrap();
+        assert_eq!(d["kind"], "Pod");
+        assert_eq!(
+            d["causes"][1],
+            json!({"reason":"FieldValueRequired","message":"Required value","field":"spec.containers"})
+        );
+        let ok =
+            json!({"metadata":{"name":"a.b-1"},"spec":{"containers":[{"name":"c","image":"i"}]}});
+        assert!(validate(PODS, &ok).is_ok());
+    }
+
+    #[test]
+    fn bad_taint_effect_is_reported_twice_under_metadata() {
+        let node = json!({"metadata":{"name":"node-a"},"spec":{"taints":[{"key":"k","effect":"Sometimes"}]}});
+        let e = validate(NODES, &node).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Node \"node-a\" is invalid: metadata.taints[0].effect: Unsupported value: \"Sometimes\": supported values: \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\""
+        );
+        let d = e.details.unwrap();
+        assert_eq!(d["causes"].as_array().unwrap().len(), 2);
+        let grouped = invalid(DAEMONSETS, "x", &[FieldError::required("spec.selector")]);
+        assert!(
+            grouped
+                .message
+                .starts_with("DaemonSet.apps \"x\" is invalid")
+        );
+        assert_eq!(grouped.details.unwrap()["group"], "apps");
+    }
+
+    #[test]
+    fn micro_times_need_six_digits_and_are_normalised_to_utc() {
+        let mut l = json!({"spec":{"renewTime":"2026-01-02T03:04:05.123456+02:00"}});
+        normalize_micro_times(LEASES, &mut l).unwrap();
+        assert_eq!(l["spec"]["renewTime"], "2026-01-02T01:04:05.123456Z");
+        let mut l = json!({"spec":{"renewTime":"2026-01-02T03:04:05Z"}});
+        let e = normalize_micro_times(LEASES, &mut l).unwrap_err();
+        assert_eq!(
+            e.message,
+            "Lease in version \"v1\" cannot be handled as a Lease: parsing time \"2026-01-02T03:04:05Z\" as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse \"Z\" as \".000000\""
+        );
+        assert_eq!(
+            parse_micro_time("2026-01-02T03:04:05.1Z").unwrap_err(),
+            "cannot parse \".1Z\" as \".000000\""
+        );
+        assert_eq!(
+            parse_micro_time("2026-01-02T03:04:05.123456789Z").unwrap_err(),
+            "cannot parse \"789Z\" as \"Z07:00\""
+        );
+        assert!(is_dns_label("a-1") && !is_dns_label("-a") && !is_dns_subdomain("A"));
+    }
+}
