@@ -541,3 +541,11 @@ fn parse_errors_name_the_flag_and_token() {
         assert!(msg.contains(&format!("{token:?}")), "{msg}");
     }
 }
+
+#[test]
+fn types_can_be_shared_across_tasks() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<TimeWindow>();
+    assert_send_sync::<ScheduleError>();
+    assert_send_sync::<Zone>();
+}
