@@ -428,8 +428,8 @@ impl Capture {
     }
 
     /// Wait (briefly) for end of file and return what was read.
-    async fn finish(self) -> String {
-        if let Some(mut task) = self.task
+    async fn finish(mut self) -> String {
+        if let Some(mut task) = self.task.take()
             && tokio::time::timeout(OUTPUT_GRACE, &mut task).await.is_err()
         {
             task.abort();
@@ -441,5 +441,14 @@ impl Capture {
             text.push_str("…[truncated]");
         }
         text
+    }
+}
+
+impl Drop for Capture {
+    /// A run that is cancelled or fails leaves no reader task behind.
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
     }
 }
