@@ -35,13 +35,12 @@
 //! extensions, and the server's watch handler passes `Option<Extension<WatchLimits>>` (default
 //! when absent) to `watch_response_with`.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -51,7 +50,7 @@ use tokio::time::Instant;
 use crate::errors::ApiError;
 use crate::resources::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::server::{ListQuery, ServerState};
+use crate::server::{ListQuery, ServerState, api_error_response};
 use crate::store::{Event, EventType, Store};
 
 /// Stream length when the client gives no `timeoutSeconds` (or 0).
@@ -70,25 +69,47 @@ pub struct WatchLimits {
     pub max_events: Option<usize>,
 }
 
-static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// Live watch streams per store (keyed by the store's address; a live watch holds an `Arc` of
+/// its store, so the address cannot be reused while it counts).
+static ACTIVE: Mutex<BTreeMap<usize, usize>> = Mutex::new(BTreeMap::new());
 
-/// Number of watch streams alive in this process (all servers); for leak tests.
-pub fn active_watches() -> usize {
-    ACTIVE.load(Ordering::SeqCst)
+fn store_key(store: &Store) -> usize {
+    std::ptr::from_ref(store) as usize
 }
 
-struct ActiveGuard;
+fn active_map() -> std::sync::MutexGuard<'static, BTreeMap<usize, usize>> {
+    // The map is only ever modified by single insert/remove calls, so a poisoned lock still
+    // holds consistent data.
+    ACTIVE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Number of watch streams currently alive over `store` (for leak tests: a stream ends when
+/// its client disconnects or its timeout passes).
+pub fn active_watches(store: &Store) -> usize {
+    active_map().get(&store_key(store)).copied().unwrap_or(0)
+}
+
+struct ActiveGuard(usize);
 
 impl ActiveGuard {
-    fn new() -> Self {
-        ACTIVE.fetch_add(1, Ordering::SeqCst);
-        Self
+    fn new(store: &Store) -> Self {
+        let key = store_key(store);
+        *active_map().entry(key).or_insert(0) += 1;
+        Self(key)
     }
 }
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
-        ACTIVE.fetch_sub(1, Ordering::SeqCst);
+        let mut map = active_map();
+        if let Some(n) = map.get_mut(&self.0) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.0);
+            }
+        }
     }
 }
 
@@ -277,28 +298,6 @@ impl Watch {
     }
 }
 
-fn error_response(err: &ApiError) -> Response {
-    let body = serde_json::to_vec(&err.to_status()).unwrap_or_default();
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() =
-        StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
-    for (name, value) in &err.headers {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            h.append(*name, v);
-        }
-    }
-    resp
-}
-
 /// Parses the watch's selectors and start point; `Err` is the 400 to answer with.
 fn build(
     state: ServerState,
@@ -342,6 +341,7 @@ fn build(
     };
     let send_initial = send_initial_events.unwrap_or(start_rv.is_none());
 
+    let guard = ActiveGuard::new(&store);
     let changes = store.subscribe();
     let mut pending = VecDeque::new();
     let last_rv = if send_initial {
@@ -383,7 +383,7 @@ fn build(
         final_bookmark,
         sent: 0,
         max_events: limits.max_events,
-        _guard: ActiveGuard::new(),
+        _guard: guard,
     })
 }
 
@@ -408,7 +408,7 @@ pub fn watch_response_with(
 ) -> Response {
     let watch = match build(state, rt, namespace, query, limits) {
         Ok(w) => w,
-        Err(e) => return error_response(&e),
+        Err(e) => return api_error_response(&e),
     };
     let stream = futures::stream::unfold(watch, |mut w| async move {
         let line = w.next_line().await?;
@@ -543,6 +543,38 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn slow_watcher_overtaken_by_compaction_gets_410_then_eof() {
+        let st = state(100);
+        st.store
+            .create(NODES, json!({"metadata":{"name":"a"}}))
+            .unwrap();
+        let rv = st.store.current_rv();
+        let q = ListQuery {
+            resource_version: Some(rv.to_string()),
+            ..ListQuery::default()
+        };
+        // The body is not polled yet: the watcher has read nothing when the log is compacted.
+        let resp = watch_response(st.clone(), NODES, None, q);
+        st.store
+            .create(NODES, json!({"metadata":{"name":"b"}}))
+            .unwrap();
+        st.store.compact();
+        let got = lines(resp, 10).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0]["type"], "ERROR");
+        assert_eq!(got[0]["object"]["code"], 410);
+    }
+
+    #[tokio::test]
+    async fn watch_counter_follows_stream_lifetime() {
+        let st = state(100);
+        let resp = watch_response(st.clone(), NODES, None, ListQuery::default());
+        assert_eq!(active_watches(&st.store), 1);
+        drop(resp);
+        assert_eq!(active_watches(&st.store), 0);
+    }
+
+    #[tokio::test]
     async fn bad_selector_is_a_400_response() {
         let st = state(100);
         let q = ListQuery {
@@ -550,7 +582,7 @@ mod tests {
             ..ListQuery::default()
         };
         let resp = watch_response(st, NODES, None, q);
-        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(resp.status(), axum::http::StatusCode::BAD_REQUEST);
     }
 
     #[tokio::test]
