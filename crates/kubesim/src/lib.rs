@@ -8,10 +8,14 @@
 //! - [`cluster`]: a builder that seeds a cluster and serves it on 127.0.0.1.
 
 pub mod admission;
+pub mod auth;
+pub mod cluster;
+pub mod controllers;
 pub mod deletion;
 pub mod discovery;
 pub mod errors;
 pub mod eviction;
+pub mod faults;
 pub mod patch;
 pub mod resources;
 pub mod selector;

@@ -1,0 +1,347 @@
+//! The disruption controller: PodDisruptionBudget status from the pods it selects, computed as
+//! kube-controller-manager's `pkg/controller/disruption` does.
+//!
+//! - Pods: every pod in the PDB's namespace matched by `spec.selector` (an empty selector
+//!   matches all of them, a missing one none).
+//! - `currentHealthy`: pods that are Ready, not terminating and not listed in
+//!   `status.disruptedPods` (an eviction in flight).
+//! - `minAvailable` as an integer: `desiredHealthy = minAvailable`, `expectedPods` = the number
+//!   of selected pods. `minAvailable` as a percentage and `maxUnavailable` (integer or
+//!   percentage): `expectedPods` = the summed scale of the pods' controllers (a Deployment's
+//!   replicas for its ReplicaSets' pods, a ReplicaSet's replicas; pods without a controller are
+//!   not counted, as the "unmanaged pods" rule of Kubernetes ≥ 1.27 has it — see the fixture
+//!   `pdb-maxunavailable-standalone-pods-status.json`), and percentages are scaled with
+//!   **rounding up for both fields** (`intstr.GetScaledValueFromIntOrPercent(…, true)`; the
+//!   Kubernetes docs: "When you specify the value maxUnavailable as a percentage, Kubernetes
+//!   rounds up the number of Pods that may be disrupted").
+//! - `disruptionsAllowed = currentHealthy - desiredHealthy`, forced to 0 when negative or when
+//!   `expectedPods` is 0.
+//! - Condition `DisruptionAllowed` True/`SufficientPods` or False/`InsufficientPods`.
+//! - `disruptedPods` entries are dropped once the pod is gone or terminating, or after
+//!   [`ControllerConfig::disrupted_pod_timeout`].
+
+// Kubernetes kind names (DaemonSet, PodDisruptionBudget, …) read better unquoted in prose.
+#![allow(clippy::doc_markdown)]
+// `ApiError` (the crate-wide error type, ~144 bytes) is returned unboxed everywhere.
+#![allow(clippy::result_large_err)]
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+
+use super::{
+    ControllerConfig, ObjKey, Queue, Reconciler, controller_ref, generation, is_terminating,
+    key_of, meta_str, pod_ready,
+};
+use crate::resources::well_known::{DAEMONSETS, DEPLOYMENTS, PDBS, PODS, REPLICASETS};
+use crate::selector::LabelSelector;
+use crate::store::{Event, Store, now_rfc3339};
+
+/// An `IntOrString` budget value scaled against `total`, rounding up (as the real controller).
+pub fn scaled_value(v: &Value, total: i64) -> Option<i64> {
+    if let Some(i) = v.as_i64() {
+        return Some(i);
+    }
+    let pct: i64 = v.as_str()?.strip_suffix('%')?.trim().parse().ok()?;
+    Some((pct * total + 99).div_euclid(100))
+}
+
+/// The scale of a pod's controller: `(controller uid, replicas)`.
+fn controller_scale(store: &Store, ns: &str, pod: &Value) -> Option<(String, i64)> {
+    let (kind, name, uid) = controller_ref(pod)?;
+    match kind {
+        "ReplicaSet" => {
+            let rs = store.get(REPLICASETS, ns, name)?;
+            if let Some((dkind, dname, duid)) = controller_ref(&rs)
+                && dkind == "Deployment"
+            {
+                let dep = store.get(DEPLOYMENTS, ns, dname)?;
+                return Some((
+                    duid.to_string(),
+                    dep["spec"]["replicas"].as_i64().unwrap_or(1),
+                ));
+            }
+            Some((
+                uid.to_string(),
+                rs["spec"]["replicas"].as_i64().unwrap_or(1),
+            ))
+        }
+        "DaemonSet" => {
+            let ds = store.get(DAEMONSETS, ns, name)?;
+            Some((
+                uid.to_string(),
+                ds["status"]["desiredNumberScheduled"].as_i64().unwrap_or(0),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// The status a PDB should have, given its pods, and when the next `disruptedPods` entry
+/// expires.
+pub(crate) fn compute_status(
+    store: &Store,
+    pdb: &Value,
+    pods: &[&Value],
+    disrupted_timeout: Duration,
+) -> (Value, Option<Duration>) {
+    let ns = meta_str(pdb, "namespace");
+    let spec = &pdb["spec"];
+    let now_ts = jiff::Timestamp::now();
+    // disruptedPods: keep entries for live, non-terminating pods that have not expired.
+    let mut disrupted = Map::new();
+    let mut next_expiry: Option<Duration> = None;
+    if let Some(d) = pdb["status"]["disruptedPods"].as_object() {
+        for (pod_name, t) in d {
+            let Some(pod) = pods.iter().find(|p| meta_str(p, "name") == pod_name) else {
+                continue;
+            };
+            if is_terminating(pod) {
+                continue;
+            }
+            let Some(at) = t.as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok()) else {
+                continue;
+            };
+            let age = now_ts.duration_since(at);
+            let age = Duration::try_from(age).unwrap_or_default();
+            if age >= disrupted_timeout {
+                continue;
+            }
+            let left = disrupted_timeout.saturating_sub(age);
+            next_expiry = Some(next_expiry.map_or(left, |n| n.min(left)));
+            disrupted.insert(pod_name.clone(), t.clone());
+        }
+    }
+    let current_healthy = pods
+        .iter()
+        .filter(|p| {
+            !is_terminating(p) && !disrupted.contains_key(meta_str(p, "name")) && pod_ready(p)
+        })
+        .count();
+    let current_healthy = i64::try_from(current_healthy).unwrap_or(i64::MAX);
+    let expected_scale = || -> i64 {
+        let mut seen = std::collections::BTreeMap::new();
+        for p in pods {
+            if let Some((uid, scale)) = controller_scale(store, ns, p) {
+                seen.insert(uid, scale);
+            }
+        }
+        seen.values().sum()
+    };
+    let (expected, desired) =
+        if let Some(max_unavailable) = spec.get("maxUnavailable").filter(|v| !v.is_null()) {
+            let expected = expected_scale();
+            let max = scaled_value(max_unavailable, expected).unwrap_or(0);
+            (expected, (expected - max).max(0))
+        } else if let Some(min_available) = spec.get("minAvailable").filter(|v| !v.is_null()) {
+            if let Some(i) = min_available.as_i64() {
+                (i64::try_from(pods.len()).unwrap_or(i64::MAX), i)
+            } else {
+                let expected = expected_scale();
+                (expected, scaled_value(min_available, expected).unwrap_or(0))
+            }
+        } else {
+            (0, 0)
+        };
+    let mut allowed = current_healthy - desired;
+    if expected <= 0 || allowed <= 0 {
+        allowed = 0;
+    }
+    let (cond_status, reason) = if allowed > 0 {
+        ("True", "SufficientPods")
+    } else {
+        ("False", "InsufficientPods")
+    };
+    let generation = generation(pdb);
+    let since = pdb["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter().find(|c| {
+                c["type"] == "DisruptionAllowed"
+                    && c["status"] == cond_status
+                    && c["reason"] == reason
+            })
+        })
+        .map_or_else(|| json!(now_rfc3339()), |c| c["lastTransitionTime"].clone());
+    let mut s = Map::new();
+    s.insert("observedGeneration".into(), json!(generation));
+    if !disrupted.is_empty() {
+        s.insert("disruptedPods".into(), Value::Object(disrupted));
+    }
+    s.insert("disruptionsAllowed".into(), json!(allowed));
+    s.insert("currentHealthy".into(), json!(current_healthy));
+    s.insert("desiredHealthy".into(), json!(desired));
+    s.insert("expectedPods".into(), json!(expected));
+    s.insert(
+        "conditions".into(),
+        json!([{"type": "DisruptionAllowed", "status": cond_status, "observedGeneration": generation,
+                "lastTransitionTime": since, "reason": reason, "message": ""}]),
+    );
+    (Value::Object(s), next_expiry)
+}
+
+/// The disruption controller.
+pub(crate) struct DisruptionController {
+    disrupted_timeout: Duration,
+}
+
+impl DisruptionController {
+    pub(crate) fn new(config: &ControllerConfig) -> Self {
+        Self {
+            disrupted_timeout: config.disrupted_pod_timeout,
+        }
+    }
+}
+
+fn dirty_namespace(store: &Store, ns: &str, queue: &mut Queue<ObjKey>) {
+    for pdb in &store.list(PDBS, Some(ns), |_| true).0 {
+        queue.dirty(key_of(pdb));
+    }
+}
+
+impl Reconciler for DisruptionController {
+    type Key = ObjKey;
+
+    fn resync(&mut self, store: &Store, queue: &mut Queue<ObjKey>) {
+        for pdb in &store.list(PDBS, None, |_| true).0 {
+            queue.dirty(key_of(pdb));
+        }
+    }
+
+    fn on_event(&mut self, store: &Store, event: &Event, queue: &mut Queue<ObjKey>) {
+        let r = event.resource;
+        if std::ptr::eq(r, PDBS) {
+            queue.dirty(key_of(&event.object));
+        } else if std::ptr::eq(r, PODS)
+            || std::ptr::eq(r, REPLICASETS)
+            || std::ptr::eq(r, DEPLOYMENTS)
+            || std::ptr::eq(r, DAEMONSETS)
+        {
+            dirty_namespace(store, meta_str(&event.object, "namespace"), queue);
+        }
+    }
+
+    fn reconcile(&mut self, store: &Store, key: &ObjKey, queue: &mut Queue<ObjKey>) {
+        let (ns, name) = key;
+        let Some(pdb) = store.get(PDBS, ns, name) else {
+            return;
+        };
+        let selector = match pdb["spec"].get("selector") {
+            Some(sel) if !sel.is_null() => LabelSelector::from_object(sel).ok(),
+            _ => None,
+        };
+        let (pods, _) = match &selector {
+            Some(sel) => store.list(PODS, Some(ns), |p| sel.matches(p)),
+            None => (Vec::new(), 0),
+        };
+        let refs: Vec<&Value> = pods.iter().map(AsRef::as_ref).collect();
+        let (status, next) = compute_status(store, &pdb, &refs, self.disrupted_timeout);
+        if let Some(d) = next {
+            queue.at(Instant::now() + d + Duration::from_millis(10), key.clone());
+        }
+        // Deleted meanwhile: nothing to do.
+        let _ = store.update(PDBS, ns, name, |cur| {
+            let mut o = cur.clone();
+            o["status"] = status;
+            Ok(o)
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+
+    fn ready_pod(name: &str) -> Value {
+        json!({"metadata":{"name":name,"namespace":"d","labels":{"app":"web"}},
+            "status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}})
+    }
+
+    #[test]
+    fn percentages_round_up() {
+        assert_eq!(scaled_value(&json!("50%"), 7), Some(4));
+        assert_eq!(scaled_value(&json!("30%"), 10), Some(3));
+        assert_eq!(scaled_value(&json!("1%"), 10), Some(1));
+        assert_eq!(scaled_value(&json!(2), 10), Some(2));
+        assert_eq!(scaled_value(&json!("x"), 10), None);
+    }
+
+    #[test]
+    fn min_available_int_matches_the_fixture() {
+        let store = Store::new(StoreConfig::default());
+        let pdb = json!({"metadata":{"name":"web-pdb","namespace":"d","generation":1},
+            "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}}});
+        let (a, b) = (ready_pod("a"), ready_pod("b"));
+        let (s, _) = compute_status(&store, &pdb, &[&a, &b], Duration::from_secs(120));
+        assert_eq!(s["disruptionsAllowed"], 1);
+        assert_eq!(s["currentHealthy"], 2);
+        assert_eq!(s["desiredHealthy"], 1);
+        assert_eq!(s["expectedPods"], 2);
+        assert_eq!(s["conditions"][0]["reason"], "SufficientPods");
+        let keys: Vec<_> = s.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            [
+                "observedGeneration",
+                "disruptionsAllowed",
+                "currentHealthy",
+                "desiredHealthy",
+                "expectedPods",
+                "conditions"
+            ]
+        );
+        // An eviction in flight (disruptedPods) is not healthy.
+        let mut pdb2 = pdb.clone();
+        pdb2["status"]["disruptedPods"] = json!({"a": now_rfc3339()});
+        let (s, next) = compute_status(&store, &pdb2, &[&a, &b], Duration::from_secs(120));
+        assert_eq!(s["currentHealthy"], 1);
+        assert_eq!(s["disruptionsAllowed"], 0);
+        assert_eq!(s["conditions"][0]["status"], "False");
+        assert_eq!(s["conditions"][0]["reason"], "InsufficientPods");
+        assert!(next.is_some());
+        assert!(s["disruptedPods"]["a"].is_string());
+    }
+
+    #[test]
+    fn max_unavailable_over_unmanaged_pods_allows_nothing() {
+        let store = Store::new(StoreConfig::default());
+        let pdb = json!({"metadata":{"name":"solo-pdb","namespace":"d","generation":1},
+            "spec":{"maxUnavailable":1,"selector":{"matchLabels":{"app":"web"}}}});
+        let a = ready_pod("a");
+        let (s, _) = compute_status(&store, &pdb, &[&a], Duration::from_secs(120));
+        assert_eq!(s["expectedPods"], 0);
+        assert_eq!(s["desiredHealthy"], 0);
+        assert_eq!(s["currentHealthy"], 1);
+        assert_eq!(s["disruptionsAllowed"], 0);
+    }
+
+    #[test]
+    fn max_unavailable_percent_uses_the_controller_scale() {
+        let store = Store::new(StoreConfig::default());
+        let rs = store
+            .create(
+                REPLICASETS,
+                json!({"metadata":{"name":"web","namespace":"d"},"spec":{"replicas":4}}),
+            )
+            .unwrap();
+        let owner = json!([{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"web",
+            "uid": rs["metadata"]["uid"], "controller": true}]);
+        let pods: Vec<Value> = (0..4)
+            .map(|i| {
+                let mut p = ready_pod(&format!("p{i}"));
+                p["metadata"]["ownerReferences"] = owner.clone();
+                p
+            })
+            .collect();
+        let refs: Vec<&Value> = pods.iter().collect();
+        let pdb = json!({"metadata":{"name":"x","namespace":"d","generation":1},
+            "spec":{"maxUnavailable":"30%","selector":{}}});
+        let (s, _) = compute_status(&store, &pdb, &refs, Duration::from_secs(120));
+        // 30% of 4 = 1.2, rounded up to 2 → desired 2 of 4, 2 disruptions allowed.
+        assert_eq!(s["expectedPods"], 4);
+        assert_eq!(s["desiredHealthy"], 2);
+        assert_eq!(s["disruptionsAllowed"], 2);
+    }
+}
