@@ -20,7 +20,8 @@
 //!    `disruptionsAllowed` is decremented (the `DisruptionAllowed` condition turns False /
 //!    `InsufficientPods` when it reaches 0) and the pod is recorded in `status.disruptedPods`.
 //! 5. The pod is deleted with the Eviction's `deleteOptions` through
-//!    [`crate::deletion::delete_object`].
+//!    [`crate::deletion::delete_object`]. With `deleteOptions.dryRun` (e.g. `["All"]`) every
+//!    check runs but nothing is written (the `?dryRun=` query parameter is the server's to map).
 //!
 //! The PDB status itself (`currentHealthy`, `desiredHealthy`, `expectedPods`,
 //! `disruptionsAllowed`, conditions, pruning `disruptedPods`) is the PDB controller's job.
@@ -247,8 +248,11 @@ struct Decoded {
     options: DeleteOptions,
     unknown: Vec<String>,
     version: String,
+    /// `deleteOptions.dryRun` is non-empty: check everything, write nothing.
+    dry_run: bool,
 }
 
+/// Decodes the Eviction body (400 for anything that is not one).
 fn decode(body: &[u8]) -> Result<Decoded, ApiError> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         let text = String::from_utf8_lossy(body);
@@ -272,8 +276,14 @@ fn decode(body: &[u8]) -> Result<Decoded, ApiError> {
         other => other,
     }
     .to_string();
+    if kind.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "Object 'Kind' is missing in '{}'",
+            String::from_utf8_lossy(body).trim()
+        )));
+    }
     if kind != "Eviction" || !matches!(api_version, "policy/v1" | "policy/v1beta1") {
-        let shown_kind = if kind.is_empty() { "Object" } else { kind };
+        let shown_kind = kind;
         return Err(ApiError::bad_request(format!(
             "{shown_kind} in version \"{version}\" cannot be handled as a Eviction: no kind \
              \"{shown_kind}\" is registered for version \"{api_version}\""
@@ -310,6 +320,9 @@ fn decode(body: &[u8]) -> Result<Decoded, ApiError> {
         options: DeleteOptions::from_json(&v["deleteOptions"]),
         unknown,
         version,
+        dry_run: v["deleteOptions"]["dryRun"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
     })
 }
 
@@ -417,6 +430,9 @@ pub fn evict(
             .ok_or_else(|| ApiError::not_found(PODS, pod))?;
 
         if can_ignore_pdb(&current) {
+            if decoded.dry_run {
+                return Ok(warnings);
+            }
             let del = if should_enforce_rv(&current) && !user_rv {
                 with_rv_precondition(&opts, &current)
             } else {
@@ -447,8 +463,13 @@ pub fn evict(
                 && (always_allow || (current_healthy >= desired_healthy && desired_healthy > 0))
             {
                 rv_guard = true;
+            } else if decoded.dry_run {
+                check_and_decrement(pdb, pod)?;
             } else {
                 store.update(PDBS, ns, pdb_name, |now| check_and_decrement(now, pod))?;
+            }
+            if decoded.dry_run {
+                return Ok(warnings);
             }
             let del = if rv_guard && !user_rv {
                 with_rv_precondition(&opts, &current)
@@ -462,6 +483,9 @@ pub fn evict(
                 }
                 Err(e) => Err(e),
             };
+        }
+        if decoded.dry_run {
+            return Ok(warnings);
         }
         return delete_object(store, PODS, ns, pod, &opts).map(|_| warnings);
     }
@@ -549,6 +573,20 @@ mod tests {
             "default",
             "a",
             br#"{"apiVersion":"v1","kind":"Pod""#,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, 400);
+        let e = evict(&s, "default", "a", br#"{"metadata":{"name":"a"}}"#, false).unwrap_err();
+        assert_eq!(
+            e.message,
+            r#"Object 'Kind' is missing in '{"metadata":{"name":"a"}}'"#
+        );
+        let e = evict(
+            &s,
+            "default",
+            "a",
+            br#"{"apiVersion":"v1","kind":"DeleteOptions"}"#,
             false,
         )
         .unwrap_err();
@@ -719,6 +757,29 @@ mod tests {
             s.get(PDBS, "default", "web-pdb").unwrap()["status"]["disruptionsAllowed"],
             0
         );
+    }
+
+    #[test]
+    fn dry_run_checks_but_writes_nothing() {
+        let s = store();
+        pod(&s, "a", "Running", true);
+        pdb(
+            &s,
+            "web-pdb",
+            &json!({"observedGeneration":1,"disruptionsAllowed":1,"currentHealthy":2,"desiredHealthy":1}),
+        );
+        let rv = s.current_rv();
+        let b = br#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"a"},"deleteOptions":{"dryRun":["All"]}}"#;
+        evict(&s, "default", "a", b, false).unwrap();
+        assert_eq!(s.current_rv(), rv);
+        s.update(PDBS, "default", "web-pdb", |p| {
+            let mut p = p.clone();
+            p["status"]["disruptionsAllowed"] = json!(0);
+            Ok(p)
+        })
+        .unwrap();
+        assert_eq!(evict(&s, "default", "a", b, false).unwrap_err().code, 429);
+        assert!(s.get(PODS, "default", "a").is_some());
     }
 
     #[test]

@@ -31,9 +31,8 @@
 //!
 //! Fault injection: [`watch_response_with`] takes [`WatchLimits`]; `max_events: Some(n)` ends
 //! the stream cleanly after `n` lines (kube-rs' watcher then re-watches from its last
-//! resourceVersion). Suggested wiring: the fault layer inserts a `WatchLimits` into the request
-//! extensions, and the server's watch handler passes `Option<Extension<WatchLimits>>` (default
-//! when absent) to `watch_response_with`.
+//! resourceVersion). (`crate::faults` cuts streams in its middleware instead, which works for
+//! any body; this hook is for callers that build watch responses themselves.)
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -441,8 +440,11 @@ mod tests {
                 watch_window: window,
                 record_history: false,
             }),
+            // Struct update so that options added later keep their defaults here.
+            #[allow(clippy::needless_update)]
             options: Arc::new(ServerOptions {
                 bookmark_interval: Duration::from_millis(200),
+                ..ServerOptions::default()
             }),
         }
     }

@@ -28,12 +28,15 @@ impl Drop for Server {
 }
 
 async fn serve(bookmark_interval: Duration) -> Server {
+    // Struct update so that options added to ServerOptions later keep their defaults here.
+    #[allow(clippy::needless_update)]
+    let options = ServerOptions {
+        bookmark_interval,
+        ..ServerOptions::default()
+    };
     let state = ServerState {
         store: Store::new(StoreConfig::default()),
-        options: Arc::new(ServerOptions {
-            bookmark_interval,
-            ..ServerOptions::default()
-        }),
+        options: Arc::new(options),
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -84,16 +87,15 @@ async fn send(
     body: Option<&[u8]>,
 ) -> (Head, BufReader<TcpStream>) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n"
-    );
-    if let Some(b) = body {
-        req.push_str(&format!(
+    let extra = body.map_or_else(String::new, |b| {
+        format!(
             "Content-Type: application/json\r\nContent-Length: {}\r\n",
             b.len()
-        ));
-    }
-    req.push_str("\r\n");
+        )
+    });
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nConnection: close\r\n{extra}\r\n"
+    );
     stream.write_all(req.as_bytes()).await.unwrap();
     if let Some(b) = body {
         stream.write_all(b).await.unwrap();
