@@ -1,0 +1,414 @@
+//! The default backend: an annotation on kured's `DaemonSet`, in Go kured's exact format.
+//!
+//! Every change is a read-decide-write: GET the `DaemonSet`, decide with [`crate::decision`],
+//! then a JSON merge patch that carries the read `metadata.resourceVersion` (the API server
+//! turns that into a precondition and answers 409 if anyone wrote in between). A 409 or a
+//! transient error leads to a fresh read and a fresh decision after a jittered backoff, at most
+//! [`RetryPolicy::max_attempts`] rounds. A merge patch touches only our annotation, unlike a PUT
+//! of a typed object, which could drop fields this client does not know. (A JSON-patch `test`
+//! on the resourceVersion would fail with a generic 422 instead of a 409.)
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::apps::v1::DaemonSet;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use serde_json::json;
+
+use crate::decision::{
+    self, AcquireDecision, LockPolicy, NodeDirectory, ReleaseDecision, gone_nodes, live_holders,
+};
+use crate::error::{LockError, is_conflict, kube_error_is_retryable};
+use crate::format::{LockMetadata, LockRecord, LockValue};
+use crate::retry::{Attempts, RetryPolicy};
+use crate::watch::{ChangeTracker, Observed, spawn_watcher};
+use crate::{AcquireOutcome, RebootLock};
+
+/// kured's default lock annotation (`--lock-annotation`).
+pub const DEFAULT_ANNOTATION: &str = "weave.works/kured-node-lock";
+
+/// Where the lock lives and how it behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonSetLockConfig {
+    /// `--ds-namespace` (default `kube-system`).
+    pub namespace: String,
+    /// `--ds-name` (default `kured`).
+    pub name: String,
+    /// `--lock-annotation` (default [`DEFAULT_ANNOTATION`]).
+    pub annotation: String,
+    /// `--concurrency` and `--lock-ttl`.
+    pub policy: LockPolicy,
+    /// `--lock-release-delay`: how long `release` sleeps before releasing.
+    pub release_delay: Duration,
+    /// Retries after conflicts and transient errors.
+    pub retry: RetryPolicy,
+}
+
+impl Default for DaemonSetLockConfig {
+    fn default() -> Self {
+        Self {
+            namespace: "kube-system".into(),
+            name: "kured".into(),
+            annotation: DEFAULT_ANNOTATION.into(),
+            policy: LockPolicy::default(),
+            release_delay: Duration::ZERO,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl DaemonSetLockConfig {
+    /// Sets the concurrency (`--concurrency`).
+    pub fn concurrency(mut self, concurrency: u32) -> Self {
+        self.policy.concurrency = concurrency;
+        self
+    }
+
+    /// Sets the configured TTL (`--lock-ttl`; zero = unset).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.policy.ttl = SignedDuration::try_from(ttl).unwrap_or(SignedDuration::MAX);
+        self
+    }
+
+    /// Sets the release delay (`--lock-release-delay`).
+    pub fn release_delay(mut self, delay: Duration) -> Self {
+        self.release_delay = delay;
+        self
+    }
+}
+
+/// [`NodeDirectory`] over the Kubernetes API: `GET /api/v1/nodes/{name}`, 404 = gone.
+#[derive(Clone)]
+pub struct KubeNodeDirectory {
+    api: Api<Node>,
+}
+
+impl KubeNodeDirectory {
+    /// A directory using `client`.
+    pub fn new(client: Client) -> Self {
+        Self {
+            api: Api::all(client),
+        }
+    }
+}
+
+impl std::fmt::Debug for KubeNodeDirectory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeNodeDirectory").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl NodeDirectory for KubeNodeDirectory {
+    async fn node_exists(&self, name: &str) -> Result<bool, LockError> {
+        self.api
+            .get_opt(name)
+            .await
+            .map(|n| n.is_some())
+            .map_err(LockError::Api)
+    }
+}
+
+/// The DaemonSet-annotation lock. Cheap to clone; clones share the watch.
+#[derive(Clone)]
+pub struct DaemonSetLock {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    api: Api<DaemonSet>,
+    nodes: Arc<dyn NodeDirectory>,
+    config: DaemonSetLockConfig,
+    tracker: ChangeTracker,
+}
+
+impl std::fmt::Debug for DaemonSetLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DaemonSetLock")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DaemonSetLock {
+    /// A lock on the `DaemonSet` `config.namespace/config.name`; stale holders are detected with
+    /// [`KubeNodeDirectory`] on the same client.
+    pub fn new(client: Client, config: DaemonSetLockConfig) -> Result<Self, LockError> {
+        let nodes = Arc::new(KubeNodeDirectory::new(client.clone()));
+        Self::with_node_directory(client, config, nodes)
+    }
+
+    /// As [`Self::new`] with another way to tell whether a holder's node still exists.
+    pub fn with_node_directory(
+        client: Client,
+        config: DaemonSetLockConfig,
+        nodes: Arc<dyn NodeDirectory>,
+    ) -> Result<Self, LockError> {
+        if config.policy.concurrency == 0 {
+            return Err(LockError::Config("concurrency must be at least 1".into()));
+        }
+        if config.annotation.is_empty() || config.name.is_empty() {
+            return Err(LockError::Config(
+                "lock annotation and DaemonSet name must not be empty".into(),
+            ));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                api: Api::namespaced(client, &config.namespace),
+                nodes,
+                tracker: ChangeTracker::new([config.name.clone()]),
+                config,
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DaemonSetLockConfig {
+        &self.inner.config
+    }
+
+    /// The raw annotation value now (`None` if absent), as stored.
+    pub async fn raw_value(&self) -> Result<Option<String>, LockError> {
+        let ds = self.get().await?;
+        Ok(ds
+            .metadata
+            .annotations
+            .and_then(|mut a| a.remove(&self.inner.config.annotation)))
+    }
+
+    async fn get(&self) -> Result<DaemonSet, LockError> {
+        let c = &self.inner.config;
+        let ds = self
+            .inner
+            .api
+            .get_opt(&c.name)
+            .await
+            .map_err(LockError::Api)?;
+        let Some(ds) = ds else {
+            self.inner.tracker.observe(&c.name, Observed::Absent);
+            return Err(LockError::NotFound {
+                kind: "DaemonSet",
+                namespace: c.namespace.clone(),
+                name: c.name.clone(),
+            });
+        };
+        if let Some(rv) = &ds.metadata.resource_version {
+            self.inner
+                .tracker
+                .observe(&c.name, Observed::Present(rv.clone()));
+        }
+        Ok(ds)
+    }
+
+    /// Reads the parsed value and the resourceVersion it was read at.
+    async fn read(&self) -> Result<(Option<LockValue>, String), LockError> {
+        let c = &self.inner.config;
+        let ds = self.get().await?;
+        let rv = ds.metadata.resource_version.unwrap_or_default();
+        let value = match ds
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(&c.annotation))
+        {
+            None => None,
+            Some(text) => Some(LockValue::parse(text).map_err(|source| LockError::Format {
+                annotation: c.annotation.clone(),
+                object: format!("{}/{}", c.namespace, c.name),
+                source,
+            })?),
+        };
+        Ok((value, rv))
+    }
+
+    /// Writes `value` (`None` removes the annotation) if the object is still at `rv`.
+    async fn write(&self, rv: &str, value: Option<&LockValue>) -> Result<(), LockError> {
+        let c = &self.inner.config;
+        let patch = json!({
+            "metadata": {
+                "resourceVersion": rv,
+                "annotations": { c.annotation.as_str(): value.map(LockValue::to_json) },
+            }
+        });
+        let ds = self
+            .inner
+            .api
+            .patch(&c.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(LockError::Api)?;
+        if let Some(rv) = ds.metadata.resource_version {
+            self.inner.tracker.observe(&c.name, Observed::Present(rv));
+        }
+        Ok(())
+    }
+
+    async fn try_acquire(
+        &self,
+        holder: &str,
+        metadata: LockMetadata,
+    ) -> Result<AcquireOutcome, LockError> {
+        let c = &self.inner.config;
+        let mut attempts = Attempts::new(c.retry);
+        while attempts.next() {
+            let (current, rv) = match self.read().await {
+                Ok(read) => read,
+                Err(e) => {
+                    attempts.after_failure(e).await?;
+                    continue;
+                }
+            };
+            let now = Timestamp::now();
+            let none = BTreeSet::new();
+            let mut decision =
+                decision::decide_acquire(current.as_ref(), holder, metadata, c.policy, now, &none);
+            if let AcquireDecision::Blocked(holders) = &decision {
+                let gone = gone_nodes(self.inner.nodes.as_ref(), holders).await;
+                if !gone.is_empty() {
+                    decision = decision::decide_acquire(
+                        current.as_ref(),
+                        holder,
+                        metadata,
+                        c.policy,
+                        now,
+                        &gone,
+                    );
+                }
+            }
+            match decision {
+                AcquireDecision::AlreadyHeld(record) => {
+                    return Ok(AcquireOutcome::Acquired(record));
+                }
+                AcquireDecision::Blocked(holders) => return Ok(AcquireOutcome::HeldBy(holders)),
+                AcquireDecision::Write {
+                    value,
+                    record,
+                    displaced,
+                } => match self.write(&rv, Some(&value)).await {
+                    Ok(()) => {
+                        for d in &displaced {
+                            tracing::warn!(
+                                old_holder = %d.record.node_id,
+                                reason = ?d.reason,
+                                new_holder = holder,
+                                "took over a reboot lock slot from a holder that no longer counts"
+                            );
+                        }
+                        tracing::info!(holder, "reboot lock acquired");
+                        return Ok(AcquireOutcome::Acquired(record));
+                    }
+                    Err(e) => attempts.after_failure(e).await?,
+                },
+            }
+        }
+        Err(LockError::Contention {
+            attempts: attempts.made - 1,
+        })
+    }
+
+    async fn try_release(&self, holder: &str) -> Result<(), LockError> {
+        let c = &self.inner.config;
+        let mut attempts = Attempts::new(c.retry);
+        // A write that failed without a clear "not applied" (5xx, transport) may have landed.
+        let mut maybe_released = false;
+        while attempts.next() {
+            let (current, rv) = match self.read().await {
+                Ok(read) => read,
+                Err(e) => {
+                    attempts.after_failure(e).await?;
+                    continue;
+                }
+            };
+            match decision::decide_release(current.as_ref(), holder) {
+                ReleaseDecision::NotHeld(_) if maybe_released => return Ok(()),
+                ReleaseDecision::NotHeld(records) => {
+                    return Err(LockError::NotHeld {
+                        holder: holder.to_string(),
+                        holders: records.into_iter().map(|r| r.node_id).collect(),
+                    });
+                }
+                ReleaseDecision::Write(value) => match self.write(&rv, value.as_ref()).await {
+                    Ok(()) => {
+                        tracing::info!(holder, "reboot lock released");
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        if let LockError::Api(api) = &e {
+                            maybe_released |= !is_conflict(api) && kube_error_is_retryable(api);
+                        }
+                        attempts.after_failure(e).await?;
+                    }
+                },
+            }
+        }
+        Err(LockError::Contention {
+            attempts: attempts.made - 1,
+        })
+    }
+
+    async fn read_with_retries(&self) -> Result<Option<LockValue>, LockError> {
+        let mut attempts = Attempts::new(self.inner.config.retry);
+        loop {
+            attempts.next();
+            match self.read().await {
+                Ok((value, _)) => return Ok(value),
+                Err(e) => attempts.after_failure(e).await?,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl RebootLock for DaemonSetLock {
+    async fn acquire(
+        &self,
+        holder: &str,
+        metadata: LockMetadata,
+    ) -> Result<AcquireOutcome, LockError> {
+        self.try_acquire(holder, metadata).await
+    }
+
+    async fn release(&self, holder: &str) -> Result<(), LockError> {
+        let delay = self.inner.config.release_delay;
+        if !delay.is_zero() {
+            tracing::info!(?delay, "waiting before releasing the reboot lock");
+            tokio::time::sleep(delay).await;
+        }
+        self.try_release(holder).await
+    }
+
+    async fn holders(&self) -> Result<Vec<LockRecord>, LockError> {
+        let value = self.read_with_retries().await?;
+        let now = Timestamp::now();
+        let ttl = self.inner.config.policy.ttl;
+        let live = live_holders(value.as_ref(), now, ttl, &BTreeSet::new());
+        let gone = gone_nodes(self.inner.nodes.as_ref(), &live).await;
+        Ok(live_holders(value.as_ref(), now, ttl, &gone))
+    }
+
+    async fn holding(&self, holder: &str) -> Result<Option<LockRecord>, LockError> {
+        let value = self.read_with_retries().await?;
+        Ok(decision::holding(
+            value.as_ref(),
+            holder,
+            Timestamp::now(),
+            self.inner.config.policy.ttl,
+        ))
+    }
+
+    async fn wait_for_change(&self) -> Result<(), LockError> {
+        let c = &self.inner.config;
+        let api = self.inner.api.clone();
+        let config = watcher::Config::default().fields(&format!("metadata.name={}", c.name));
+        let names = BTreeSet::from([c.name.clone()]);
+        self.inner
+            .tracker
+            .wait(move |state| spawn_watcher(api, config, names, state))
+            .await
+    }
+}

@@ -1,0 +1,510 @@
+//! The Lease backend: `coordination.k8s.io/v1` Leases `<name>-0 … <name>-(c-1)` in the lock
+//! namespace, one per slot.
+//!
+//! A held slot has `spec.holderIdentity` = the node, `spec.acquireTime` = `spec.renewTime` =
+//! the acquire time (`MicroTime`), `spec.leaseDurationSeconds` = the TTL rounded up to whole
+//! seconds (absent for no TTL), `spec.leaseTransitions` counting takeovers, and the holder's
+//! full kured-format record (nanosecond `created`, exact TTL, `unschedulable`) in the lock
+//! annotation. A free slot has no holder and no annotation; a missing Lease is a free slot and
+//! is created on first use. Leases whose holder was set by something else are read from the
+//! spec alone (time = `renewTime`, else `acquireTime`; no time = a manual record that never
+//! expires).
+//!
+//! Writes use optimistic concurrency like the `DaemonSet` backend: create (409 `AlreadyExists` =
+//! someone else was first) or a merge patch carrying the read `resourceVersion` (409 = someone
+//! else wrote). Each slot has one holder, so at most `c` nodes hold the lock. Slots numbered
+//! `c` and above (left over from a larger `--concurrency`) are not consulted.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+
+use crate::daemonset::{DEFAULT_ANNOTATION, KubeNodeDirectory};
+use crate::decision::{
+    self, LockPolicy, NodeDirectory, SlotDecision, gone_nodes, is_expired, record_state,
+};
+use crate::error::{LockError, is_conflict, kube_error_is_retryable};
+use crate::format::{LockMetadata, LockRecord};
+use crate::retry::{Attempts, RetryPolicy};
+use crate::watch::{ChangeTracker, Observed, spawn_watcher};
+use crate::{AcquireOutcome, RebootLock};
+
+/// Where the Leases live and how the lock behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseLockConfig {
+    /// Namespace of the Leases (default `kube-system`).
+    pub namespace: String,
+    /// Lease name prefix: slots are `<name>-0 … <name>-(c-1)` (default `kured`).
+    pub name: String,
+    /// Annotation holding the kured-format record (default [`DEFAULT_ANNOTATION`]).
+    pub annotation: String,
+    /// Concurrency (number of slots) and TTL.
+    pub policy: LockPolicy,
+    /// How long `release` sleeps before releasing.
+    pub release_delay: Duration,
+    /// Retries after conflicts and transient errors.
+    pub retry: RetryPolicy,
+}
+
+impl Default for LeaseLockConfig {
+    fn default() -> Self {
+        Self {
+            namespace: "kube-system".into(),
+            name: "kured".into(),
+            annotation: DEFAULT_ANNOTATION.into(),
+            policy: LockPolicy::default(),
+            release_delay: Duration::ZERO,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl LeaseLockConfig {
+    /// Sets the concurrency (number of slots).
+    pub fn concurrency(mut self, concurrency: u32) -> Self {
+        self.policy.concurrency = concurrency;
+        self
+    }
+
+    /// Sets the configured TTL (zero = unset).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.policy.ttl = SignedDuration::try_from(ttl).unwrap_or(SignedDuration::MAX);
+        self
+    }
+
+    /// Sets the release delay.
+    pub fn release_delay(mut self, delay: Duration) -> Self {
+        self.release_delay = delay;
+        self
+    }
+
+    /// The Lease names of the slots.
+    pub fn slot_names(&self) -> Vec<String> {
+        (0..self.policy.concurrency)
+            .map(|i| format!("{}-{i}", self.name))
+            .collect()
+    }
+}
+
+/// The Lease lock. Cheap to clone; clones share the watch.
+#[derive(Clone)]
+pub struct LeaseLock {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    api: Api<Lease>,
+    nodes: Arc<dyn NodeDirectory>,
+    config: LeaseLockConfig,
+    slots: Vec<String>,
+    tracker: ChangeTracker,
+}
+
+impl std::fmt::Debug for LeaseLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseLock")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One slot as read.
+#[derive(Debug, Clone)]
+struct Slot {
+    /// `None` when the Lease does not exist.
+    rv: Option<String>,
+    record: Option<LockRecord>,
+    transitions: i32,
+}
+
+impl LeaseLock {
+    /// A lock over Leases in `config.namespace`; stale holders are detected with
+    /// [`KubeNodeDirectory`] on the same client.
+    pub fn new(client: Client, config: LeaseLockConfig) -> Result<Self, LockError> {
+        let nodes = Arc::new(KubeNodeDirectory::new(client.clone()));
+        Self::with_node_directory(client, config, nodes)
+    }
+
+    /// As [`Self::new`] with another way to tell whether a holder's node still exists.
+    pub fn with_node_directory(
+        client: Client,
+        config: LeaseLockConfig,
+        nodes: Arc<dyn NodeDirectory>,
+    ) -> Result<Self, LockError> {
+        if config.policy.concurrency == 0 {
+            return Err(LockError::Config("concurrency must be at least 1".into()));
+        }
+        if config.name.is_empty() || config.annotation.is_empty() {
+            return Err(LockError::Config(
+                "lease name and annotation must not be empty".into(),
+            ));
+        }
+        let slots = config.slot_names();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                api: Api::namespaced(client, &config.namespace),
+                nodes,
+                tracker: ChangeTracker::new(slots.clone()),
+                slots,
+                config,
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LeaseLockConfig {
+        &self.inner.config
+    }
+
+    fn record_of(&self, lease: &Lease) -> Option<LockRecord> {
+        let spec = lease.spec.as_ref()?;
+        let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty())?;
+        let stored = lease
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(&self.inner.config.annotation))
+            .and_then(|text| LockRecord::parse(text).ok())
+            .filter(|r| r.node_id == holder);
+        if let Some(record) = stored {
+            return Some(record);
+        }
+        let created = spec
+            .renew_time
+            .as_ref()
+            .or(spec.acquire_time.as_ref())
+            .map(|t| t.0);
+        Some(LockRecord {
+            node_id: holder.to_string(),
+            metadata: LockMetadata::default(),
+            created,
+            ttl: SignedDuration::from_secs(i64::from(spec.lease_duration_seconds.unwrap_or(0))),
+        })
+    }
+
+    async fn read_slots(&self) -> Result<Vec<Slot>, LockError> {
+        let mut slots = Vec::with_capacity(self.inner.slots.len());
+        for name in &self.inner.slots {
+            let lease = self.inner.api.get_opt(name).await.map_err(LockError::Api)?;
+            let slot = match lease {
+                None => {
+                    self.inner.tracker.observe(name, Observed::Absent);
+                    Slot {
+                        rv: None,
+                        record: None,
+                        transitions: 0,
+                    }
+                }
+                Some(lease) => {
+                    let rv = lease.metadata.resource_version.clone().unwrap_or_default();
+                    self.inner
+                        .tracker
+                        .observe(name, Observed::Present(rv.clone()));
+                    Slot {
+                        rv: Some(rv),
+                        record: self.record_of(&lease),
+                        transitions: lease
+                            .spec
+                            .as_ref()
+                            .and_then(|s| s.lease_transitions)
+                            .unwrap_or(0),
+                    }
+                }
+            };
+            slots.push(slot);
+        }
+        Ok(slots)
+    }
+
+    async fn read_with_retries(&self) -> Result<Vec<Slot>, LockError> {
+        let mut attempts = Attempts::new(self.inner.config.retry);
+        loop {
+            attempts.next();
+            match self.read_slots().await {
+                Ok(slots) => return Ok(slots),
+                Err(e) => attempts.after_failure(e).await?,
+            }
+        }
+    }
+
+    fn observe_written(&self, name: &str, lease: &Lease) {
+        if let Some(rv) = &lease.metadata.resource_version {
+            self.inner
+                .tracker
+                .observe(name, Observed::Present(rv.clone()));
+        }
+    }
+
+    /// Writes `record` into slot `index` as read in `slot`.
+    async fn take(&self, index: usize, slot: &Slot, record: &LockRecord) -> Result<(), LockError> {
+        let c = &self.inner.config;
+        let name = &self.inner.slots[index];
+        let time = record.created.map(MicroTime);
+        let duration = lease_seconds(record.ttl);
+        let lease = match &slot.rv {
+            None => {
+                let lease = Lease {
+                    metadata: ObjectMeta {
+                        name: Some(name.clone()),
+                        namespace: Some(c.namespace.clone()),
+                        annotations: Some([(c.annotation.clone(), record.to_json())].into()),
+                        ..ObjectMeta::default()
+                    },
+                    spec: Some(LeaseSpec {
+                        holder_identity: Some(record.node_id.clone()),
+                        lease_duration_seconds: duration,
+                        acquire_time: time.clone(),
+                        renew_time: time,
+                        lease_transitions: Some(0),
+                        ..LeaseSpec::default()
+                    }),
+                };
+                self.inner.api.create(&PostParams::default(), &lease).await
+            }
+            Some(rv) => {
+                let transitions = if slot.record.is_some() {
+                    slot.transitions.saturating_add(1)
+                } else {
+                    slot.transitions
+                };
+                let patch = json!({
+                    "metadata": {
+                        "resourceVersion": rv,
+                        "annotations": { c.annotation.as_str(): record.to_json() },
+                    },
+                    "spec": {
+                        "holderIdentity": record.node_id,
+                        "leaseDurationSeconds": duration,
+                        "acquireTime": time,
+                        "renewTime": time,
+                        "leaseTransitions": transitions,
+                    }
+                });
+                self.inner
+                    .api
+                    .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+            }
+        }
+        .map_err(LockError::Api)?;
+        self.observe_written(name, &lease);
+        Ok(())
+    }
+
+    /// Empties slot `index` if it is still at `rv`.
+    async fn clear(&self, index: usize, rv: &str) -> Result<(), LockError> {
+        let c = &self.inner.config;
+        let name = &self.inner.slots[index];
+        let patch = json!({
+            "metadata": {
+                "resourceVersion": rv,
+                "annotations": { c.annotation.as_str(): null },
+            },
+            "spec": {
+                "holderIdentity": null,
+                "leaseDurationSeconds": null,
+                "acquireTime": null,
+                "renewTime": null,
+            }
+        });
+        let lease = self
+            .inner
+            .api
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(LockError::Api)?;
+        self.observe_written(name, &lease);
+        Ok(())
+    }
+}
+
+/// `leaseDurationSeconds` for a TTL: whole seconds rounded up; none for no TTL.
+fn lease_seconds(ttl: SignedDuration) -> Option<i32> {
+    if !ttl.is_positive() {
+        return None;
+    }
+    let secs = ttl.as_secs() + i64::from(ttl.subsec_nanos() > 0);
+    Some(i32::try_from(secs).unwrap_or(i32::MAX))
+}
+
+#[async_trait]
+impl RebootLock for LeaseLock {
+    async fn acquire(
+        &self,
+        holder: &str,
+        metadata: LockMetadata,
+    ) -> Result<AcquireOutcome, LockError> {
+        let policy = self.inner.config.policy;
+        let mut attempts = Attempts::new(self.inner.config.retry);
+        while attempts.next() {
+            let slots = match self.read_slots().await {
+                Ok(s) => s,
+                Err(e) => {
+                    attempts.after_failure(e).await?;
+                    continue;
+                }
+            };
+            let records: Vec<Option<LockRecord>> = slots.iter().map(|s| s.record.clone()).collect();
+            let now = Timestamp::now();
+            let mut decision =
+                decision::decide_slots(&records, holder, metadata, policy, now, &BTreeSet::new());
+            if let SlotDecision::Blocked(holders) = &decision {
+                let gone = gone_nodes(self.inner.nodes.as_ref(), holders).await;
+                if !gone.is_empty() {
+                    decision =
+                        decision::decide_slots(&records, holder, metadata, policy, now, &gone);
+                }
+            }
+            match decision {
+                SlotDecision::AlreadyHeld(_, record) => {
+                    return Ok(AcquireOutcome::Acquired(record));
+                }
+                SlotDecision::Blocked(holders) => return Ok(AcquireOutcome::HeldBy(holders)),
+                SlotDecision::Take {
+                    slot,
+                    record,
+                    displaced,
+                } => match self.take(slot, &slots[slot], &record).await {
+                    Ok(()) => {
+                        if let Some(d) = displaced {
+                            tracing::warn!(
+                                old_holder = %d.record.node_id,
+                                reason = ?d.reason,
+                                new_holder = holder,
+                                lease = %self.inner.slots[slot],
+                                "took over a reboot lock slot from a holder that no longer counts"
+                            );
+                        }
+                        tracing::info!(holder, lease = %self.inner.slots[slot], "reboot lock acquired");
+                        return Ok(AcquireOutcome::Acquired(record));
+                    }
+                    Err(e) => attempts.after_failure(e).await?,
+                },
+            }
+        }
+        Err(LockError::Contention {
+            attempts: attempts.made - 1,
+        })
+    }
+
+    async fn release(&self, holder: &str) -> Result<(), LockError> {
+        let delay = self.inner.config.release_delay;
+        if !delay.is_zero() {
+            tracing::info!(?delay, "waiting before releasing the reboot lock");
+            tokio::time::sleep(delay).await;
+        }
+        let mut attempts = Attempts::new(self.inner.config.retry);
+        let mut released_any = false;
+        while attempts.next() {
+            let slots = match self.read_slots().await {
+                Ok(s) => s,
+                Err(e) => {
+                    attempts.after_failure(e).await?;
+                    continue;
+                }
+            };
+            let mine = slots
+                .iter()
+                .position(|s| s.record.as_ref().is_some_and(|r| r.node_id == holder));
+            let Some(index) = mine else {
+                if released_any {
+                    return Ok(());
+                }
+                return Err(LockError::NotHeld {
+                    holder: holder.to_string(),
+                    holders: slots
+                        .into_iter()
+                        .filter_map(|s| s.record.map(|r| r.node_id))
+                        .collect(),
+                });
+            };
+            let rv = slots[index].rv.clone().unwrap_or_default();
+            match self.clear(index, &rv).await {
+                Ok(()) => {
+                    tracing::info!(holder, lease = %self.inner.slots[index], "reboot lock released");
+                    // Go round again: a holder should have one slot, but clear any other.
+                    released_any = true;
+                }
+                Err(e) => {
+                    if let LockError::Api(api) = &e {
+                        released_any |= !is_conflict(api) && kube_error_is_retryable(api);
+                    }
+                    attempts.after_failure(e).await?;
+                }
+            }
+        }
+        Err(LockError::Contention {
+            attempts: attempts.made - 1,
+        })
+    }
+
+    async fn holders(&self) -> Result<Vec<LockRecord>, LockError> {
+        let slots = self.read_with_retries().await?;
+        let now = Timestamp::now();
+        let ttl = self.inner.config.policy.ttl;
+        let none = BTreeSet::new();
+        let live: Vec<LockRecord> = slots
+            .iter()
+            .filter_map(|s| s.record.clone())
+            .filter(|r| record_state(r, now, ttl, &none) == decision::RecordState::Live)
+            .collect();
+        let gone = gone_nodes(self.inner.nodes.as_ref(), &live).await;
+        Ok(live
+            .into_iter()
+            .filter(|r| record_state(r, now, ttl, &gone) == decision::RecordState::Live)
+            .collect())
+    }
+
+    async fn holding(&self, holder: &str) -> Result<Option<LockRecord>, LockError> {
+        let slots = self.read_with_retries().await?;
+        let now = Timestamp::now();
+        let ttl = self.inner.config.policy.ttl;
+        Ok(slots
+            .into_iter()
+            .filter_map(|s| s.record)
+            .find(|r| r.node_id == holder && !is_expired(r, now, ttl)))
+    }
+
+    async fn wait_for_change(&self) -> Result<(), LockError> {
+        let api = self.inner.api.clone();
+        let names: BTreeSet<String> = self.inner.slots.iter().cloned().collect();
+        self.inner
+            .tracker
+            .wait(move |state| {
+                spawn_watcher(api, kube::runtime::watcher::Config::default(), names, state)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_seconds_round_up_and_none_for_zero() {
+        assert_eq!(lease_seconds(SignedDuration::ZERO), None);
+        assert_eq!(lease_seconds(SignedDuration::from_secs(-3)), None);
+        assert_eq!(lease_seconds(SignedDuration::from_secs(30)), Some(30));
+        assert_eq!(lease_seconds(SignedDuration::from_millis(1500)), Some(2));
+        assert_eq!(lease_seconds(SignedDuration::from_nanos(1)), Some(1));
+    }
+
+    #[test]
+    fn slot_names() {
+        let c = LeaseLockConfig {
+            name: "kured".into(),
+            ..LeaseLockConfig::default()
+        }
+        .concurrency(3);
+        assert_eq!(c.slot_names(), ["kured-0", "kured-1", "kured-2"]);
+    }
+}

@@ -1,0 +1,102 @@
+//! The cluster reboot lock: which node(s) may reboot now.
+//!
+//! [`RebootLock`] is the seam the agent (and fleetlock in Kubernetes mode) uses. Two backends:
+//!
+//! - [`DaemonSetLock`] (default): an annotation on kured's own `DaemonSet`, in exactly Go kured's
+//!   JSON format ([`format`]), so kured and kured-rs can share a cluster during a migration;
+//! - [`LeaseLock`]: `coordination.k8s.io/v1` Leases `<name>-0 … <name>-(c-1)`, one per slot,
+//!   for users who do not want an annotation on a `DaemonSet`.
+//!
+//! Both never admit more than `concurrency` live holders: every write is a read-decide-write
+//! carrying the read `resourceVersion`, and a 409 means "re-read and decide again", never
+//! "overwrite". The rules (TTL, manual locks, holders whose Node was deleted) are pure
+//! functions in [`decision`] and are documented there. [`RebootLock::wait_for_change`] is backed
+//! by a watch on the lock object, so a waiter learns about a release within the watch latency
+//! instead of at its next `--period`.
+//!
+//! ```no_run
+//! use lock::{AcquireOutcome, DaemonSetLock, DaemonSetLockConfig, LockMetadata, RebootLock};
+//!
+//! # async fn demo(client: kube::Client) -> Result<(), lock::LockError> {
+//! let lock = DaemonSetLock::new(client, DaemonSetLockConfig {
+//!     namespace: "kube-system".into(),
+//!     name: "kured".into(),
+//!     ..DaemonSetLockConfig::default()
+//! })?;
+//! let me = "node-1";
+//! loop {
+//!     match lock.acquire(me, LockMetadata { unschedulable: false }).await? {
+//!         AcquireOutcome::Acquired(record) => {
+//!             println!("lock taken at {:?}", record.created);
+//!             break;
+//!         }
+//!         AcquireOutcome::HeldBy(holders) => {
+//!             println!("held by {holders:?}; waiting");
+//!             // A TTL lapse changes nothing on the server: bound the wait by the period.
+//!             let _ = tokio::time::timeout(
+//!                 std::time::Duration::from_secs(60),
+//!                 lock.wait_for_change(),
+//!             )
+//!             .await;
+//!         }
+//!     }
+//! }
+//! // … drain and reboot; after boot:
+//! lock.release(me).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod daemonset;
+pub mod decision;
+mod error;
+pub mod format;
+pub mod lease;
+mod retry;
+mod watch;
+
+use async_trait::async_trait;
+
+pub use daemonset::{DEFAULT_ANNOTATION, DaemonSetLock, DaemonSetLockConfig, KubeNodeDirectory};
+pub use decision::{LockPolicy, NodeDirectory};
+pub use error::LockError;
+pub use format::{LockMetadata, LockRecord, LockValue};
+pub use lease::{LeaseLock, LeaseLockConfig};
+pub use retry::RetryPolicy;
+
+/// The result of an acquire attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcquireOutcome {
+    /// The caller holds the lock; this is its record (the existing one if it already held it,
+    /// so `metadata` is the node state from before the first acquire).
+    Acquired(LockRecord),
+    /// The lock is full; these records hold it.
+    HeldBy(Vec<LockRecord>),
+}
+
+/// The cluster reboot lock.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait RebootLock: Send + Sync {
+    /// Takes a slot for `holder` (a node name), remembering `metadata`; idempotent.
+    async fn acquire(
+        &self,
+        holder: &str,
+        metadata: LockMetadata,
+    ) -> Result<AcquireOutcome, LockError>;
+
+    /// Gives back `holder`'s slot (after the configured release delay). Releasing a lock the
+    /// holder does not hold is [`LockError::NotHeld`], naming who holds it.
+    async fn release(&self, holder: &str) -> Result<(), LockError>;
+
+    /// The records that hold the lock now (not expired, node not gone).
+    async fn holders(&self) -> Result<Vec<LockRecord>, LockError>;
+
+    /// `holder`'s record if it holds the lock (not expired).
+    async fn holding(&self, holder: &str) -> Result<Option<LockRecord>, LockError>;
+
+    /// Resolves when the lock object changes after this lock last read it (or, if it never
+    /// did, after the call). Backed by a watch started on first use and shared by clones.
+    /// A TTL running out changes nothing on the server, so callers bound the wait with their
+    /// period.
+    async fn wait_for_change(&self) -> Result<(), LockError>;
+}
