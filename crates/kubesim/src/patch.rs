@@ -30,6 +30,8 @@
 // allowed workspace-wide.
 #![allow(clippy::result_large_err)]
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value, json};
 
 use crate::errors::ApiError;
@@ -282,7 +284,7 @@ pub fn strategic_merge_patch_with_warnings(
     merge_map(rt.kind, &mut fields, &mut result, patch_map.clone())?;
     let mut warnings = Vec::new();
     let mut result = Value::Object(result);
-    drop_directive_fields(&mut result, "", &mut warnings);
+    drop_directive_fields(&mut result, &mut String::new(), &mut warnings);
     if rt.kind == "Node" && patch.pointer("/spec/taints").is_some() {
         validate_node_taints(&result).map_err(|mut e| {
             for w in &warnings {
@@ -313,34 +315,48 @@ fn go_json_type(v: &Value) -> &'static str {
 }
 
 /// Removes fields whose name starts with `$` (directives that were not interpreted), recording
-/// `unknown field "<path>"` for each, as the typed decoding of the apiserver does.
-fn drop_directive_fields(v: &mut Value, loc: &str, warnings: &mut Vec<String>) {
+/// `unknown field "<path>"` for each, as the typed decoding of the apiserver does. `loc` is the
+/// field path of `v` (a buffer restored before returning).
+fn drop_directive_fields(v: &mut Value, loc: &mut String, warnings: &mut Vec<String>) {
+    let base = loc.len();
     match v {
         Value::Object(m) => {
-            let dropped: Vec<String> = m.keys().filter(|k| k.starts_with('$')).cloned().collect();
-            for k in dropped {
-                m.shift_remove(&k);
-                warnings.push(format!("unknown field {}", go_quote(&join_loc(loc, &k))));
+            if m.keys().any(|k| k.starts_with('$')) {
+                let dropped: Vec<String> =
+                    m.keys().filter(|k| k.starts_with('$')).cloned().collect();
+                for k in dropped {
+                    m.shift_remove(&k);
+                    push_field(loc, &k);
+                    warnings.push(format!("unknown field {}", go_quote(loc)));
+                    loc.truncate(base);
+                }
             }
             for (k, child) in m.iter_mut() {
-                drop_directive_fields(child, &join_loc(loc, k), warnings);
+                if child.is_object() || child.is_array() {
+                    push_field(loc, k);
+                    drop_directive_fields(child, loc, warnings);
+                    loc.truncate(base);
+                }
             }
         }
         Value::Array(items) => {
             for (i, child) in items.iter_mut().enumerate() {
-                drop_directive_fields(child, &format!("{loc}[{i}]"), warnings);
+                if child.is_object() || child.is_array() {
+                    let _ = write!(loc, "[{i}]");
+                    drop_directive_fields(child, loc, warnings);
+                    loc.truncate(base);
+                }
             }
         }
         _ => {}
     }
 }
 
-fn join_loc(loc: &str, key: &str) -> String {
-    if loc.is_empty() {
-        key.to_string()
-    } else {
-        format!("{loc}.{key}")
+fn push_field(loc: &mut String, key: &str) {
+    if !loc.is_empty() {
+        loc.push('.');
     }
+    loc.push_str(key);
 }
 
 /// `discardNullValuesFromPatch`: removes null-valued keys of maps, recursively (also inside
@@ -543,8 +559,9 @@ fn merge_list(
             fields.join(".")
         ))),
         ElementKind::Primitives => {
-            let mut merged = original.clone();
-            for item in &patch {
+            // `deduplicateScalars(append(original, patch...))`: first occurrences, in order.
+            let mut merged: Vec<Value> = Vec::with_capacity(original.len() + patch.len());
+            for item in original.iter().chain(patch.iter()) {
                 if !merged.contains(item) {
                     merged.push(item.clone());
                 }
@@ -1276,6 +1293,17 @@ mod tests {
         assert_eq!(types, want);
         assert_eq!(types, ["MemoryPressure", "Ready"]);
 
+        // Exactly the recorded list: start from the recorded result without the patched
+        // condition, apply the recorded patch, get the recorded result back.
+        let after = &f["response"]["body"];
+        let mut before = after.clone();
+        before["status"]["conditions"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|c| c["type"] != "MemoryPressure");
+        strategic_merge_patch(NODES, &mut before, &f["request"]["body"]).unwrap();
+        assert_eq!(before["status"], after["status"]);
+
         // Updating an existing condition merges its fields in place.
         strategic_merge_patch(
             NODES,
@@ -1432,6 +1460,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(pod["metadata"]["finalizers"], json!(["a"]));
+
+        // Primitive merge lists are de-duplicated unions; an empty patch list is a no-op for a
+        // merge list and a replacement for an atomic one.
+        let mut pod = json!({"metadata": {"finalizers": ["x", "x", "y"]}, "spec": {
+            "containers": [{"name": "c"}], "tolerations": [{"key": "t"}]}});
+        strategic_merge_patch(
+            PODS,
+            &mut pod,
+            &json!({"metadata": {"finalizers": ["z"]}, "spec": {"containers": [], "tolerations": []}}),
+        )
+        .unwrap();
+        assert_eq!(pod["metadata"]["finalizers"], json!(["z", "x", "y"]));
+        assert_eq!(pod["spec"]["containers"], json!([{"name": "c"}]));
+        assert_eq!(pod["spec"]["tolerations"], json!([]));
     }
 
     #[test]

@@ -263,7 +263,12 @@ fn new_requirement(
     if !key_errs.is_empty() {
         errs.push(field_invalid("key", key, &key_errs.join("; ")));
     }
+    // Go's `%#v` of the values slice; an empty one is the nil slice `LabelSelectorAsSelector`
+    // builds from an empty `values` list.
     let values_list = || {
+        if values.is_empty() {
+            return "[]string(nil)".to_string();
+        }
         let quoted: Vec<String> = values.iter().map(|v| go_quote(v)).collect();
         format!("[]string{{{}}}", quoted.join(", "))
     };
@@ -1428,7 +1433,7 @@ mod tests {
                 &json!({"matchExpressions": [{"key": "a", "operator": "In", "values": []}]})
             )
             .unwrap_err(),
-            "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty"
+            "values: Invalid value: []string(nil): for 'in', 'notin' operators, values set can't be empty"
         );
         assert_eq!(
             LabelSelector::from_object(
