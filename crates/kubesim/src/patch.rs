@@ -779,13 +779,14 @@ struct FieldError {
 /// every cause appears twice (both quirks are recorded in the fixtures
 /// `error-422-invalid-node-taint-effect.json` and
 /// `error-422-smp-delete-directive-on-atomic-taints.json`). Checks: key is a qualified name,
-/// value a label value, effect present and one of NoSchedule/PreferNoSchedule/NoExecute.
-/// (Duplicate key/effect pairs are not checked.)
+/// value a label value, effect present and one of `NoSchedule`/`PreferNoSchedule`/`NoExecute`,
+/// key/effect pairs unique.
 pub fn validate_node_taints(node: &Value) -> Result<(), ApiError> {
     let Some(taints) = node.pointer("/spec/taints").and_then(Value::as_array) else {
         return Ok(());
     };
     let mut errs = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (i, taint) in taints.iter().enumerate() {
         let base = format!("metadata.taints[{i}]");
         let key = taint.get("key").and_then(Value::as_str).unwrap_or("");
@@ -822,6 +823,25 @@ pub fn validate_node_taints(node: &Value) -> Result<(), ApiError> {
                 field: format!("{base}.effect"),
                 body: format!(
                     "Unsupported value: {}: supported values: \"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"",
+                    go_quote(effect)
+                ),
+            });
+        }
+        if !seen.insert((effect, key)) {
+            // `field.Duplicate(idxPath, taint)` prints the internal Taint with `%#v`; a set
+            // `timeAdded` is a pointer whose address cannot be reproduced.
+            let time_added = if taint.get("timeAdded").is_some_and(|t| !t.is_null()) {
+                "(*v1.Time)(0xc000000000)"
+            } else {
+                "(*v1.Time)(nil)"
+            };
+            errs.push(FieldError {
+                reason: "FieldValueDuplicate",
+                field: base,
+                body: format!(
+                    "Duplicate value: core.Taint{{Key:{}, Value:{}, Effect:{}, TimeAdded:{time_added}}}: taints must be unique by key and effect pair",
+                    go_quote(key),
+                    go_quote(value),
                     go_quote(effect)
                 ),
             });
@@ -1271,6 +1291,21 @@ mod tests {
             6
         );
         assert!(validate_node_taints(&node_with_taints()).is_ok());
+
+        let dup = json!({"metadata": {"name": "n"}, "spec": {"taints": [
+            {"key": "k", "effect": "NoSchedule"},
+            {"key": "k", "value": "other", "effect": "NoSchedule"},
+            {"key": "k", "effect": "NoExecute"}
+        ]}});
+        let err = validate_node_taints(&dup).unwrap_err();
+        assert_eq!(
+            err.message,
+            "Node \"n\" is invalid: metadata.taints[1]: Duplicate value: core.Taint{Key:\"k\", Value:\"other\", Effect:\"NoSchedule\", TimeAdded:(*v1.Time)(nil)}: taints must be unique by key and effect pair"
+        );
+        assert_eq!(
+            err.details.as_ref().unwrap()["causes"][0]["reason"],
+            "FieldValueDuplicate"
+        );
     }
 
     #[test]
