@@ -26,6 +26,11 @@
 //! `deletionTimestamp`; [`Store::update`] keeps `generation` as an identity field, so kubesim
 //! does not.
 
+// `ApiError` (owned by errors.rs) is larger than clippy's `result_large_err` threshold; the
+// agreed interfaces return it by value (as do the store's), so the lint is allowed here until it
+// is boxed or allowed crate-wide.
+#![allow(clippy::result_large_err)]
+
 use std::cell::Cell;
 use std::sync::Arc;
 

@@ -26,6 +26,11 @@
 //! The PDB status itself (`currentHealthy`, `desiredHealthy`, `expectedPods`,
 //! `disruptionsAllowed`, conditions, pruning `disruptedPods`) is the PDB controller's job.
 
+// `ApiError` (owned by errors.rs) is larger than clippy's `result_large_err` threshold; the
+// agreed interfaces return it by value (as do the store's), so the lint is allowed here until it
+// is boxed or allowed crate-wide.
+#![allow(clippy::result_large_err)]
+
 use serde_json::{Map, Value, json};
 
 use crate::deletion::{DeleteOptions, delete_object};

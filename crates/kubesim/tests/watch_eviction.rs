@@ -1,6 +1,11 @@
 //! Watch streams, evictions and graceful deletes over real HTTP against `server::router` on
 //! 127.0.0.1 (a raw HTTP/1.1 client, so the chunked framing is checked too).
 
+// `ApiError` (owned by errors.rs) is larger than clippy's `result_large_err` threshold; the
+// agreed interfaces return it by value (as do the store's), so the lint is allowed here until it
+// is boxed or allowed crate-wide.
+#![allow(clippy::result_large_err)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -439,10 +444,14 @@ async fn bookmarks_arrive_periodically_and_before_the_timeout() {
     .await;
     let ev = w.next(WAIT).await.unwrap();
     assert_eq!(ev["type"], "BOOKMARK");
+    assert_eq!(ev["object"]["kind"], "Node");
+    assert_eq!(ev["object"]["apiVersion"], "v1");
     assert_eq!(
-        ev["object"],
-        json!({"kind":"Node","apiVersion":"v1","metadata":{"resourceVersion": rv.to_string()}})
+        ev["object"]["metadata"],
+        json!({"resourceVersion": rv.to_string()}),
+        "metadata carries the resourceVersion only"
     );
+    assert_eq!(ev["object"]["spec"], json!({}), "an empty Node otherwise");
     set_label(&s, "a", "x", "1");
     let mut types = Vec::new();
     while let Some(ev) = w.next(WAIT).await {
