@@ -146,15 +146,15 @@ impl Reconciler for DaemonSetController {
 
     fn on_event(&mut self, store: &Store, event: &Event, queue: &mut Queue<ObjKey>) {
         let obj = &event.object;
-        if std::ptr::eq(event.resource, DAEMONSETS) {
+        if super::same(event.resource, DAEMONSETS) {
             queue.dirty(key_of(obj));
-        } else if std::ptr::eq(event.resource, PODS) {
+        } else if super::same(event.resource, PODS) {
             if let Some((kind, name, _)) = controller_ref(obj)
                 && kind == "DaemonSet"
             {
                 queue.dirty((meta_str(obj, "namespace").to_string(), name.to_string()));
             }
-        } else if std::ptr::eq(event.resource, NODES) {
+        } else if super::same(event.resource, NODES) {
             let relevant = match (&event.previous, event.kind) {
                 (Some(prev), EventType::Modified) => {
                     prev["metadata"]["labels"] != obj["metadata"]["labels"]

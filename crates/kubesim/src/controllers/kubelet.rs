@@ -393,7 +393,7 @@ impl Reconciler for Kubelet {
     }
 
     fn on_event(&mut self, store: &Store, event: &Event, queue: &mut Queue<ObjKey>) {
-        if std::ptr::eq(event.resource, PODS) {
+        if super::same(event.resource, PODS) {
             let key = super::key_of(&event.object);
             if event.kind == EventType::Deleted {
                 self.starting.remove(&key);
@@ -401,7 +401,7 @@ impl Reconciler for Kubelet {
             } else if needs_kubelet(&event.object) {
                 queue.dirty(key);
             }
-        } else if std::ptr::eq(event.resource, NODES) {
+        } else if super::same(event.resource, NODES) {
             let changed = match (&event.previous, event.kind) {
                 (Some(prev), EventType::Modified) => {
                     node_ready(prev) != node_ready(&event.object)

@@ -32,6 +32,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::resources::ResourceType;
 use crate::store::{Event, Store};
 
 /// Which controllers run and how fast the simulated world moves.
@@ -268,6 +269,12 @@ async fn run<R: Reconciler>(store: Arc<Store>, mut r: R, mut stop: watch::Receiv
             r.resync(&store, &mut queue);
         }
     }
+}
+
+/// Whether two resource types are the same (by group and plural: the `well_known` statics are
+/// equal to, but not at the same address as, the `RESOURCES` entries the server looks up).
+pub(crate) fn same(a: &ResourceType, b: &ResourceType) -> bool {
+    a.group == b.group && a.plural == b.plural
 }
 
 /// `(namespace, name)` of an object.

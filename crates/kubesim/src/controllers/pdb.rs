@@ -211,12 +211,12 @@ impl Reconciler for DisruptionController {
 
     fn on_event(&mut self, store: &Store, event: &Event, queue: &mut Queue<ObjKey>) {
         let r = event.resource;
-        if std::ptr::eq(r, PDBS) {
+        if super::same(r, PDBS) {
             queue.dirty(key_of(&event.object));
-        } else if std::ptr::eq(r, PODS)
-            || std::ptr::eq(r, REPLICASETS)
-            || std::ptr::eq(r, DEPLOYMENTS)
-            || std::ptr::eq(r, DAEMONSETS)
+        } else if super::same(r, PODS)
+            || super::same(r, REPLICASETS)
+            || super::same(r, DEPLOYMENTS)
+            || super::same(r, DAEMONSETS)
         {
             dirty_namespace(store, meta_str(&event.object, "namespace"), queue);
         }

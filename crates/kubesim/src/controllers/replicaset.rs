@@ -448,7 +448,7 @@ impl Reconciler for ReplicaSetController {
                 .filter(|(k, _, _)| *k == kind)
                 .map(|(_, n, _)| (ns.to_string(), n.to_string()))
         };
-        if std::ptr::eq(event.resource, PODS) {
+        if super::same(event.resource, PODS) {
             if let Some(k) = owner(obj, "ReplicaSet") {
                 queue.dirty(RsKey::ReplicaSet(k));
             }
@@ -459,14 +459,14 @@ impl Reconciler for ReplicaSetController {
                 self.maybe_unbound = true;
                 queue.dirty(RsKey::Schedule);
             }
-        } else if std::ptr::eq(event.resource, REPLICASETS) {
+        } else if super::same(event.resource, REPLICASETS) {
             queue.dirty(RsKey::ReplicaSet(key_of(obj)));
             if let Some(k) = owner(obj, "Deployment") {
                 queue.dirty(RsKey::Deployment(k));
             }
-        } else if std::ptr::eq(event.resource, DEPLOYMENTS) {
+        } else if super::same(event.resource, DEPLOYMENTS) {
             queue.dirty(RsKey::Deployment(key_of(obj)));
-        } else if std::ptr::eq(event.resource, NODES) && self.maybe_unbound {
+        } else if super::same(event.resource, NODES) && self.maybe_unbound {
             queue.dirty(RsKey::Schedule);
         }
     }
