@@ -434,7 +434,7 @@ fn resource_request(
         (Some(name), None) => match *method {
             Method::GET | Method::HEAD => get(state, &target, name, headers, &query),
             Method::PUT => update(state, &target, name, None, headers, body),
-            Method::PATCH => patch_object(state, &target, name, None, headers, body),
+            Method::PATCH => patch_object(state, &target, name, None, headers, &query, body),
             Method::DELETE => delete(state, &target, name, &query, body),
             _ => Err(ApiError::method_not_allowed()),
         },
@@ -450,7 +450,7 @@ fn resource_request(
                     update(state, &target, name, Some("status"), headers, body)
                 }
                 ("status", Method::PATCH) => {
-                    patch_object(state, &target, name, Some("status"), headers, body)
+                    patch_object(state, &target, name, Some("status"), headers, &query, body)
                 }
                 ("eviction", Method::POST) => {
                     let strict = query_get(&query, "fieldValidation") == Some("Strict");
@@ -554,7 +554,13 @@ fn snapshot(store: &Store, target: &Target, at: u64) -> Option<Vec<Arc<Value>>> 
     for e in events
         .iter()
         .rev()
-        .filter(|e| e.rv <= list_rv && std::ptr::eq(e.resource, target.rt))
+        // Compare by identity fields: `well_known::*` and `RESOURCES` entries are equal but
+        // not necessarily at the same address.
+        .filter(|e| {
+            e.rv <= list_rv
+                && e.resource.group == target.rt.group
+                && e.resource.plural == target.rt.plural
+        })
     {
         let key = object_key(&e.object);
         if let Some(ns) = target.ns.as_deref()
@@ -995,7 +1001,10 @@ pub fn normalize(rt: &ResourceType, obj: &mut Value) {
             ] {
                 remove_if(obj, &["spec", field], is_empty_value);
             }
-            if let Some(conds) = obj["status"]["conditions"].as_array_mut() {
+            if let Some(conds) = obj
+                .pointer_mut("/status/conditions")
+                .and_then(Value::as_array_mut)
+            {
                 for c in conds {
                     if let Some(m) = c.as_object_mut() {
                         m.entry("lastProbeTime").or_insert(Value::Null);
@@ -1229,9 +1238,12 @@ fn patch_object(
     name: &str,
     sub: Option<&str>,
     headers: &HeaderMap,
+    query: &[(String, String)],
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let rt = target.rt;
+    let strict = query_get(query, "fieldValidation") == Some("Strict");
+    let mut warnings: Vec<String> = Vec::new();
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -1263,7 +1275,15 @@ fn patch_object(
         match kind {
             PatchKind::Json => patch::json_patch(&mut obj, &patch)?,
             PatchKind::Merge | PatchKind::Apply => patch::merge_patch(&mut obj, &patch),
-            PatchKind::Strategic => patch::strategic_merge_patch(rt, &mut obj, &patch)?,
+            PatchKind::Strategic => {
+                warnings = patch::strategic_merge_patch_with_warnings(rt, &mut obj, &patch)?;
+                if strict && !warnings.is_empty() {
+                    return Err(ApiError::bad_request(format!(
+                        "strict decoding error: {}",
+                        warnings.join(", ")
+                    )));
+                }
+            }
         }
         // A resourceVersion in the patched object is a precondition (a merge/strategic patch
         // carrying one, or a JSON patch replacing it).
@@ -1294,7 +1314,15 @@ fn patch_object(
         Err(e) => return Err(e),
     };
     let stored = after_write(state, target, name, stored)?;
-    Ok(object_response(StatusCode::OK, &stored))
+    let mut resp = object_response(StatusCode::OK, &stored);
+    if query_get(query, "fieldValidation") != Some("Ignore") {
+        for w in &warnings {
+            if let Ok(v) = HeaderValue::from_str(&patch::warning_header_value(w)) {
+                resp.headers_mut().append(header::WARNING, v);
+            }
+        }
+    }
+    Ok(resp)
 }
 
 /// Delete options from the query (`gracePeriodSeconds`, `propagationPolicy`) over a
@@ -1394,4 +1422,363 @@ fn delete_collection(
         "items": serde_json::to_value(&items).unwrap_or_default()
     });
     Ok(json_response(StatusCode::OK, &doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::well_known::{LEASES, NAMESPACES, NODES, PODS};
+    use crate::store::StoreConfig;
+
+    fn state() -> ServerState {
+        ServerState::new(Store::new(StoreConfig {
+            watch_window: 1000,
+            record_history: false,
+        }))
+    }
+
+    async fn call(
+        state: &ServerState,
+        method: &str,
+        uri: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
+        let mut headers = HeaderMap::new();
+        if let Some(ct) = content_type {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+        }
+        let resp = dispatch(
+            state,
+            &method.parse().unwrap(),
+            &uri.parse().unwrap(),
+            &headers,
+            body.as_bytes(),
+        );
+        let status = resp.status().as_u16();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    fn node(name: &str) -> Value {
+        json!({"metadata": {"name": name, "labels": {"pool": "a"}}, "spec": {}})
+    }
+
+    #[test]
+    fn request_info_classifies_like_the_apiserver() {
+        let get = |m: &str, u: &str| request_info(&m.parse().unwrap(), &u.parse().unwrap());
+        let i = get("GET", "/api/v1/namespaces/default/pods/p1/status");
+        assert_eq!(i.verb, "get");
+        assert_eq!(i.resource, Some(PODS));
+        assert_eq!(i.namespace.as_deref(), Some("default"));
+        assert_eq!(i.name.as_deref(), Some("p1"));
+        assert_eq!(i.subresource.as_deref(), Some("status"));
+        let i = get("GET", "/api/v1/namespaces/kube-system");
+        assert_eq!(i.resource, Some(NAMESPACES));
+        assert_eq!(i.name.as_deref(), Some("kube-system"));
+        let i = get("GET", "/api/v1/pods?watch=1");
+        assert_eq!(i.verb, "watch");
+        assert_eq!(get("GET", "/api/v1/nodes").verb, "list");
+        assert_eq!(get("DELETE", "/api/v1/nodes").verb, "deletecollection");
+        let i = get("POST", "/apis/policy/v1/namespaces/d/poddisruptionbudgets");
+        assert_eq!(i.verb, "create");
+        assert_eq!(i.group.as_deref(), Some("policy"));
+        let i = get("GET", "/apis/example.com/v1/widgets");
+        assert_eq!(i.resource, None);
+        assert_eq!(i.resource_name.as_deref(), Some("widgets"));
+        assert_eq!(get("GET", "/version").resource_name, None);
+    }
+
+    #[test]
+    fn continue_tokens_round_trip_in_the_real_format() {
+        let t = ContinueToken {
+            rv: 323,
+            start: "kube-node-lease\u{0}".into(),
+        };
+        assert_eq!(
+            t.encode(),
+            "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MzIzLCJzdGFydCI6Imt1YmUtbm9kZS1sZWFzZVx1MDAwMCJ9"
+        );
+        assert_eq!(ContinueToken::decode(&t.encode()).unwrap(), t);
+        assert_eq!(ContinueToken::decode("not-a-token").unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn query_strings_are_form_decoded() {
+        let q = ListQuery::from_query(Some(
+            "labelSelector=app+in+%28web%29&fieldSelector=spec.nodeName%3Dn&limit=0&watch=1",
+        ))
+        .unwrap();
+        assert_eq!(q.label_selector.as_deref(), Some("app in (web)"));
+        assert_eq!(q.field_selector.as_deref(), Some("spec.nodeName=n"));
+        assert_eq!(q.limit, None);
+        assert!(q.watch);
+        assert_eq!(
+            ListQuery::from_query(Some("limit=x")).unwrap_err().code,
+            400
+        );
+    }
+
+    #[test]
+    fn normalisation_drops_what_the_real_server_omits() {
+        let mut n = json!({"spec": {"unschedulable": false, "taints": []},
+            "metadata": {"annotations": {}, "labels": {"a": "b"}, "name": "n"},
+            "apiVersion": "v1", "kind": "Node", "status": {"x": null}});
+        normalize(NODES, &mut n);
+        assert_eq!(
+            n,
+            json!({"kind": "Node", "apiVersion": "v1", "metadata": {"labels": {"a": "b"}, "name": "n"},
+                "spec": {}, "status": {}})
+        );
+        let keys: Vec<&String> = n.as_object().unwrap().keys().collect();
+        assert_eq!(keys[0], "kind");
+        let mut p = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        normalize(PODS, &mut p);
+        assert!(p["status"]["conditions"][0]["lastProbeTime"].is_null());
+        assert!(p["status"]["conditions"][0].get("lastProbeTime").is_some());
+    }
+
+    #[tokio::test]
+    async fn exact_lists_and_continue_tokens_read_a_consistent_snapshot() {
+        let st = state();
+        for n in ["a", "b", "c"] {
+            st.store.create(NODES, node(n)).unwrap();
+        }
+        let rv = st.store.current_rv();
+        let (s, page1) = call(&st, "GET", "/api/v1/nodes?limit=2", None, "").await;
+        assert_eq!(s, 200);
+        assert_eq!(page1["metadata"]["remainingItemCount"], 1);
+        assert!(page1["items"][0].get("kind").is_none());
+        // Changes after page 1 do not show on page 2 (same snapshot).
+        st.store.delete(NODES, "", "c", |_| Ok(())).unwrap();
+        st.store.create(NODES, node("d")).unwrap();
+        let token = page1["metadata"]["continue"].as_str().unwrap();
+        let (s, page2) = call(
+            &st,
+            "GET",
+            &format!("/api/v1/nodes?limit=2&continue={token}"),
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+        assert_eq!(page2["items"][0]["metadata"]["name"], "c");
+        assert_eq!(page2["metadata"]["resourceVersion"], rv.to_string());
+        assert!(page2["metadata"].get("continue").is_none());
+        let (s, exact) = call(
+            &st,
+            "GET",
+            &format!("/api/v1/nodes?resourceVersion={rv}&resourceVersionMatch=Exact"),
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(s, 200);
+        let names: Vec<&str> = exact["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let (s, _) = call(
+            &st,
+            "GET",
+            "/api/v1/nodes?resourceVersion=999999&resourceVersionMatch=Exact",
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(s, 504);
+        st.store.compact();
+        let (s, gone) = call(
+            &st,
+            "GET",
+            &format!("/api/v1/nodes?limit=2&continue={token}"),
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(s, 410);
+        assert!(gone["metadata"]["continue"].is_string());
+    }
+
+    #[tokio::test]
+    async fn writes_respect_preconditions_and_the_status_split() {
+        let st = state();
+        let (s, created) = call(
+            &st,
+            "POST",
+            "/api/v1/nodes",
+            Some("application/json"),
+            &node("n1").to_string(),
+        )
+        .await;
+        assert_eq!(s, 201);
+        assert_eq!(
+            created["spec"]["taints"][0]["key"],
+            "node.kubernetes.io/not-ready"
+        );
+        let rv = created["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // PUT with the current RV: spec applies, status is ignored on the main resource.
+        let mut put = created.clone();
+        put["spec"]["unschedulable"] = json!(true);
+        put["status"] = json!({"phase": "x"});
+        let (s, updated) = call(
+            &st,
+            "PUT",
+            "/api/v1/nodes/n1",
+            Some("application/json"),
+            &put.to_string(),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(updated["spec"]["unschedulable"], true);
+        assert_eq!(updated["status"], created["status"]);
+        // The same RV again is stale now.
+        let (s, conflict) = call(
+            &st,
+            "PUT",
+            "/api/v1/nodes/n1",
+            Some("application/json"),
+            &put.to_string(),
+        )
+        .await;
+        assert_eq!((s, conflict["reason"].clone()), (409, json!("Conflict")));
+        // /status: spec dropped, labels applied, status applied.
+        let patch = json!({"spec": {"unschedulable": false}, "metadata": {"labels": {"x": "1"}}, "status": {"phase": "y"}});
+        let (s, st_obj) = call(
+            &st,
+            "PATCH",
+            "/api/v1/nodes/n1/status",
+            Some("application/merge-patch+json"),
+            &patch.to_string(),
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(st_obj["spec"]["unschedulable"], true);
+        assert_eq!(st_obj["metadata"]["labels"]["x"], "1");
+        assert_eq!(st_obj["status"]["phase"], "y");
+        // Uncordon through a merge patch: `false` is omitted.
+        let (s, un) = call(
+            &st,
+            "PATCH",
+            "/api/v1/nodes/n1",
+            Some("application/merge-patch+json"),
+            r#"{"spec":{"unschedulable":false}}"#,
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert!(un["spec"].get("unschedulable").is_none());
+        assert_ne!(un["metadata"]["resourceVersion"], json!(rv));
+        let (s, e) = call(
+            &st,
+            "PATCH",
+            "/api/v1/nodes/n1",
+            Some("application/json"),
+            "{}",
+        )
+        .await;
+        assert_eq!(
+            (s, e["message"].clone()),
+            (415, json!("415: Unsupported Media Type"))
+        );
+        let (s, _) = call(
+            &st,
+            "POST",
+            "/api/v1/nodes/n1",
+            Some("application/json"),
+            "{}",
+        )
+        .await;
+        assert_eq!(s, 405);
+    }
+
+    #[tokio::test]
+    async fn apply_creates_dry_run_stores_nothing_and_delete_answers_status() {
+        let st = state();
+        let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}});
+        let path = "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l";
+        let (s, created) = call(
+            &st,
+            "PATCH",
+            path,
+            Some("application/apply-patch+yaml"),
+            &lease.to_string(),
+        )
+        .await;
+        assert_eq!(s, 201);
+        assert_eq!(created["metadata"]["namespace"], "ns");
+        let (s, _) = call(
+            &st,
+            "POST",
+            "/apis/coordination.k8s.io/v1/namespaces/ns/leases?dryRun=All",
+            Some("application/json"),
+            &json!({"metadata": {"name": "dry"}, "spec": {}}).to_string(),
+        )
+        .await;
+        assert_eq!(s, 201);
+        assert!(st.store.get(LEASES, "ns", "dry").is_none());
+        let (s, status) = call(&st, "DELETE", path, None, "").await;
+        assert_eq!(s, 200);
+        assert_eq!(status["status"], "Success");
+        assert_eq!(status["details"]["group"], "coordination.k8s.io");
+        assert_eq!(status["details"]["kind"], "leases");
+        let (s, _) = call(&st, "DELETE", path, None, "").await;
+        assert_eq!(s, 404);
+    }
+
+    #[tokio::test]
+    async fn delete_collection_removes_what_the_selector_matches() {
+        let st = state();
+        st.store.create(NODES, node("a")).unwrap();
+        let mut other = node("b");
+        other["metadata"]["labels"]["pool"] = json!("b");
+        st.store.create(NODES, other).unwrap();
+        let (s, list) = call(
+            &st,
+            "DELETE",
+            "/api/v1/nodes?labelSelector=pool%3Da",
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(list["kind"], "NodeList");
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        assert!(st.store.get(NODES, "", "a").is_none());
+        assert!(st.store.get(NODES, "", "b").is_some());
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_and_cluster_paths_of_namespaced_types() {
+        let st = state();
+        let (s, e) = call(&st, "GET", "/api/v1/services", None, "").await;
+        assert_eq!((s, e["reason"].clone()), (404, json!("NotFound")));
+        let (s, _) = call(&st, "GET", "/api/v1/namespaces/x/nodes", None, "").await;
+        assert_eq!(s, 404);
+        let (s, _) = call(&st, "POST", "/api/v1/pods", Some("application/json"), "{}").await;
+        assert_eq!(s, 405);
+        let (s, _) = call(&st, "GET", "/nope", None, "").await;
+        assert_eq!(s, 404);
+        let (s, e) = call(
+            &st,
+            "POST",
+            "/api/v1/namespaces/a/pods",
+            Some("application/json"),
+            "[1]",
+        )
+        .await;
+        assert_eq!((s, e["reason"].clone()), (400, json!("BadRequest")));
+    }
 }

@@ -350,6 +350,20 @@ fn row(rt: &ResourceType, obj: &Value, include: IncludeObject, now: jiff::Timest
     };
     let mut m = Map::new();
     m.insert("cells".into(), Value::Array(cells));
+    if rt.group.is_empty() && rt.plural == "pods" {
+        // Finished pods carry a `Completed` row condition (kubectl greys them out).
+        let completed = match obj["status"]["phase"].as_str() {
+            Some("Succeeded") => Some(("Succeeded", "The pod has completed successfully.")),
+            Some("Failed") => Some(("Failed", "The pod failed.")),
+            _ => None,
+        };
+        if let Some((reason, message)) = completed {
+            m.insert(
+                "conditions".into(),
+                json!([{"type": "Completed", "status": "True", "reason": reason, "message": message}]),
+            );
+        }
+    }
     match include {
         IncludeObject::None => {}
         IncludeObject::Metadata => {

@@ -3,8 +3,8 @@
 //! the real server answers with `400` (Lease `MicroTime` format).
 //!
 //! Checked: object names (RFC 1123 subdomain; label for namespaces), pod containers (required,
-//! each with a name and an image), node taint effects (reported under `metadata.taints[i]` and
-//! duplicated, exactly as recorded).
+//! each with a name and an image), node taints (through [`crate::patch::validate_node_taints`],
+//! which reports them under `metadata.taints[i]` and duplicated, exactly as recorded).
 
 // `ApiError` (owned by the lead) is the error type the server returns everywhere.
 #![allow(clippy::result_large_err)]
@@ -128,16 +128,18 @@ pub fn validate(rt: &ResourceType, obj: &Value) -> Result<(), ApiError> {
             errs.push(FieldError::invalid("metadata.name", name, SUBDOMAIN_MSG));
         }
     }
-    match (rt.group, rt.plural) {
-        ("", "pods") => validate_pod_spec(&obj["spec"], "spec", &mut errs),
-        ("", "nodes") => validate_taints(&obj["spec"]["taints"], &mut errs),
-        _ => {}
+    if rt.group.is_empty() && rt.plural == "pods" {
+        validate_pod_spec(&obj["spec"], "spec", &mut errs);
     }
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(invalid(rt, name, &errs))
+    if !errs.is_empty() {
+        return Err(invalid(rt, name, &errs));
     }
+    if rt.group.is_empty() && rt.plural == "nodes" {
+        // One implementation of the taint rules (and their recorded quirks) for patches and
+        // every other write.
+        crate::patch::validate_node_taints(obj)?;
+    }
+    Ok(())
 }
 
 fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
@@ -155,27 +157,6 @@ fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
             }
         }
         _ => errs.push(FieldError::required(format!("{path}.containers"))),
-    }
-}
-
-/// Taint effects. The real server reports these under `metadata.taints[i]` (sic) and lists
-/// each cause twice; kubesim reproduces both quirks.
-fn validate_taints(taints: &Value, errs: &mut Vec<FieldError>) {
-    const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
-    let Some(ts) = taints.as_array() else {
-        return;
-    };
-    for (i, t) in ts.iter().enumerate() {
-        let field = format!("metadata.taints[{i}].effect");
-        let err = match t["effect"].as_str() {
-            None | Some("") => Some(FieldError::required(field)),
-            Some(e) if !EFFECTS.contains(&e) => Some(FieldError::not_supported(field, e, EFFECTS)),
-            Some(_) => None,
-        };
-        if let Some(err) = err {
-            errs.push(err.clone());
-            errs.push(err);
-        }
     }
 }
 
