@@ -1797,7 +1797,33 @@ mod tests {
         );
     }
 
+    /// JSON trees of maps and scalars (no lists, no directive keys), keys from a small set so
+    /// that patches and targets overlap.
+    fn map_tree() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0i64..5).prop_map(Value::from),
+            "[xy]{0,2}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            proptest::collection::btree_map("[a-d]", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect()))
+        })
+    }
+
     proptest::proptest! {
+        #[test]
+        fn smp_without_lists_is_a_json_merge_patch(target in map_tree(), patch in map_tree()) {
+            proptest::prop_assume!(target.is_object() && patch.is_object());
+            let mut by_merge = target.clone();
+            merge_patch(&mut by_merge, &patch);
+            let mut by_smp = target.clone();
+            strategic_merge_patch(LEASES, &mut by_smp, &patch).unwrap();
+            proptest::prop_assert_eq!(by_smp, by_merge);
+        }
+
         #[test]
         fn json_patch_never_panics(path in "(/[a-c0-9~-]{0,3}){0,3}", op in "(add|remove|replace|move|copy|test)") {
             let doc = json!({"a": {"b": [1, 2]}, "c": "d", "0": [[]]});
