@@ -658,6 +658,54 @@ mod tests {
         assert_eq!(active_watches(&st.store), 0);
     }
 
+    #[tokio::test]
+    async fn timeout_ends_the_stream_even_while_events_keep_coming() {
+        let st = state(100_000);
+        st.store
+            .create(NODES, json!({"metadata":{"name":"busy"}}))
+            .unwrap();
+        let q = ListQuery {
+            resource_version: Some(st.store.current_rv().to_string()),
+            timeout_seconds: Some(1),
+            ..ListQuery::default()
+        };
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (store, stop) = (st.store.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    i += 1;
+                    store
+                        .update(NODES, "", "busy", |o| {
+                            let mut o = o.clone();
+                            o["metadata"]["labels"] = json!({"i": i.to_string()});
+                            Ok(o)
+                        })
+                        .unwrap();
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            })
+        };
+        let started = Instant::now();
+        let mut body = watch_response(st.clone(), NODES, None, q)
+            .into_body()
+            .into_data_stream();
+        let mut events = 0;
+        while let Some(chunk) = tokio::time::timeout(Duration::from_secs(5), body.next())
+            .await
+            .expect("the stream ends by its deadline")
+        {
+            chunk.unwrap();
+            events += 1;
+        }
+        let elapsed = started.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        writer.await.unwrap();
+        assert!(events > 10, "events flowed ({events})");
+        assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    }
+
     #[test]
     fn bookmark_is_an_empty_object_of_the_kind() {
         // The BOOKMARK recorded in watch-nodes-modify-delete-bookmarks.json.
