@@ -892,25 +892,49 @@ fn invalid_error(kind: &str, name: &str, errs: &[FieldError]) -> ApiError {
 /// existing parent (`add /metadata/annotations/x` without an annotations map fails, and so does
 /// `/spec/taints/-` without a taints list), `remove`/`replace` need an existing target, `test`
 /// of a missing key against `null` succeeds. A failing operation is the generic 422
-/// ([`ApiError::json_patch_failed`]). A body that is not a JSON array (or an element that is
-/// not an object) does not decode: 400 `BadRequest` with Go's decoding message, as the real
-/// server answers; a `null` body is an empty patch.
+/// ([`ApiError::json_patch_failed`]).
+///
+/// A body that does not decode as a list of operations (not an array, an element that is not
+/// an object, an `op`/`path`/`from` that is not a string) is a 400 `BadRequest` with the
+/// message the apiserver gives under its default `fieldValidation=Warn`, e.g. `error decoding
+/// patch: json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp`; a `null`
+/// body is an empty patch.
 pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), ApiError> {
+    let decode_error =
+        |detail: String| ApiError::bad_request(format!("error decoding patch: {detail}"));
     let ops = match ops {
         Value::Null => return Ok(()),
         Value::Array(ops) => ops,
         other => {
-            return Err(ApiError::bad_request(format!(
-                "json: cannot unmarshal {} into Go value of type jsonpatch.Patch",
+            return Err(decode_error(format!(
+                "json: cannot unmarshal {} into Go value of type []handlers.jsonPatchOp",
                 go_json_type(other)
             )));
         }
     };
-    if let Some(bad) = ops.iter().find(|op| !op.is_object() && !op.is_null()) {
-        return Err(ApiError::bad_request(format!(
-            "json: cannot unmarshal {} into Go value of type jsonpatch.Operation",
-            go_json_type(bad)
-        )));
+    for op in ops {
+        match op {
+            Value::Null => {}
+            Value::Object(fields) => {
+                for field in ["op", "path", "from"] {
+                    if let Some(v) = fields.get(field)
+                        && !v.is_string()
+                        && !v.is_null()
+                    {
+                        return Err(decode_error(format!(
+                            "json: cannot unmarshal {} into Go struct field jsonPatchOp.{field} of type string",
+                            go_json_type(v)
+                        )));
+                    }
+                }
+            }
+            other => {
+                return Err(decode_error(format!(
+                    "json: cannot unmarshal {} into Go value of type handlers.jsonPatchOp",
+                    go_json_type(other)
+                )));
+            }
+        }
     }
     let mut doc = target.clone();
     for op in ops {
@@ -1788,13 +1812,21 @@ mod tests {
         assert_eq!(err.code, 400);
         assert_eq!(
             err.message,
-            "json: cannot unmarshal object into Go value of type jsonpatch.Patch"
+            "error decoding patch: json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp"
         );
+        assert_eq!(err.reason, Some("BadRequest"));
+        assert!(err.details.is_none());
         let err = json_patch(&mut d, &json!([1])).unwrap_err();
         assert_eq!(
             err.message,
-            "json: cannot unmarshal number into Go value of type jsonpatch.Operation"
+            "error decoding patch: json: cannot unmarshal number into Go value of type handlers.jsonPatchOp"
         );
+        let err = json_patch(&mut d, &json!([{"op": "add", "path": 1}])).unwrap_err();
+        assert_eq!(
+            err.message,
+            "error decoding patch: json: cannot unmarshal number into Go struct field jsonPatchOp.path of type string"
+        );
+        assert_eq!(d, json!({}));
     }
 
     /// JSON trees of maps and scalars (no lists, no directive keys), keys from a small set so
