@@ -41,6 +41,9 @@ use crate::resources::ResourceType;
 use crate::resources::well_known::PODS;
 use crate::store::Store;
 
+/// How often [`delete_object`] re-decides when the object changes under it.
+const MAX_ATTEMPTS: usize = 100;
+
 /// Default `spec.terminationGracePeriodSeconds` of a pod.
 pub const DEFAULT_POD_GRACE_SECONDS: i64 = 30;
 
@@ -277,8 +280,11 @@ pub fn delete_object(
     opts: &DeleteOptions,
 ) -> Result<DeleteOutcome, ApiError> {
     // Optimistic loop: decide on a snapshot, then write only if the object is still that
-    // snapshot (checked under the store lock); otherwise decide again.
-    loop {
+    // snapshot (checked under the store lock); otherwise decide again, a bounded number of
+    // times (a writer that changes the object faster than that gets a 409, as a real client
+    // racing the apiserver's own retries would).
+    let mut last_conflict = ApiError::conflict(rt, name);
+    for _ in 0..MAX_ATTEMPTS {
         let cur = store
             .get(rt, ns, name)
             .ok_or_else(|| ApiError::not_found(rt, name))?;
@@ -324,11 +330,12 @@ pub fn delete_object(
             },
         };
         match result {
-            Err(_) if stale.get() => {}
+            Err(e) if stale.get() => last_conflict = e,
             Err(e) if e.code == 404 => return Err(ApiError::not_found(rt, name)),
             other => return other,
         }
     }
+    Err(last_conflict)
 }
 
 /// Removes a terminating pod, as its kubelet does once the containers have stopped (a DELETE
