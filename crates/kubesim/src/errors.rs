@@ -62,7 +62,7 @@ impl ApiError {
         Value::Object(m)
     }
 
-    /// `details` for NotFound / AlreadyExists / Conflict / Forbidden: name, group (omitted for
+    /// `details` for `NotFound` / `AlreadyExists` / `Conflict` / `Forbidden`: name, group (omitted for
     /// core), kind = plural resource.
     pub fn name_details(rt: &ResourceType, name: &str) -> Value {
         let mut m = Map::new();
@@ -108,12 +108,12 @@ impl ApiError {
         .with_details(Self::name_details(rt, name))
     }
 
-    /// 400 BadRequest without details.
+    /// 400 `BadRequest` without details.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, Some("BadRequest"), message)
     }
 
-    /// 405 MethodNotAllowed with empty details.
+    /// 405 `MethodNotAllowed` with empty details.
     pub fn method_not_allowed() -> Self {
         Self::new(
             405,
@@ -133,7 +133,7 @@ impl ApiError {
         .with_details(json!({}))
     }
 
-    /// 500 InternalError (also used by fault injection).
+    /// 500 `InternalError` (also used by fault injection).
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, Some("InternalError"), message)
     }

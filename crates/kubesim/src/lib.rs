@@ -4,8 +4,12 @@
 //! The pieces:
 //! - [`store`]: objects, one global resourceVersion, the watch event log and write history;
 //! - [`server`]: the HTTP API (discovery, CRUD, patch, watch, eviction) over the store;
-//! - [`controllers`]: simulated kubelet, ReplicaSet/Deployment, DaemonSet and PDB controllers;
+//! - [`controllers`]: simulated kubelet, `ReplicaSet`/`Deployment`, `DaemonSet` and PDB controllers;
 //! - [`cluster`]: a builder that seeds a cluster and serves it on 127.0.0.1.
+
+// `ApiError` carries a whole `Status` body; errors are the cold path of a test server, so the
+// size of `Result<_, ApiError>` does not matter here.
+#![allow(clippy::result_large_err)]
 
 pub mod admission;
 pub mod auth;

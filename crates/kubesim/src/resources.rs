@@ -57,6 +57,7 @@ impl ResourceType {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // a table row: positional reads best in RESOURCES
 const fn rt(
     group: &'static str,
     plural: &'static str,
@@ -82,15 +83,87 @@ const fn rt(
 
 /// Every resource type kubesim serves.
 pub static RESOURCES: &[ResourceType] = &[
-    rt("", "namespaces", "namespace", "Namespace", false, &["ns"], &["status"], false),
-    rt("", "nodes", "node", "Node", false, &["no"], &["status"], false),
-    rt("", "pods", "pod", "Pod", true, &["po"], &["eviction", "status"], true),
+    rt(
+        "",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        &["ns"],
+        &["status"],
+        false,
+    ),
+    rt(
+        "",
+        "nodes",
+        "node",
+        "Node",
+        false,
+        &["no"],
+        &["status"],
+        false,
+    ),
+    rt(
+        "",
+        "pods",
+        "pod",
+        "Pod",
+        true,
+        &["po"],
+        &["eviction", "status"],
+        true,
+    ),
     rt("", "events", "event", "Event", true, &["ev"], &[], false),
-    rt("apps", "daemonsets", "daemonset", "DaemonSet", true, &["ds"], &["status"], true),
-    rt("apps", "deployments", "deployment", "Deployment", true, &["deploy"], &["status"], true),
-    rt("apps", "replicasets", "replicaset", "ReplicaSet", true, &["rs"], &["status"], true),
-    rt("coordination.k8s.io", "leases", "lease", "Lease", true, &[], &[], false),
-    rt("policy", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, &["pdb"], &["status"], true),
+    rt(
+        "apps",
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        true,
+        &["ds"],
+        &["status"],
+        true,
+    ),
+    rt(
+        "apps",
+        "deployments",
+        "deployment",
+        "Deployment",
+        true,
+        &["deploy"],
+        &["status"],
+        true,
+    ),
+    rt(
+        "apps",
+        "replicasets",
+        "replicaset",
+        "ReplicaSet",
+        true,
+        &["rs"],
+        &["status"],
+        true,
+    ),
+    rt(
+        "coordination.k8s.io",
+        "leases",
+        "lease",
+        "Lease",
+        true,
+        &[],
+        &[],
+        false,
+    ),
+    rt(
+        "policy",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        "PodDisruptionBudget",
+        true,
+        &["pdb"],
+        &["status"],
+        true,
+    ),
 ];
 
 /// Looks a resource type up by group, version and plural (as in a URL).

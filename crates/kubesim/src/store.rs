@@ -63,7 +63,7 @@ pub struct Expired {
 }
 
 /// Store tuning.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct StoreConfig {
     /// How many events the watch log retains; a watch from an older resourceVersion gets 410.
     pub watch_window: usize,
@@ -128,7 +128,14 @@ pub fn new_uid() -> String {
     let v = fastrand::u128(..);
     let v = (v & !(0xF << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
     let h = format!("{v:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// A 5-character suffix for `generateName`, from the apiserver's alphabet.
@@ -202,7 +209,12 @@ impl Store {
     }
 
     /// One object.
-    pub fn get(&self, rt: &'static ResourceType, namespace: &str, name: &str) -> Option<Arc<Value>> {
+    pub fn get(
+        &self,
+        rt: &'static ResourceType,
+        namespace: &str,
+        name: &str,
+    ) -> Option<Arc<Value>> {
         self.lock().objects[rt.index()]
             .get(&(namespace.to_string(), name.to_string()))
             .cloned()
@@ -233,7 +245,11 @@ impl Store {
 
     /// Creates an object. Fills `kind`/`apiVersion`, `uid`, `creationTimestamp`,
     /// `resourceVersion`, `generation` (types that have one) and a `generateName` suffix.
-    pub fn create(&self, rt: &'static ResourceType, mut obj: Value) -> Result<Arc<Value>, ApiError> {
+    pub fn create(
+        &self,
+        rt: &'static ResourceType,
+        mut obj: Value,
+    ) -> Result<Arc<Value>, ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request("object must be a JSON object"));
         }
@@ -245,22 +261,25 @@ impl Store {
         let mut inner = self.lock();
         let map_idx = rt.index();
         let meta = &mut obj["metadata"];
-        if meta["name"].as_str().is_none_or(str::is_empty) {
-            if let Some(prefix) = meta["generateName"].as_str().map(str::to_string) {
-                let mut name = format!("{prefix}{}", name_suffix());
-                let ns = meta["namespace"].as_str().unwrap_or_default().to_string();
-                while inner.objects[map_idx].contains_key(&(ns.clone(), name.clone())) {
-                    name = format!("{prefix}{}", name_suffix());
-                }
-                meta["name"] = json!(name);
+        if meta["name"].as_str().is_none_or(str::is_empty)
+            && let Some(prefix) = meta["generateName"].as_str().map(str::to_string)
+        {
+            let mut name = format!("{prefix}{}", name_suffix());
+            let ns = meta["namespace"].as_str().unwrap_or_default().to_string();
+            while inner.objects[map_idx].contains_key(&(ns.clone(), name.clone())) {
+                name = format!("{prefix}{}", name_suffix());
             }
+            meta["name"] = json!(name);
         }
         let (namespace, name) = object_key(&obj);
         if name.is_empty() {
             return Err(ApiError::new(
                 422,
                 Some("Invalid"),
-                format!("{} \"\" is invalid: metadata.name: Required value: name or generateName is required", rt.kind),
+                format!(
+                    "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                    rt.kind
+                ),
             ));
         }
         let key = (namespace, name.clone());
@@ -320,7 +339,13 @@ impl Store {
         if !desired["metadata"].is_object() {
             desired["metadata"] = json!({});
         }
-        for field in ["name", "namespace", "uid", "creationTimestamp", "generation"] {
+        for field in [
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "generation",
+        ] {
             match current["metadata"].get(field) {
                 Some(v) => desired["metadata"][field] = v.clone(),
                 None => {
@@ -435,7 +460,10 @@ mod tests {
     fn create_stamps_identity_and_rejects_duplicates() {
         let s = store();
         let pod = s
-            .create(PODS, json!({"metadata":{"name":"p","namespace":"default"},"spec":{}}))
+            .create(
+                PODS,
+                json!({"metadata":{"name":"p","namespace":"default"},"spec":{}}),
+            )
             .unwrap();
         assert_eq!(pod["kind"], "Pod");
         assert_eq!(pod["metadata"]["generation"], 1);
@@ -444,7 +472,9 @@ mod tests {
             .create(PODS, json!({"metadata":{"name":"p","namespace":"default"}}))
             .unwrap_err();
         assert_eq!(err.code, 409);
-        let node = s.create(NODES, json!({"metadata":{"generateName":"n-"}})).unwrap();
+        let node = s
+            .create(NODES, json!({"metadata":{"generateName":"n-"}}))
+            .unwrap();
         assert!(node["metadata"]["name"].as_str().unwrap().starts_with("n-"));
         assert!(node["metadata"].get("generation").is_none());
     }
@@ -452,8 +482,11 @@ mod tests {
     #[test]
     fn update_is_noop_when_unchanged_and_bumps_generation_on_spec() {
         let s = store();
-        s.create(PODS, json!({"metadata":{"name":"p","namespace":"a"},"spec":{"x":1}}))
-            .unwrap();
+        s.create(
+            PODS,
+            json!({"metadata":{"name":"p","namespace":"a"},"spec":{"x":1}}),
+        )
+        .unwrap();
         let rv0 = s.current_rv();
         let (_, changed) = s.update(PODS, "a", "p", |o| Ok(o.clone())).unwrap();
         assert!(!changed);
@@ -476,10 +509,14 @@ mod tests {
     fn list_filters_by_namespace_in_order() {
         let s = store();
         for (ns, n) in [("b", "2"), ("a", "9"), ("a", "1"), ("c", "0")] {
-            s.create(PODS, json!({"metadata":{"name":n,"namespace":ns}})).unwrap();
+            s.create(PODS, json!({"metadata":{"name":n,"namespace":ns}}))
+                .unwrap();
         }
         let (items, _) = s.list(PODS, Some("a"), |_| true);
-        let names: Vec<_> = items.iter().map(|o| o["metadata"]["name"].clone()).collect();
+        let names: Vec<_> = items
+            .iter()
+            .map(|o| o["metadata"]["name"].clone())
+            .collect();
         assert_eq!(names, vec![json!("1"), json!("9")]);
         let (all, _) = s.list(PODS, None, |_| true);
         assert_eq!(all.len(), 4);
@@ -490,13 +527,17 @@ mod tests {
         let s = store();
         let start = s.current_rv();
         for i in 0..5 {
-            s.create(NODES, json!({"metadata":{"name":format!("n{i}")}})).unwrap();
+            s.create(NODES, json!({"metadata":{"name":format!("n{i}")}}))
+                .unwrap();
         }
         assert!(s.events_since(start).is_err());
         let recent = s.events_since(s.current_rv() - 2).unwrap();
         assert_eq!(recent.len(), 2);
         let last = s.delete(NODES, "", "n4", |_| Ok(())).unwrap();
-        assert_eq!(last["metadata"]["resourceVersion"], s.current_rv().to_string());
+        assert_eq!(
+            last["metadata"]["resourceVersion"],
+            s.current_rv().to_string()
+        );
         assert_eq!(s.history().len(), 6);
         assert_eq!(s.history()[5].kind, EventType::Deleted);
     }
