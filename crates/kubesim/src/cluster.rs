@@ -42,7 +42,7 @@ use tokio::task::JoinHandle;
 use crate::admission::admit_create;
 use crate::auth::{AuthConfig, auth_layer};
 use crate::controllers::daemonset::{daemonset_pod, daemonset_status, node_eligible};
-use crate::controllers::kubelet::{self, new_node, running_pod};
+use crate::controllers::kubelet::{self, new_node, running_status};
 use crate::controllers::replicaset::{
     deployment_status, pod_from_template, replicaset_for, replicaset_status, set_binding,
 };
@@ -477,7 +477,8 @@ impl<'a> Seeder<'a> {
             let mut pod = template.clone();
             let pod = if let Some(node) = self.next_node() {
                 set_binding(&mut pod, node["metadata"]["name"].as_str(), node_count);
-                running_pod(&pod, &node)
+                pod["status"] = running_status(&pod, &node);
+                pod
             } else {
                 set_binding(&mut pod, None, 0);
                 pod
@@ -535,8 +536,9 @@ impl<'a> Seeder<'a> {
                 continue;
             }
             desired += 1;
-            let pod = daemonset_pod(&ds, node["metadata"]["name"].as_str().unwrap_or_default());
-            self.store.create(PODS, running_pod(&pod, node))?;
+            let mut pod = daemonset_pod(&ds, node["metadata"]["name"].as_str().unwrap_or_default());
+            pod["status"] = running_status(&pod, node);
+            self.store.create(PODS, pod)?;
         }
         self.set_status(
             DAEMONSETS,

@@ -424,3 +424,207 @@ async fn tokens_and_rules_are_enforced() {
     assert_eq!(api_code(&err), Some(401), "{err:?}");
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_reboot_cycles_readiness_and_restarts_pods() {
+    let cluster = small_cluster().await;
+    let client = cluster.client().unwrap();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let boot_id = |n: &Node| {
+        n.status
+            .as_ref()
+            .unwrap()
+            .node_info
+            .as_ref()
+            .unwrap()
+            .boot_id
+            .clone()
+    };
+    let ready = |n: &Node| {
+        n.status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    };
+    let before = nodes.get("node-1").await.unwrap();
+    assert!(ready(&before));
+    cluster
+        .reboot_node("node-1", Duration::from_millis(300))
+        .unwrap();
+    let down = nodes.get("node-1").await.unwrap();
+    assert!(!ready(&down), "NotReady right after reboot_node");
+    let pods: Api<Pod> = Api::all(client.clone());
+    let on_node = pods
+        .list(&ListParams::default().fields("spec.nodeName=node-1"))
+        .await
+        .unwrap();
+    assert!(!on_node.items.is_empty());
+    let pod_ready = |p: &Pod| {
+        p.status
+            .as_ref()
+            .unwrap()
+            .conditions
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    };
+    assert!(
+        on_node.items.iter().all(|p| !pod_ready(p)),
+        "pods lose Ready while the node is down"
+    );
+    let store = cluster.store().clone();
+    eventually("node-1 back Ready", || {
+        store.get(NODES, "", "node-1").unwrap()["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+    })
+    .await;
+    let after = nodes.get("node-1").await.unwrap();
+    assert_ne!(
+        boot_id(&after),
+        boot_id(&before),
+        "a reboot changes the bootID"
+    );
+    eventually("node-1's pods Ready again", || {
+        let (pods, _) = store.list(PODS, None, |p| p["spec"]["nodeName"] == "node-1");
+        pods.iter().all(|p| {
+            p["status"]["conditions"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
+        })
+    })
+    .await;
+    let on_node = pods
+        .list(&ListParams::default().fields("spec.nodeName=node-1"))
+        .await
+        .unwrap();
+    for p in &on_node.items {
+        let restarts = p
+            .status
+            .as_ref()
+            .unwrap()
+            .container_statuses
+            .as_ref()
+            .unwrap()[0]
+            .restart_count;
+        assert_eq!(restarts, 1, "{:?}", p.metadata.name);
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_429_and_409_carry_their_shapes() {
+    let cluster = Cluster::builder()
+        .nodes(1)
+        .controllers(false)
+        .faults(FaultConfig {
+            error_429_fraction: 0.3,
+            conflict_409_fraction: 0.5,
+            retry_after_seconds: 2,
+            seed: 11,
+            ..FaultConfig::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    // kube-rs retries 429s by itself (honouring Retry-After); switch that off to see them.
+    let mut config = cluster.kube_config();
+    config.default_retry = false;
+    let client = kube::Client::try_from(config).unwrap();
+    let mut codes = std::collections::BTreeMap::<u16, u32>::new();
+    for i in 0..60 {
+        let req = if i % 2 == 0 {
+            axum::http::Request::get("/api/v1/nodes/node-0")
+                .body(Vec::new())
+                .unwrap()
+        } else {
+            axum::http::Request::patch("/api/v1/nodes/node-0")
+                .header("content-type", "application/merge-patch+json")
+                .body(br#"{"metadata":{"labels":{"x":"y"}}}"#.to_vec())
+                .unwrap()
+        };
+        let resp = client
+            .send(req.map(kube::client::Body::from))
+            .await
+            .unwrap();
+        let code = resp.status().as_u16();
+        *codes.entry(code).or_default() += 1;
+        if code == 429 {
+            assert_eq!(resp.headers()["retry-after"], "2");
+        }
+        if code == 409 {
+            assert_eq!(i % 2, 1, "409s only on writes");
+        }
+    }
+    assert!(codes.get(&429).copied().unwrap_or(0) > 3, "{codes:?}");
+    assert!(codes.get(&409).copied().unwrap_or(0) > 3, "{codes:?}");
+    assert!(codes.get(&200).copied().unwrap_or(0) > 3, "{codes:?}");
+    // Discovery is never faulted.
+    for _ in 0..20 {
+        let req = axum::http::Request::get("/api/v1")
+            .body(Vec::new())
+            .unwrap();
+        let resp = client
+            .send(req.map(kube::client::Body::from))
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+    }
+    let stats = cluster.fault_stats();
+    assert_eq!(u64::from(codes[&429]), stats.errors_429);
+    assert_eq!(u64::from(codes[&409]), stats.conflicts_409);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemonset_follows_nodes_and_requests_are_counted() {
+    let cluster = small_cluster().await;
+    let client = cluster.client().unwrap();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let new_node: Node = serde_json::from_value(json!({
+        "metadata": {"name": "node-9", "labels": {"kubernetes.io/hostname": "node-9"}},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+    }))
+    .unwrap();
+    nodes
+        .create(&PostParams::default(), &new_node)
+        .await
+        .unwrap();
+    let store = cluster.store().clone();
+    eventually("a Ready kured pod on node-9", || {
+        let (pods, _) = store.list(PODS, Some("kube-system"), |p| {
+            p["spec"]["nodeName"] == "node-9"
+        });
+        pods.len() == 1
+            && pods[0]["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+    })
+    .await;
+    eventually("the DaemonSet status to count 4 nodes", || {
+        store
+            .get(
+                kubesim::resources::well_known::DAEMONSETS,
+                "kube-system",
+                "kured",
+            )
+            .unwrap()["status"]["numberReady"]
+            == 4
+    })
+    .await;
+    let counts = cluster.requests_by_verb();
+    assert_eq!(counts.get("create").copied(), Some(1), "{counts:?}");
+    cluster.shutdown().await;
+}

@@ -397,3 +397,71 @@ async fn drain_waits_for_the_budget_until_the_replacement_is_ready() {
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubesim_binary_serves_kubectl_and_stops_on_sigterm() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.json");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubesim"))
+        .args([
+            "--nodes",
+            "2",
+            "--pods-per-node",
+            "3",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            "1",
+        ])
+        .arg("--kubeconfig-out")
+        .arg(&kubeconfig)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("kubesim prints its URL")
+        .unwrap()
+        .unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let k = Kubectl {
+        kubeconfig: kubeconfig.clone(),
+        dir,
+    };
+    let out = k.ok(&["get", "nodes", "-o", "name"]).await;
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["node/node-0", "node/node-1"]
+    );
+    let out = k
+        .ok(&[
+            "get",
+            "pods",
+            "-A",
+            "--field-selector",
+            "spec.nodeName=node-0",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(out.lines().count(), 3, "{out}");
+
+    let pid = child.id().unwrap().to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(kill.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("kubesim stops on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}

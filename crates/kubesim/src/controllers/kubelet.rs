@@ -155,8 +155,14 @@ fn container_id() -> String {
 
 /// The pod with the status a kubelet reports once all containers run and are ready.
 pub fn running_pod(pod: &Value, node: &Value) -> Value {
-    let now = now_rfc3339();
     let mut out = pod.clone();
+    out["status"] = running_status(pod, node);
+    out
+}
+
+/// The `status` a kubelet reports for `pod` on `node` once all containers run and are ready.
+pub fn running_status(pod: &Value, node: &Value) -> Value {
+    let now = now_rfc3339();
     let cur = &pod["status"];
     let empty = Vec::new();
     let old_statuses = cur["containerStatuses"].as_array().unwrap_or(&empty);
@@ -215,8 +221,7 @@ pub fn running_pod(pod: &Value, node: &Value) -> Value {
             .cloned()
             .unwrap_or_else(|| json!("BestEffort")),
     );
-    out["status"] = Value::Object(s);
-    out
+    Value::Object(s)
 }
 
 /// The pod after its node went down: `Ready` False (as the node lifecycle controller marks it).
