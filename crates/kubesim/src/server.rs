@@ -23,10 +23,6 @@
 //! - `dryRun` is honoured on create (nothing stored) and ignored elsewhere;
 //!   `fieldValidation` is honoured on evictions only.
 
-// `ApiError` (owned by the lead) is the error type of every store operation; boxing it here
-// alone would only add conversions.
-#![allow(clippy::result_large_err)]
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

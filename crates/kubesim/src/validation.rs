@@ -6,9 +6,6 @@
 //! each with a name and an image), node taints (through [`crate::patch::validate_node_taints`],
 //! which reports them under `metadata.taints[i]` and duplicated, exactly as recorded).
 
-// `ApiError` (owned by the lead) is the error type the server returns everywhere.
-#![allow(clippy::result_large_err)]
-
 use serde_json::{Map, Value, json};
 
 use crate::errors::ApiError;

@@ -16,9 +16,12 @@
 //! - Discovery documents are compared after restricting the recorded ones to the resource
 //!   types kubesim serves.
 //!
-//! Skipped (with the reason printed): the `quirk-etcd34-*` artifacts, the 401/403 fixtures
-//! (they need a limited user; bearer-token auth is tested with the `auth` module), and the
-//! custom-resource fixture (kubesim serves no CRDs).
+//! The 401/403 fixtures (and the limited user's discovery) are replayed with kubesim's
+//! bearer-token auth layer and a user without rights. Skipped (with the reason printed): the
+//! `quirk-etcd34-*` artifacts and the custom-resource fixture (kubesim serves no CRDs).
+
+// The store's closures return `kubesim::errors::ApiError` (large, unboxed by design).
+#![allow(clippy::result_large_err)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -27,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, Uri};
+use kubesim::auth::{AuthConfig, auth_layer};
 use kubesim::resources::{self, ResourceType, well_known};
 use kubesim::server::{ServerState, request_info, router};
 use kubesim::store::{Store, StoreConfig, object_key};
@@ -48,12 +52,10 @@ const KNOWN_GAPS: &[(&str, &str, &str)] = &[
         "body.metadata.generation",
         "store.rs/deletion.rs: generation bump on graceful deletion (as above)",
     ),
-    (
-        "watch-nodes-modify-delete-bookmarks",
-        "events[3].object.",
-        "watch.rs: a BOOKMARK object is an empty object of the kind (with spec {} and the zero status), not only metadata",
-    ),
 ];
+
+/// Token of the user `limited` (no rights) in the auth-enabled replays.
+const LIMITED_TOKEN: &str = "limited-token";
 
 /// At least this many fixtures must be replayed (not skipped) for the test to mean anything.
 const MIN_REPLAYED: usize = 120;
@@ -134,11 +136,11 @@ impl Library {
                 if let Some(kind) = body["kind"].as_str() {
                     if resources::by_kind(kind).is_some() {
                         found.push((kind.to_string(), body.clone()));
-                    } else if let Some(item_kind) = kind.strip_suffix("List") {
-                        if resources::by_kind(item_kind).is_some() {
-                            for item in body["items"].as_array().into_iter().flatten() {
-                                found.push((item_kind.to_string(), item.clone()));
-                            }
+                    } else if let Some(item_kind) = kind.strip_suffix("List")
+                        && resources::by_kind(item_kind).is_some()
+                    {
+                        for item in body["items"].as_array().into_iter().flatten() {
+                            found.push((item_kind.to_string(), item.clone()));
                         }
                     }
                 }
@@ -217,6 +219,8 @@ struct Plan {
     fresh_rv: bool,
     /// Cap `timeoutSeconds` of a watch at this value.
     watch_timeout_cap: Option<u64>,
+    /// Serve with bearer-token auth ([`kubesim::auth`]) and send this token.
+    bearer: Option<&'static str>,
 }
 
 impl Plan {
@@ -366,9 +370,6 @@ fn plan_for(f: &Fixture, lib: &Library) -> Result<Plan, String> {
     let name = f.name.as_str();
     if name.starts_with("quirk-etcd34-") {
         return Err("etcd 3.4 artifact of the recording (do not emulate)".into());
-    }
-    if name.starts_with("error-401-") || name.starts_with("error-403-") {
-        return Err("needs a limited user / bad token (auth is the SIM helper's module)".into());
     }
     if name == "error-415-strategic-merge-patch-on-custom-resource" {
         return Err("kubesim serves no custom resources".into());
@@ -681,6 +682,11 @@ fn plan_for(f: &Fixture, lib: &Library) -> Result<Plan, String> {
             plan.seed(well_known::LEASES, lib.body_of("lease-get"));
         }
         "error-422-json-patch-test-op-failed-resourceversion" => plan.fresh_rv = false,
+        // Recorded with a user that has no RBAC rights, and with an unknown token.
+        n if n.starts_with("error-403-") || n == "discovery-allowed-for-limited-user" => {
+            plan.bearer = Some(LIMITED_TOKEN);
+        }
+        "error-401-unauthorized-bad-token" => plan.bearer = Some("no-such-token"),
         _ => {}
     }
     Ok(plan)
@@ -1083,10 +1089,21 @@ fn prepare_store(plan: &Plan) -> Result<Arc<Store>, String> {
 async fn run_fixture(f: Fixture, plan: Plan) -> Result<(), String> {
     let store = prepare_store(&plan)?;
     let state = ServerState::new(store.clone());
+    let mut app = router(state);
+    if plan.bearer.is_some() {
+        let auth =
+            AuthConfig::new()
+                .admin("admin-token", "admin")
+                .user(LIMITED_TOKEN, "limited", &[]);
+        app = app.layer(axum::middleware::from_fn_with_state(
+            Arc::new(auth),
+            auth_layer,
+        ));
+    }
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router(state)).await.unwrap();
+        axum::serve(listener, app).await.unwrap();
     });
 
     let result = async {
@@ -1125,6 +1142,9 @@ async fn run_fixture(f: Fixture, plan: Plan) -> Result<(), String> {
         let mut headers: Vec<(String, String)> = Vec::new();
         for (k, v) in req["headers"].as_object().into_iter().flatten() {
             headers.push((k.clone(), v.as_str().unwrap_or_default().to_string()));
+        }
+        if let Some(token) = plan.bearer {
+            headers.push(("Authorization".into(), format!("Bearer {token}")));
         }
         if let Some(pos) = headers.iter().position(|(k, _)| k == "if-none-match") {
             // The ETag is a content hash of kubesim's own document: learn it first.
