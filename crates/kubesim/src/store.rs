@@ -358,7 +358,11 @@ impl Store {
         if strip_rv(&desired) == strip_rv(&current) {
             return Ok((current, false));
         }
-        if rt.has_generation && desired.get("spec") != current.get("spec") {
+        // The real server bumps generation on spec changes and when a graceful deletion starts
+        // (deletionTimestamp first set).
+        let deletion_started = current["metadata"].get("deletionTimestamp").is_none()
+            && desired["metadata"].get("deletionTimestamp").is_some();
+        if rt.has_generation && (desired.get("spec") != current.get("spec") || deletion_started) {
             let generation = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             desired["metadata"]["generation"] = json!(generation);
         }
@@ -503,6 +507,21 @@ mod tests {
         assert_eq!(o["metadata"]["generation"], 2);
         assert_ne!(o["metadata"]["uid"], "forged");
         assert_eq!(o["metadata"]["resourceVersion"], (rv0 + 1).to_string());
+    }
+
+    #[test]
+    fn starting_a_graceful_deletion_bumps_generation() {
+        let s = store();
+        s.create(PODS, json!({"metadata":{"name":"p","namespace":"a"},"spec":{}}))
+            .unwrap();
+        let (o, _) = s
+            .update(PODS, "a", "p", |o| {
+                let mut o = o.clone();
+                o["metadata"]["deletionTimestamp"] = json!("2026-01-02T03:04:05Z");
+                Ok(o)
+            })
+            .unwrap();
+        assert_eq!(o["metadata"]["generation"], 2);
     }
 
     #[test]
