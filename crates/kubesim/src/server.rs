@@ -21,7 +21,11 @@
 //! - PUT without `metadata.resourceVersion` is an unconditional update (the built-in types
 //!   kubesim serves all allow it on the real server);
 //! - `dryRun` is honoured on create (nothing stored) and ignored elsewhere;
-//!   `fieldValidation` is honoured on evictions only.
+//! - unknown top-level and `metadata` fields of create/update bodies and patch results are
+//!   dropped with a `Warning: 299 - "unknown field \"x\""` header (`fieldValidation=Warn`, the
+//!   default), silently (`Ignore`), or rejected with 400 `strict decoding error` (`Strict`);
+//! - request bodies are JSON; `application/yaml` is accepted only when the body is JSON (a YAML
+//!   subset) — kubesim has no YAML parser.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -429,7 +433,7 @@ fn resource_request(
         (Some(_), _) if target.ns.is_none() => Err(not_found_path()),
         (Some(name), None) => match *method {
             Method::GET | Method::HEAD => get(state, &target, name, headers, &query),
-            Method::PUT => update(state, &target, name, None, headers, body),
+            Method::PUT => update(state, &target, name, None, headers, &query, body),
             Method::PATCH => patch_object(state, &target, name, None, headers, &query, body),
             Method::DELETE => delete(state, &target, name, &query, body),
             _ => Err(ApiError::method_not_allowed()),
@@ -443,7 +447,7 @@ fn resource_request(
                     get(state, &target, name, headers, &query)
                 }
                 ("status", Method::PUT) => {
-                    update(state, &target, name, Some("status"), headers, body)
+                    update(state, &target, name, Some("status"), headers, &query, body)
                 }
                 ("status", Method::PATCH) => {
                     patch_object(state, &target, name, Some("status"), headers, &query, body)
@@ -1031,6 +1035,132 @@ fn object_response(status: StatusCode, obj: &Value) -> Response {
     json_response(status, obj)
 }
 
+/// Top-level fields of an object of `rt` (anything else is an unknown field).
+fn known_top_level(rt: &ResourceType) -> &'static [&'static str] {
+    match (rt.group, rt.plural) {
+        ("", "events") => &[
+            "kind",
+            "apiVersion",
+            "metadata",
+            "involvedObject",
+            "reason",
+            "message",
+            "source",
+            "firstTimestamp",
+            "lastTimestamp",
+            "count",
+            "type",
+            "eventTime",
+            "series",
+            "action",
+            "related",
+            "reportingComponent",
+            "reportingInstance",
+        ],
+        ("coordination.k8s.io", "leases") => &["kind", "apiVersion", "metadata", "spec"],
+        _ => &["kind", "apiVersion", "metadata", "spec", "status"],
+    }
+}
+
+/// Fields of `metav1.ObjectMeta`.
+const OBJECT_META_FIELDS: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
+/// How unknown fields are treated (`?fieldValidation=`; the server default is `Warn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FieldValidation {
+    /// Drop silently.
+    Ignore,
+    /// Drop, with a `Warning` header per field.
+    Warn,
+    /// Reject the request (400).
+    Strict,
+}
+
+impl FieldValidation {
+    fn from_query(query: &[(String, String)]) -> Self {
+        match query_get(query, "fieldValidation") {
+            Some("Ignore") => Self::Ignore,
+            Some("Strict") => Self::Strict,
+            _ => Self::Warn,
+        }
+    }
+}
+
+/// Removes the top-level and `metadata` fields an object of `rt` does not have (the real
+/// server's typed decoding drops them) and returns their paths.
+fn drop_unknown_fields(rt: &ResourceType, obj: &mut Value) -> Vec<String> {
+    let mut unknown = Vec::new();
+    let known = known_top_level(rt);
+    if let Some(m) = obj.as_object_mut() {
+        m.retain(|k, _| {
+            let ok = known.contains(&k.as_str());
+            if !ok {
+                unknown.push(k.clone());
+            }
+            ok
+        });
+        if let Some(meta) = m.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.retain(|k, _| {
+                let ok = OBJECT_META_FIELDS.contains(&k.as_str());
+                if !ok {
+                    unknown.push(format!("metadata.{k}"));
+                }
+                ok
+            });
+        }
+    }
+    unknown
+}
+
+/// Applies `mode` to the unknown fields of a decoded body: `Err` (400) under `Strict`, else
+/// the warning texts to send (none under `Ignore`).
+fn check_unknown_fields(
+    rt: &ResourceType,
+    obj: &mut Value,
+    mode: FieldValidation,
+) -> Result<Vec<String>, ApiError> {
+    let texts: Vec<String> = drop_unknown_fields(rt, obj)
+        .into_iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect();
+    match mode {
+        FieldValidation::Strict if !texts.is_empty() => Err(ApiError::bad_request(format!(
+            "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
+            texts.join(", "),
+            kind = rt.kind,
+            v = rt.version
+        ))),
+        FieldValidation::Ignore => Ok(Vec::new()),
+        _ => Ok(texts),
+    }
+}
+
+/// Adds one `Warning: 299 - "…"` header per text.
+fn with_warnings(mut resp: Response, texts: &[String]) -> Response {
+    for t in texts {
+        if let Ok(v) = HeaderValue::from_str(&patch::warning_header_value(t)) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
+    }
+    resp
+}
+
 fn create(
     state: &ServerState,
     target: &Target,
@@ -1040,6 +1170,7 @@ fn create(
 ) -> Result<Response, ApiError> {
     let rt = target.rt;
     let mut obj = decode_body(rt, headers, body)?;
+    let warnings = check_unknown_fields(rt, &mut obj, FieldValidation::from_query(query))?;
     apply_namespace(target, &mut obj)?;
     validation::normalize_micro_times(rt, &mut obj)?;
     obj["kind"] = json!(rt.kind);
@@ -1068,10 +1199,16 @@ fn create(
     normalize(rt, &mut obj);
     validation::validate(rt, &obj)?;
     if query_get(query, "dryRun").is_some_and(|v| !v.is_empty()) {
-        return Ok(object_response(StatusCode::CREATED, &obj));
+        return Ok(with_warnings(
+            object_response(StatusCode::CREATED, &obj),
+            &warnings,
+        ));
     }
     let stored = state.store.create(rt, obj)?;
-    Ok(object_response(StatusCode::CREATED, &stored))
+    Ok(with_warnings(
+        object_response(StatusCode::CREATED, &stored),
+        &warnings,
+    ))
 }
 
 /// Whether `rt` has a status subresource (then the main resource ignores `.status`).
@@ -1198,10 +1335,12 @@ fn update(
     name: &str,
     sub: Option<&str>,
     headers: &HeaderMap,
+    query: &[(String, String)],
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let rt = target.rt;
     let mut obj = decode_body(rt, headers, body)?;
+    let warnings = check_unknown_fields(rt, &mut obj, FieldValidation::from_query(query))?;
     apply_namespace(target, &mut obj)?;
     match obj["metadata"]["name"].as_str() {
         None | Some("") => obj["metadata"]["name"] = json!(name),
@@ -1225,7 +1364,10 @@ fn update(
         finish_write(rt, sub, cur, obj)
     })?;
     let stored = after_write(state, target, name, stored)?;
-    Ok(object_response(StatusCode::OK, &stored))
+    Ok(with_warnings(
+        object_response(StatusCode::OK, &stored),
+        &warnings,
+    ))
 }
 
 fn patch_object(
@@ -1238,7 +1380,8 @@ fn patch_object(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let rt = target.rt;
-    let strict = query_get(query, "fieldValidation") == Some("Strict");
+    let mode = FieldValidation::from_query(query);
+    let strict = mode == FieldValidation::Strict;
     let mut warnings: Vec<String> = Vec::new();
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -1281,6 +1424,7 @@ fn patch_object(
                 }
             }
         }
+        warnings.extend(check_unknown_fields(rt, &mut obj, mode)?);
         // A resourceVersion in the patched object is a precondition (a merge/strategic patch
         // carrying one, or a JSON patch replacing it).
         if let Some(rv) = obj["metadata"]["resourceVersion"].as_str()
@@ -1305,20 +1449,16 @@ fn patch_object(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            return create(state, target, &h, &[], &bytes);
+            return create(state, target, &h, query, &bytes);
         }
         Err(e) => return Err(e),
     };
     let stored = after_write(state, target, name, stored)?;
-    let mut resp = object_response(StatusCode::OK, &stored);
-    if query_get(query, "fieldValidation") != Some("Ignore") {
-        for w in &warnings {
-            if let Ok(v) = HeaderValue::from_str(&patch::warning_header_value(w)) {
-                resp.headers_mut().append(header::WARNING, v);
-            }
-        }
+    let resp = object_response(StatusCode::OK, &stored);
+    if mode == FieldValidation::Ignore {
+        return Ok(resp);
     }
-    Ok(resp)
+    Ok(with_warnings(resp, &warnings))
 }
 
 /// Delete options from the query (`gracePeriodSeconds`, `propagationPolicy`) over a
@@ -1776,5 +1916,62 @@ mod tests {
         )
         .await;
         assert_eq!((s, e["reason"].clone()), (400, json!("BadRequest")));
+    }
+
+    #[tokio::test]
+    async fn unknown_fields_warn_by_default_and_fail_under_strict() {
+        let st = state();
+        let body =
+            json!({"metadata": {"name": "n", "bogus": 1}, "spec": {}, "spek": {}}).to_string();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let resp = dispatch(
+            &st,
+            &Method::POST,
+            &"/api/v1/nodes".parse().unwrap(),
+            &headers,
+            body.as_bytes(),
+        );
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let warnings: Vec<&str> = resp
+            .headers()
+            .get_all(header::WARNING)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                r#"299 - "unknown field \"spek\"""#,
+                r#"299 - "unknown field \"metadata.bogus\"""#
+            ]
+        );
+        let stored = st.store.get(NODES, "", "n").unwrap();
+        assert!(stored.get("spek").is_none() && stored["metadata"].get("bogus").is_none());
+        let (s, e) = call(
+            &st,
+            "PATCH",
+            "/api/v1/nodes/n?fieldValidation=Strict",
+            Some("application/merge-patch+json"),
+            r#"{"spek":{"a":1}}"#,
+        )
+        .await;
+        assert_eq!(s, 400);
+        assert_eq!(
+            e["message"],
+            "Node in version \"v1\" cannot be handled as a Node: strict decoding error: unknown field \"spek\""
+        );
+        let (s, _) = call(
+            &st,
+            "PATCH",
+            "/api/v1/nodes/n?fieldValidation=Ignore",
+            Some("application/merge-patch+json"),
+            r#"{"spek":{"a":1}}"#,
+        )
+        .await;
+        assert_eq!(s, 200);
     }
 }
