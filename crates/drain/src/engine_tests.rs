@@ -1,0 +1,594 @@
+//! Unit tests of the engine's retry, waiting and selection wiring, without HTTP: mockall's
+//! `MockPodApi` scripts the server's answers; a small hand-written fake measures concurrency.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::channel::mpsc::{UnboundedSender, unbounded};
+use futures::{FutureExt, StreamExt};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::json;
+
+use super::*;
+use crate::api::{MockPodApi, PodEventStream, PodList};
+
+type Tx = UnboundedSender<Result<PodEvent, kube::Error>>;
+
+fn pod(name: &str, owned: bool) -> Pod {
+    let mut v = json!({
+        "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}")},
+        "spec": {"containers": [{"name": "c", "image": "i"}]},
+        "status": {"phase": "Running"},
+    });
+    if owned {
+        v["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "name": "rs", "uid": "rs", "controller": true}]);
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+fn r(name: &str) -> PodRef {
+    PodRef::new("ns", name, format!("uid-{name}"))
+}
+
+fn pdb_429() -> EvictResponse {
+    EvictResponse::TooManyRequests {
+        pdb: true,
+        message: "Cannot evict pod as it would violate the pod's disruption budget.".into(),
+        retry_after: None,
+    }
+}
+
+fn fast_options() -> DrainOptions {
+    DrainOptions {
+        retry: RetryPolicy {
+            initial: Duration::from_millis(2),
+            max: Duration::from_millis(10),
+        },
+        ..DrainOptions::default()
+    }
+}
+
+/// What the scripted server does after an accepted eviction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// The pod is deleted (watch DELETED).
+    Delete,
+    /// The pod stays terminating (no event).
+    Stay,
+    /// A new pod with the same name and a new uid appears (watch ADDED).
+    Replace,
+    /// The pod is terminating with a deletionTimestamp 100 s in the past (watch MODIFIED).
+    LongTerminating,
+}
+
+struct Script {
+    pods: Vec<Pod>,
+    /// Per pod name: the answers in order (the last one repeats).
+    answers: HashMap<String, Vec<EvictResponse>>,
+    after: HashMap<String, After>,
+}
+
+struct Scripted {
+    api: MockPodApi,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+fn notify(tx: &Tx, pod: &PodRef, after: After) {
+    let ev = match after {
+        After::Delete => PodEvent::Deleted(pod.clone()),
+        After::Stay => return,
+        After::Replace => PodEvent::Present {
+            pod: PodRef::new(&pod.namespace, &pod.name, "a-new-uid"),
+            deletion: None,
+        },
+        After::LongTerminating => PodEvent::Present {
+            pod: pod.clone(),
+            deletion: Some(Timestamp::now() - jiff::SignedDuration::from_secs(100)),
+        },
+    };
+    let _ = tx.unbounded_send(Ok(ev));
+}
+
+fn scripted(script: Script) -> Scripted {
+    let mut api = MockPodApi::new();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = unbounded();
+    let pods = script.pods.clone();
+    api.expect_list_pods_on_node()
+        .times(1)
+        .returning(move |_, _| {
+            Ok(PodList {
+                pods: pods.clone(),
+                resource_version: "10".into(),
+            })
+        });
+    api.expect_daemonset_exists().returning(|_, _| Ok(true));
+    let mut rx = Some(rx);
+    api.expect_watch_pods_on_node()
+        .times(0..=1)
+        .returning(move |node, rv| {
+            assert_eq!(
+                (node, rv),
+                ("n1", "10"),
+                "watch from the list's resourceVersion"
+            );
+            Ok(rx.take().expect("one watch").boxed())
+        });
+    let answers = Arc::new(Mutex::new(script.answers));
+    let after = script.after.clone();
+    let log = calls.clone();
+    let evict_tx = tx.clone();
+    api.expect_evict().returning(move |pod, grace| {
+        assert_eq!(grace, None, "grace -1 means the pod's own");
+        log.lock().unwrap().push(format!("evict {}", pod.name));
+        let mut answers = answers.lock().unwrap();
+        let list = answers.get_mut(&pod.name).expect("scripted pod");
+        let answer = if list.len() > 1 {
+            list.remove(0)
+        } else {
+            list[0].clone()
+        };
+        if answer == EvictResponse::Evicted {
+            notify(
+                &evict_tx,
+                pod,
+                after.get(&pod.name).copied().unwrap_or(After::Delete),
+            );
+        }
+        answer
+    });
+    let log = calls.clone();
+    api.expect_delete().returning(move |pod, _| {
+        log.lock().unwrap().push(format!("delete {}", pod.name));
+        notify(&tx, pod, After::Delete);
+        EvictResponse::Evicted
+    });
+    Scripted { api, calls }
+}
+
+fn collect_events(
+    engine: DrainEngine<MockPodApi>,
+) -> (DrainEngine<MockPodApi>, Arc<Mutex<Vec<DrainEvent>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let engine = engine.on_event(move |e| sink.lock().unwrap().push(e.clone()));
+    (engine, events)
+}
+
+fn count(calls: &Arc<Mutex<Vec<String>>>, what: &str) -> usize {
+    calls.lock().unwrap().iter().filter(|c| *c == what).count()
+}
+
+#[tokio::test]
+async fn retries_pdb_429_then_evicts_and_waits_for_deletion() {
+    let s = scripted(Script {
+        pods: vec![pod("a", true), pod("b", true)],
+        answers: HashMap::from([
+            (
+                "a".into(),
+                vec![pdb_429(), pdb_429(), EvictResponse::Evicted],
+            ),
+            ("b".into(), vec![EvictResponse::Evicted]),
+        ]),
+        after: HashMap::new(),
+    });
+    let (engine, events) = collect_events(DrainEngine::new(s.api, fast_options()));
+    let report = engine.drain("n1").await.unwrap();
+    assert_eq!(report.evicted, [r("a"), r("b")]);
+    assert_eq!(count(&s.calls, "evict a"), 3);
+    assert_eq!(count(&s.calls, "evict b"), 1);
+    let events = events.lock().unwrap();
+    let blocked = events
+        .iter()
+        .filter(|e| matches!(e, DrainEvent::BlockedByPdb { pod, .. } if *pod == r("a")))
+        .count();
+    assert_eq!(blocked, 2);
+    let gone: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            DrainEvent::Gone(p) => Some(p.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(gone.len(), 2, "{events:?}");
+    assert!(matches!(events.first(), Some(DrainEvent::Selected { evict, .. }) if evict.len() == 2));
+    assert!(matches!(events.last(), Some(DrainEvent::Finished { .. })));
+}
+
+#[tokio::test]
+async fn server_errors_and_throttling_are_retried() {
+    let s = scripted(Script {
+        pods: vec![pod("a", true)],
+        answers: HashMap::from([(
+            "a".into(),
+            vec![
+                EvictResponse::Retryable {
+                    code: Some(500),
+                    message: "boom".into(),
+                },
+                EvictResponse::Retryable {
+                    code: None,
+                    message: "connection reset".into(),
+                },
+                EvictResponse::TooManyRequests {
+                    pdb: false,
+                    message: "slow down".into(),
+                    retry_after: Some(Duration::from_millis(1)),
+                },
+                EvictResponse::Evicted,
+            ],
+        )]),
+        after: HashMap::new(),
+    });
+    let (engine, events) = collect_events(DrainEngine::new(s.api, fast_options()));
+    let report = engine.drain("n1").await.unwrap();
+    assert_eq!(report.evicted, [r("a")]);
+    assert_eq!(count(&s.calls, "evict a"), 4);
+    let codes: Vec<Option<u16>> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            DrainEvent::Retrying { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(codes, [Some(500), None, Some(429)]);
+}
+
+#[tokio::test]
+async fn not_found_and_uid_conflict_count_as_gone() {
+    let s = scripted(Script {
+        pods: vec![pod("a", true), pod("b", true)],
+        answers: HashMap::from([
+            ("a".into(), vec![EvictResponse::NotFound]),
+            ("b".into(), vec![EvictResponse::UidChanged]),
+        ]),
+        after: HashMap::new(),
+    });
+    let report = DrainEngine::new(s.api, fast_options())
+        .drain("n1")
+        .await
+        .unwrap();
+    assert_eq!(report.already_gone, [r("a"), r("b")]);
+    assert!(report.evicted.is_empty());
+    assert_eq!(s.calls.lock().unwrap().len(), 2, "no retries");
+}
+
+#[tokio::test]
+async fn a_new_uid_under_the_same_name_counts_as_gone() {
+    let s = scripted(Script {
+        pods: vec![pod("sts-0", true)],
+        answers: HashMap::from([("sts-0".into(), vec![EvictResponse::Evicted])]),
+        after: HashMap::from([("sts-0".into(), After::Replace)]),
+    });
+    let (engine, events) = collect_events(DrainEngine::new(s.api, fast_options()));
+    let report = tokio::time::timeout(Duration::from_secs(5), engine.drain("n1"))
+        .await
+        .expect("the replacement ends the wait")
+        .unwrap();
+    assert_eq!(report.evicted, [r("sts-0")]);
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .contains(&DrainEvent::Gone(r("sts-0")))
+    );
+}
+
+#[tokio::test]
+async fn rejected_eviction_fails_naming_the_pod_after_the_rest_is_done() {
+    let s = scripted(Script {
+        pods: vec![pod("a", true), pod("b", true)],
+        answers: HashMap::from([
+            (
+                "a".into(),
+                vec![EvictResponse::Rejected {
+                    code: 403,
+                    message: "forbidden".into(),
+                }],
+            ),
+            ("b".into(), vec![EvictResponse::Evicted]),
+        ]),
+        after: HashMap::new(),
+    });
+    let err = DrainEngine::new(s.api, fast_options())
+        .drain("n1")
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable());
+    assert_eq!(err.pods(), [r("a")]);
+    assert_eq!(
+        err.to_string(),
+        "drain of node n1: 1 eviction(s) failed: ns/a: forbidden (403)"
+    );
+    assert_eq!(count(&s.calls, "evict b"), 1);
+}
+
+#[tokio::test]
+async fn timeout_lists_blocked_and_terminating_pods() {
+    let s = scripted(Script {
+        pods: vec![pod("a", true), pod("b", true), pod("c", true)],
+        answers: HashMap::from([
+            ("a".into(), vec![pdb_429()]),
+            ("b".into(), vec![EvictResponse::Evicted]),
+            ("c".into(), vec![EvictResponse::Evicted]),
+        ]),
+        after: HashMap::from([("b".into(), After::Stay)]),
+    });
+    let options = DrainOptions {
+        timeout: Duration::from_millis(300),
+        ..fast_options()
+    };
+    let started = Instant::now();
+    let err = DrainEngine::new(s.api, options)
+        .drain("n1")
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(err.is_retryable());
+    let DrainError::Timeout { pending, .. } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(pending.len(), 2);
+    assert_eq!(pending[0].pod, r("a"));
+    assert!(
+        matches!(&pending[0].state, PendingState::NotEvicted(m) if m.contains("disruption budget"))
+    );
+    assert_eq!(pending[1].pod, r("b"));
+    assert_eq!(pending[1].state, PendingState::Terminating);
+    let text = err.to_string();
+    assert!(text.starts_with("drain of node n1 timed out after 300ms: 2 pod(s) left: ns/a (not evicted: Cannot evict pod"), "{text}");
+    assert!(
+        text.ends_with("ns/b (evicted, still terminating)"),
+        "{text}"
+    );
+    assert!(
+        count(&s.calls, "evict a") > 3,
+        "kept retrying until the timeout"
+    );
+}
+
+#[tokio::test]
+async fn refusal_evicts_nothing_and_names_every_pod() {
+    let mut api = MockPodApi::new();
+    api.expect_list_pods_on_node().returning(|_, _| {
+        Ok(PodList {
+            pods: vec![pod("bare-1", false), pod("ok", true), pod("bare-2", false)],
+            resource_version: "1".into(),
+        })
+    });
+    api.expect_evict().times(0);
+    api.expect_watch_pods_on_node().times(0);
+    let options = DrainOptions {
+        force: false,
+        ..fast_options()
+    };
+    let err = DrainEngine::new(api, options)
+        .drain("n1")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot drain node n1: cannot delete Pods that declare no controller (use --force to \
+         override): ns/bare-1, ns/bare-2"
+    );
+    assert_eq!(err.pods(), [r("bare-1"), r("bare-2")]);
+}
+
+#[tokio::test]
+async fn pod_selector_and_grace_period_are_passed_through() {
+    let mut api = MockPodApi::new();
+    api.expect_list_pods_on_node()
+        .withf(|node, sel| node == "n1" && sel.as_deref() == Some("app=web"))
+        .times(1)
+        .returning(|_, _| {
+            Ok(PodList {
+                pods: vec![pod("a", true)],
+                resource_version: "1".into(),
+            })
+        });
+    let (tx, rx) = unbounded();
+    let mut rx = Some(rx);
+    api.expect_watch_pods_on_node()
+        .returning(move |_, _| Ok(rx.take().expect("one watch").boxed()));
+    api.expect_evict()
+        .withf(|_, grace| *grace == Some(0))
+        .times(1)
+        .returning(move |pod, _| {
+            notify(&tx, pod, After::Delete);
+            EvictResponse::Evicted
+        });
+    let options = DrainOptions {
+        pod_selector: "app=web".into(),
+        grace_period_seconds: 0,
+        ..fast_options()
+    };
+    let report = DrainEngine::new(api, options).drain("n1").await.unwrap();
+    assert_eq!(report.evicted, [r("a")]);
+}
+
+#[tokio::test]
+async fn pdb_fallback_deletes_after_the_configured_time_only_when_enabled() {
+    let s = scripted(Script {
+        pods: vec![pod("a", true)],
+        answers: HashMap::from([("a".into(), vec![pdb_429()])]),
+        after: HashMap::new(),
+    });
+    let options = DrainOptions {
+        pdb_delete_fallback_after: Some(Duration::from_millis(80)),
+        ..fast_options()
+    };
+    let (engine, events) = collect_events(DrainEngine::new(s.api, options));
+    let started = Instant::now();
+    let report = engine.drain("n1").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(80));
+    assert_eq!(report.deleted_despite_pdb, [r("a")]);
+    assert!(report.evicted.is_empty());
+    assert_eq!(count(&s.calls, "delete a"), 1);
+    assert!(events.lock().unwrap().iter().any(
+        |e| matches!(e, DrainEvent::DeletedDespitePdb { pod, blocked_for } if *pod == r("a") && *blocked_for >= Duration::from_millis(80))
+    ));
+
+    // Off by default: the same script only times out.
+    let s = scripted(Script {
+        pods: vec![pod("a", true)],
+        answers: HashMap::from([("a".into(), vec![pdb_429()])]),
+        after: HashMap::new(),
+    });
+    let options = DrainOptions {
+        timeout: Duration::from_millis(200),
+        ..fast_options()
+    };
+    let err = DrainEngine::new(s.api, options)
+        .drain("n1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DrainError::Timeout { .. }));
+    assert_eq!(count(&s.calls, "delete a"), 0);
+}
+
+#[tokio::test]
+async fn stops_waiting_for_pods_terminating_past_the_skip_wait_timeout() {
+    let s = scripted(Script {
+        pods: vec![pod("a", true), pod("b", true)],
+        answers: HashMap::from([
+            ("a".into(), vec![EvictResponse::Evicted]),
+            ("b".into(), vec![EvictResponse::Evicted]),
+        ]),
+        after: HashMap::from([("a".into(), After::LongTerminating)]),
+    });
+    let options = DrainOptions {
+        skip_wait_for_delete_timeout: Duration::from_secs(10),
+        timeout: Duration::from_secs(10),
+        ..fast_options()
+    };
+    let (engine, events) = collect_events(DrainEngine::new(s.api, options));
+    let report = engine.drain("n1").await.unwrap();
+    assert_eq!(report.not_waited_for, [r("a")]);
+    assert_eq!(report.evicted, [r("a"), r("b")]);
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .contains(&DrainEvent::StoppedWaiting(r("a")))
+    );
+}
+
+/// A fake server: evictions take a few milliseconds; counts requests in flight; the watch
+/// stream ends (then 410s) after `cut_after` events to exercise the relist path.
+struct Fake {
+    pods: Mutex<Vec<Pod>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    tx: Mutex<Option<Tx>>,
+    lists: AtomicUsize,
+    watches: AtomicUsize,
+    cut_after: usize,
+}
+
+#[async_trait]
+impl PodApi for Fake {
+    async fn list_pods_on_node(
+        &self,
+        _node: &str,
+        _label_selector: Option<String>,
+    ) -> Result<PodList, kube::Error> {
+        self.lists.fetch_add(1, Ordering::SeqCst);
+        Ok(PodList {
+            pods: self.pods.lock().unwrap().clone(),
+            resource_version: "1".into(),
+        })
+    }
+
+    async fn daemonset_exists(&self, _: &str, _: &str) -> Result<bool, kube::Error> {
+        Ok(true)
+    }
+
+    async fn evict(&self, pod: &PodRef, _: Option<i64>) -> EvictResponse {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.pods
+            .lock()
+            .unwrap()
+            .retain(|p| p.metadata.name.as_deref() != Some(&pod.name));
+        if let Some(tx) = self.tx.lock().unwrap().as_ref() {
+            let _ = tx.unbounded_send(Ok(PodEvent::Deleted(pod.clone())));
+        }
+        EvictResponse::Evicted
+    }
+
+    async fn delete(&self, _: &PodRef, _: Option<i64>) -> EvictResponse {
+        EvictResponse::Rejected {
+            code: 405,
+            message: "not used".into(),
+        }
+    }
+
+    async fn watch_pods_on_node(&self, _: &str, _: &str) -> Result<PodEventStream, kube::Error> {
+        self.watches.fetch_add(1, Ordering::SeqCst);
+        let (tx, rx) = unbounded();
+        *self.tx.lock().unwrap() = Some(tx);
+        let limited = rx
+            .take(self.cut_after)
+            .chain(futures::stream::once(async { Ok(PodEvent::Expired) }).boxed());
+        Ok(limited.boxed())
+    }
+}
+
+fn fake(n: usize, cut_after: usize) -> Fake {
+    Fake {
+        pods: Mutex::new((0..n).map(|i| pod(&format!("p{i}"), true)).collect()),
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+        tx: Mutex::new(None),
+        lists: AtomicUsize::new(0),
+        watches: AtomicUsize::new(0),
+        cut_after,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evictions_run_concurrently_up_to_the_cap() {
+    let options = DrainOptions {
+        max_in_flight: 4,
+        ..fast_options()
+    };
+    let engine = DrainEngine::new(fake(40, usize::MAX), options);
+    let report = engine.drain("n1").await.unwrap();
+    assert_eq!(report.evicted.len(), 40);
+    let max = engine.api.max_in_flight.load(Ordering::SeqCst);
+    assert!((2..=4).contains(&max), "max in flight {max}");
+    assert_eq!(
+        engine.api.watches.load(Ordering::SeqCst),
+        1,
+        "one watch for all pods"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_watch_is_resumed_by_relisting() {
+    let engine = DrainEngine::new(fake(12, 3), fast_options());
+    let report = tokio::time::timeout(Duration::from_secs(10), engine.drain("n1"))
+        .await
+        .expect("no lost deletions")
+        .unwrap();
+    assert_eq!(report.evicted.len(), 12);
+    assert!(
+        engine.api.lists.load(Ordering::SeqCst) >= 2,
+        "relisted after the cut"
+    );
+    assert!(
+        engine.api.watches.load(Ordering::SeqCst) >= 2,
+        "watched again"
+    );
+    // The futures are cancel-safe: a drain dropped midway leaves no task behind that panics.
+    let engine = DrainEngine::new(fake(5, usize::MAX), fast_options());
+    assert!(engine.drain("n1").now_or_never().is_none());
+}
