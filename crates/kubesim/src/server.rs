@@ -601,6 +601,50 @@ fn continue_expired_response(start: &str) -> Response {
     json_response(StatusCode::GONE, &status)
 }
 
+/// The list-side rules of `ValidateListOptions`: `resourceVersionMatch` needs a
+/// `resourceVersion`, is `Exact` or `NotOlderThan`, and `Exact` is not allowed with "0";
+/// `sendInitialEvents` is for watches only. Violations are a 422 on `ListOptions.meta.k8s.io`.
+fn validate_list_options(q: &ListQuery) -> Result<(), ApiError> {
+    use validation::FieldError;
+    let mut errs = Vec::new();
+    if let Some(m) = q.resource_version_match.as_deref() {
+        match q.resource_version.as_deref() {
+            None => errs.push(FieldError::forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            )),
+            Some(rv) => match m {
+                "Exact" if rv == "0" => errs.push(FieldError::forbidden(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                )),
+                "Exact" | "NotOlderThan" => {}
+                other => errs.push(FieldError::not_supported(
+                    "resourceVersionMatch",
+                    other,
+                    &["Exact", "NotOlderThan", ""],
+                )),
+            },
+        }
+    }
+    if q.send_initial_events.is_some() {
+        errs.push(FieldError::forbidden(
+            "sendInitialEvents",
+            "sendInitialEvents is forbidden for list",
+        ));
+    }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(validation::invalid_kind(
+            "meta.k8s.io",
+            "ListOptions",
+            "",
+            &errs,
+        ))
+    }
+}
+
 fn too_large_rv(requested: u64, current: u64) -> ApiError {
     ApiError::new(
         504,
@@ -720,6 +764,7 @@ fn list(
             q,
         ));
     }
+    validate_list_options(&q)?;
     let label = LabelSelector::parse(q.label_selector.as_deref().unwrap_or_default())?;
     let field = FieldSelector::parse(target.rt, q.field_selector.as_deref().unwrap_or_default())?;
     let has_selectors = q
@@ -1970,6 +2015,53 @@ mod tests {
             "/api/v1/nodes/n?fieldValidation=Ignore",
             Some("application/merge-patch+json"),
             r#"{"spek":{"a":1}}"#,
+        )
+        .await;
+        assert_eq!(s, 200);
+    }
+
+    #[tokio::test]
+    async fn bad_list_options_are_a_422_on_list_options() {
+        let st = state();
+        let (s, e) = call(
+            &st,
+            "GET",
+            "/api/v1/nodes?resourceVersionMatch=Exact",
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(s, 422);
+        assert_eq!(
+            e["message"],
+            "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
+        );
+        assert_eq!(e["details"]["kind"], "ListOptions");
+        assert!(e["details"].get("name").is_none());
+        let (s, _) = call(
+            &st,
+            "GET",
+            "/api/v1/nodes?resourceVersion=0&resourceVersionMatch=Exact",
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(s, 422);
+        let (s, _) = call(
+            &st,
+            "GET",
+            "/api/v1/nodes?resourceVersion=1&resourceVersionMatch=Newest",
+            None,
+            "",
+        )
+        .await;
+        assert_eq!(s, 422);
+        let (s, _) = call(
+            &st,
+            "GET",
+            "/api/v1/nodes?resourceVersion=0&resourceVersionMatch=NotOlderThan",
+            None,
+            "",
         )
         .await;
         assert_eq!(s, 200);

@@ -53,10 +53,26 @@ impl FieldError {
             ),
         }
     }
+
+    /// `Forbidden: detail`.
+    pub fn forbidden(field: impl Into<String>, detail: &str) -> Self {
+        Self {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            message: format!("Forbidden: {detail}"),
+        }
+    }
 }
 
 /// The 422 Invalid error for `errs` on object `name` of type `rt`.
 pub fn invalid(rt: &ResourceType, name: &str, errs: &[FieldError]) -> ApiError {
+    invalid_kind(rt.group, rt.kind, name, errs)
+}
+
+/// The 422 Invalid error for `errs` on object `name` of kind `kind` in API group `group`
+/// (e.g. `ListOptions` in `meta.k8s.io` for bad list parameters). An empty name is left out of
+/// `details`, as by the real server.
+pub fn invalid_kind(group: &str, kind: &str, name: &str, errs: &[FieldError]) -> ApiError {
     let mut unique: Vec<String> = Vec::new();
     for e in errs {
         let s = format!("{}: {}", e.field, e.message);
@@ -69,21 +85,23 @@ pub fn invalid(rt: &ResourceType, name: &str, errs: &[FieldError]) -> ApiError {
     } else {
         format!("[{}]", unique.join(", "))
     };
-    let qualified_kind = if rt.group.is_empty() {
-        rt.kind.to_string()
+    let qualified_kind = if group.is_empty() {
+        kind.to_string()
     } else {
-        format!("{}.{}", rt.kind, rt.group)
+        format!("{kind}.{group}")
     };
     let causes: Vec<Value> = errs
         .iter()
         .map(|e| json!({"reason": e.reason, "message": e.message, "field": e.field}))
         .collect();
     let mut details = Map::new();
-    details.insert("name".into(), json!(name));
-    if !rt.group.is_empty() {
-        details.insert("group".into(), json!(rt.group));
+    if !name.is_empty() {
+        details.insert("name".into(), json!(name));
     }
-    details.insert("kind".into(), json!(rt.kind));
+    if !group.is_empty() {
+        details.insert("group".into(), json!(group));
+    }
+    details.insert("kind".into(), json!(kind));
     details.insert("causes".into(), Value::Array(causes));
     ApiError::new(
         422,
