@@ -100,3 +100,110 @@ pub trait RebootLock: Send + Sync {
     /// period.
     async fn wait_for_change(&self) -> Result<(), LockError>;
 }
+
+/// Acquires the lock for `holder`, waiting while others hold it: each wait ends on a change
+/// of the lock object or after `recheck` (a TTL lapse or a holder's node being deleted
+/// changes nothing on the lock object), whichever comes first. If the watch fails, it falls
+/// back to sleeping `recheck`. Errors of `acquire` are returned as they are.
+pub async fn acquire_waiting(
+    lock: &dyn RebootLock,
+    holder: &str,
+    metadata: LockMetadata,
+    recheck: std::time::Duration,
+) -> Result<LockRecord, LockError> {
+    loop {
+        match lock.acquire(holder, metadata).await? {
+            AcquireOutcome::Acquired(record) => return Ok(record),
+            AcquireOutcome::HeldBy(holders) => {
+                tracing::debug!(
+                    holder,
+                    held_by = ?holders.iter().map(|r| r.node_id.as_str()).collect::<Vec<_>>(),
+                    "reboot lock held; waiting for a change"
+                );
+                match tokio::time::timeout(recheck, lock.wait_for_change()).await {
+                    Ok(Ok(())) | Err(_) => {}
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "lock watch failed; polling instead");
+                        tokio::time::sleep(recheck).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn record(node: &str) -> LockRecord {
+        LockRecord::new(
+            node,
+            LockMetadata::default(),
+            jiff::Timestamp::UNIX_EPOCH,
+            jiff::SignedDuration::ZERO,
+        )
+    }
+
+    #[tokio::test]
+    async fn acquire_waiting_waits_for_changes_until_acquired() {
+        let mut lock = MockRebootLock::new();
+        let mut seq = mockall::Sequence::new();
+        for _ in 0..2 {
+            lock.expect_acquire()
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(|_, _| Ok(AcquireOutcome::HeldBy(vec![record("other")])));
+            lock.expect_wait_for_change()
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(|| Ok(()));
+        }
+        lock.expect_acquire()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|holder, _| Ok(AcquireOutcome::Acquired(record(holder))));
+        let got = acquire_waiting(
+            &lock,
+            "me",
+            LockMetadata::default(),
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.node_id, "me");
+    }
+
+    #[tokio::test]
+    async fn acquire_waiting_falls_back_to_polling_and_returns_errors() {
+        let mut lock = MockRebootLock::new();
+        let mut seq = mockall::Sequence::new();
+        lock.expect_acquire()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(AcquireOutcome::HeldBy(vec![record("other")])));
+        lock.expect_wait_for_change()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|| Err(LockError::WatchEnded));
+        lock.expect_acquire()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Err(LockError::Config("boom".into())));
+        let start = std::time::Instant::now();
+        let err = acquire_waiting(
+            &lock,
+            "me",
+            LockMetadata::default(),
+            Duration::from_millis(50),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, LockError::Config(_)));
+        assert!(
+            start.elapsed() >= Duration::from_millis(50),
+            "slept instead of spinning"
+        );
+    }
+}
