@@ -20,7 +20,8 @@
 //!   patch (no field ownership); a missing object is created by it;
 //! - PUT without `metadata.resourceVersion` is an unconditional update (the built-in types
 //!   kubesim serves all allow it on the real server);
-//! - `dryRun` is honoured on create (nothing stored) and ignored elsewhere;
+//! - `dryRun` (query, or `dryRun` in a `DeleteOptions` body) runs every check and stores nothing,
+//!   on create, update, patch, delete and eviction;
 //! - unknown top-level and `metadata` fields of create/update bodies and patch results are
 //!   dropped with a `Warning: 299 - "unknown field \"x\""` header (`fieldValidation=Warn`, the
 //!   default), silently (`Ignore`), or rejected with 400 `strict decoding error` (`Strict`);
@@ -453,8 +454,36 @@ fn resource_request(
                     patch_object(state, &target, name, Some("status"), headers, &query, body)
                 }
                 ("eviction", Method::POST) => {
-                    let strict = query_get(&query, "fieldValidation") == Some("Strict");
-                    let warnings = eviction::evict(&state.store, target.ns(), name, body, strict)?;
+                    let mode = FieldValidation::from_query(&query);
+                    let mapped;
+                    let body = if is_dry_run(&query) {
+                        // `?dryRun=All` is mapped onto the Eviction's deleteOptions.dryRun.
+                        match serde_json::from_slice::<Value>(body) {
+                            Ok(mut v) if v.is_object() => {
+                                if !v["deleteOptions"].is_object() {
+                                    v["deleteOptions"] = json!({});
+                                }
+                                v["deleteOptions"]["dryRun"] = json!(["All"]);
+                                mapped = serde_json::to_vec(&v).unwrap_or_default();
+                                mapped.as_slice()
+                            }
+                            _ => body,
+                        }
+                    } else {
+                        body
+                    };
+                    let warnings = eviction::evict(
+                        &state.store,
+                        target.ns(),
+                        name,
+                        body,
+                        mode == FieldValidation::Strict,
+                    )?;
+                    let warnings = if mode == FieldValidation::Ignore {
+                        Vec::new()
+                    } else {
+                        warnings
+                    };
                     let mut resp = json_response(
                         StatusCode::CREATED,
                         &json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Success","code":201}),
@@ -1196,6 +1225,33 @@ fn check_unknown_fields(
     }
 }
 
+/// Whether the request asks for a dry run (`?dryRun=All`).
+fn is_dry_run(query: &[(String, String)]) -> bool {
+    query_get(query, "dryRun").is_some_and(|v| !v.is_empty())
+}
+
+/// A write through `store.update`, or under `dryRun` the same change computed on the current
+/// object and not stored (the response keeps the current resourceVersion).
+fn write_or_dry_run(
+    state: &ServerState,
+    target: &Target,
+    name: &str,
+    dry_run: bool,
+    change: impl FnOnce(&Value) -> Result<Value, ApiError>,
+) -> Result<Arc<Value>, ApiError> {
+    if dry_run {
+        let cur = state
+            .store
+            .get(target.rt, target.ns(), name)
+            .ok_or_else(|| ApiError::not_found(target.rt, name))?;
+        let mut out = change(&cur)?;
+        out["metadata"]["resourceVersion"] = json!(current_rv(&cur));
+        return Ok(Arc::new(out));
+    }
+    let (stored, _) = state.store.update(target.rt, target.ns(), name, change)?;
+    after_write(state, target, name, stored)
+}
+
 /// Adds one `Warning: 299 - "…"` header per text.
 fn with_warnings(mut resp: Response, texts: &[String]) -> Response {
     for t in texts {
@@ -1243,7 +1299,7 @@ fn create(
     admission::admit_create(rt, &mut obj);
     normalize(rt, &mut obj);
     validation::validate(rt, &obj)?;
-    if query_get(query, "dryRun").is_some_and(|v| !v.is_empty()) {
+    if is_dry_run(query) {
         return Ok(with_warnings(
             object_response(StatusCode::CREATED, &obj),
             &warnings,
@@ -1400,7 +1456,7 @@ fn update(
         .as_str()
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    let (stored, _) = state.store.update(rt, target.ns(), name, |cur| {
+    let stored = write_or_dry_run(state, target, name, is_dry_run(query), |cur| {
         if let Some(rv) = &precondition
             && rv != current_rv(cur)
         {
@@ -1408,7 +1464,6 @@ fn update(
         }
         finish_write(rt, sub, cur, obj)
     })?;
-    let stored = after_write(state, target, name, stored)?;
     Ok(with_warnings(
         object_response(StatusCode::OK, &stored),
         &warnings,
@@ -1454,7 +1509,7 @@ fn patch_object(
             "couldn't get version/kind; json parse error: the patch must be a JSON object",
         ));
     }
-    let result = state.store.update(rt, target.ns(), name, |cur| {
+    let result = write_or_dry_run(state, target, name, is_dry_run(query), |cur| {
         let mut obj = cur.clone();
         match kind {
             PatchKind::Json => patch::json_patch(&mut obj, &patch)?,
@@ -1481,7 +1536,7 @@ fn patch_object(
         finish_write(rt, sub, cur, obj)
     });
     let stored = match result {
-        Ok((stored, _)) => stored,
+        Ok(stored) => stored,
         Err(e) if e.code == 404 && kind == PatchKind::Apply && sub.is_none() => {
             let mut obj = patch.clone();
             if !obj["metadata"].is_object() {
@@ -1498,7 +1553,6 @@ fn patch_object(
         }
         Err(e) => return Err(e),
     };
-    let stored = after_write(state, target, name, stored)?;
     let resp = object_response(StatusCode::OK, &stored);
     if mode == FieldValidation::Ignore {
         return Ok(resp);
@@ -1561,6 +1615,23 @@ fn delete(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let opts = delete_options(query, body)?;
+    let body_dry_run = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["dryRun"].as_array().map(|a| !a.is_empty()))
+        .unwrap_or(false);
+    if is_dry_run(query) || body_dry_run {
+        // Check what the delete would check, change nothing.
+        let cur = state
+            .store
+            .get(target.rt, target.ns(), name)
+            .ok_or_else(|| ApiError::not_found(target.rt, name))?;
+        deletion::check_preconditions(target.rt, &cur, &opts)?;
+        return Ok(if delete_returns_object(target.rt) {
+            object_response(StatusCode::OK, &cur)
+        } else {
+            json_response(StatusCode::OK, &delete_success_status(target.rt, &cur))
+        });
+    }
     let outcome = deletion::delete_object(&state.store, target.rt, target.ns(), name, &opts)?;
     Ok(match outcome {
         DeleteOutcome::Deleted(obj) if !delete_returns_object(target.rt) => {
@@ -2065,5 +2136,48 @@ mod tests {
         )
         .await;
         assert_eq!(s, 200);
+    }
+
+    #[tokio::test]
+    async fn dry_runs_check_but_store_nothing() {
+        let st = state();
+        st.store.create(NODES, node("n")).unwrap();
+        let rv = st.store.current_rv();
+        let (s, o) = call(
+            &st,
+            "PATCH",
+            "/api/v1/nodes/n?dryRun=All",
+            Some("application/merge-patch+json"),
+            r#"{"spec":{"unschedulable":true}}"#,
+        )
+        .await;
+        assert_eq!(s, 200);
+        assert_eq!(o["spec"]["unschedulable"], true);
+        let mut put = (*st.store.get(NODES, "", "n").unwrap()).clone();
+        put["metadata"]["labels"]["x"] = json!("y");
+        let (s, o) = call(
+            &st,
+            "PUT",
+            "/api/v1/nodes/n?dryRun=All",
+            Some("application/json"),
+            &put.to_string(),
+        )
+        .await;
+        assert_eq!((s, o["metadata"]["labels"]["x"].clone()), (200, json!("y")));
+        let (s, o) = call(&st, "DELETE", "/api/v1/nodes/n?dryRun=All", None, "").await;
+        assert_eq!((s, o["status"].clone()), (200, json!("Success")));
+        let (s, _) = call(
+            &st,
+            "DELETE",
+            "/api/v1/nodes/n",
+            Some("application/json"),
+            r#"{"dryRun":["All"],"preconditions":{"uid":"other"}}"#,
+        )
+        .await;
+        assert_eq!(s, 409);
+        assert_eq!(st.store.current_rv(), rv);
+        let stored = st.store.get(NODES, "", "n").unwrap();
+        assert!(stored["spec"].get("unschedulable").is_none());
+        assert!(stored["metadata"]["labels"].get("x").is_none());
     }
 }
