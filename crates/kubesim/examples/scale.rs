@@ -174,6 +174,8 @@ async fn main() -> anyhow::Result<()> {
         ms(startup)
     );
 
+    // Let the controllers finish their initial resync before measuring requests.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let client = cluster.client()?;
     let target = format!("node-{}", nodes / 2);
     api_figures(&client, &target, repeats).await?;

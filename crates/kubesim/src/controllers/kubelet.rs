@@ -6,8 +6,9 @@
 //!   `hostIP`, `podIP` (from the node's `spec.podCIDR`), `startTime`, `containerStatuses`.
 //! - A terminating pod (`metadata.deletionTimestamp`) is removed
 //!   ([`crate::deletion::finalize_pod_deletion`]) after `min(its grace, shutdown_time)`; pods on a
-//!   NotReady node wait for it to come back (their kubelet is down), pods of a node that does not
-//!   exist are removed (pod garbage collection).
+//!   NotReady node wait for it to come back (their kubelet is down).
+//! - Pod garbage collection: a pod bound to a node that does not exist is force-deleted after
+//!   40 s (terminating ones after their shutdown time).
 //! - [`reboot_node`]: Ready → False, the node's pods lose `Ready`; after the downtime the pods'
 //!   containers restart (`restartCount + 1`, not Ready), the node gets a new
 //!   `status.nodeInfo.bootID` and Ready = True, and the pods become Ready after the start delay.
@@ -29,6 +30,7 @@ use super::{
     ControllerConfig, ObjKey, Queue, Reconciler, is_finished, is_terminating, node_ready, phase,
     pod_ready, secs,
 };
+use crate::deletion::{DeleteOptions, delete_object};
 use crate::errors::ApiError;
 use crate::resources::well_known::{NODES, PODS};
 use crate::store::{Event, EventType, Store, new_uid, now_rfc3339};
@@ -358,7 +360,12 @@ pub(crate) struct Kubelet {
     starting: HashMap<ObjKey, (Instant, String)>,
     /// Pod → when its containers have stopped.
     stopping: HashMap<ObjKey, Instant>,
+    /// Pod bound to a missing node → when pod garbage collection deletes it.
+    orphaned: HashMap<ObjKey, Instant>,
 }
+
+/// How long a pod may be bound to a node that does not exist (kube-controller-manager PodGC).
+const ORPHAN_QUARANTINE: Duration = Duration::from_secs(40);
 
 impl Kubelet {
     pub(crate) fn new(config: &ControllerConfig) -> Self {
@@ -367,6 +374,7 @@ impl Kubelet {
             shutdown_time: config.shutdown_time,
             starting: HashMap::new(),
             stopping: HashMap::new(),
+            orphaned: HashMap::new(),
         }
     }
 }
@@ -403,6 +411,7 @@ impl Reconciler for Kubelet {
             if event.kind == EventType::Deleted {
                 self.starting.remove(&key);
                 self.stopping.remove(&key);
+                self.orphaned.remove(&key);
             } else if needs_kubelet(&event.object) {
                 queue.dirty(key);
             }
@@ -430,6 +439,7 @@ impl Reconciler for Kubelet {
         let Some(pod) = store.get(PODS, ns, name) else {
             self.starting.remove(key);
             self.stopping.remove(key);
+            self.orphaned.remove(key);
             return;
         };
         let node_name = pod["spec"]["nodeName"].as_str().unwrap_or_default();
@@ -464,9 +474,26 @@ impl Reconciler for Kubelet {
         }
         self.stopping.remove(key);
         let Some(node) = node else {
+            // Pod garbage collection: a pod bound to a node that does not exist is force-deleted
+            // after the real PodGC's 40 s quarantine.
             self.starting.remove(key);
+            let due = *self
+                .orphaned
+                .entry(key.clone())
+                .or_insert(now + ORPHAN_QUARANTINE);
+            if due <= now {
+                self.orphaned.remove(key);
+                let opts = DeleteOptions {
+                    grace_period_seconds: Some(0),
+                    ..DeleteOptions::default()
+                };
+                let _ = delete_object(store, PODS, ns, name, &opts);
+            } else {
+                queue.at(due, key.clone());
+            }
             return;
         };
+        self.orphaned.remove(key);
         if !needs_kubelet(&pod) || !node_ready(&node) {
             self.starting.remove(key);
             return;
