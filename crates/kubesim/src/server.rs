@@ -421,7 +421,7 @@ fn resource_request(
     let query = parse_query(uri.query());
     match (&info.name, &info.subresource) {
         (None, _) => {
-            if target.ns.is_none() && *method != Method::GET {
+            if target.ns.is_none() && !matches!(*method, Method::GET | Method::HEAD) {
                 return Err(ApiError::method_not_allowed());
             }
             match *method {

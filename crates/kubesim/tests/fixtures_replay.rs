@@ -15,6 +15,8 @@
 //!   masked. `managedFields` are skipped entirely (kubesim does not track field ownership).
 //! - Discovery documents are compared after restricting the recorded ones to the resource
 //!   types kubesim serves.
+//! - Successful PUT/PATCH: the resourceVersion must change, except for the recorded no-ops,
+//!   where it must not (fact 4).
 //!
 //! The 401/403 fixtures (and the limited user's discovery) are replayed with kubesim's
 //! bearer-token auth layer and a user without rights. Skipped (with the reason printed): the
@@ -1157,22 +1159,28 @@ async fn run_fixture(f: Fixture, plan: Plan) -> Result<(), String> {
             headers[pos].1 = probe.header("etag").unwrap_or("\"none\"").to_string();
         }
         let mut body = req["body"].clone();
-        if plan.fresh_rv {
-            let info = request_info(&method.parse().unwrap(), &path.parse().unwrap());
-            if let (Some(rt), Some(name)) = (info.resource, info.name.as_deref()) {
+        // The target object's resourceVersion before the request, if it exists.
+        let info = request_info(&method.parse().unwrap(), &path.parse().unwrap());
+        let target_rv = match (info.resource, info.name.as_deref()) {
+            (Some(rt), Some(name)) => {
                 let ns = if rt.namespaced {
                     info.namespace.clone().unwrap_or_default()
                 } else {
                     String::new()
                 };
-                if let Some(cur) = store.get(rt, &ns, name) {
-                    let rv = cur["metadata"]["resourceVersion"]
+                store.get(rt, &ns, name).map(|cur| {
+                    cur["metadata"]["resourceVersion"]
                         .as_str()
                         .unwrap_or_default()
-                        .to_string();
-                    freshen_rv(&mut body, &rv);
-                }
+                        .to_string()
+                })
             }
+            _ => None,
+        };
+        if plan.fresh_rv
+            && let Some(rv) = &target_rv
+        {
+            freshen_rv(&mut body, rv);
         }
         let body_bytes: Option<Vec<u8>> = match &body {
             Value::Null => None,
@@ -1180,11 +1188,40 @@ async fn run_fixture(f: Fixture, plan: Plan) -> Result<(), String> {
             other => Some(other.to_string().into_bytes()),
         };
         let resp = http(addr, method, &path, &headers, body_bytes.as_deref()).await;
-        compare_response(&f, &resp)
+        compare_response(&f, &resp)?;
+        check_write_rv(&f, method, target_rv.as_deref(), &resp)
     }
     .await;
     server.abort();
     result
+}
+
+/// Successful PUT/PATCH: a no-op keeps the resourceVersion (fact 4), a change bumps it. (The
+/// body comparison only checks that resourceVersion is a string.)
+fn check_write_rv(
+    f: &Fixture,
+    method: &str,
+    before: Option<&str>,
+    resp: &HttpResponse,
+) -> Result<(), String> {
+    if !matches!(method, "PUT" | "PATCH") || resp.status != 200 {
+        return Ok(());
+    }
+    let Some(before) = before else {
+        return Ok(());
+    };
+    let body: Value = serde_json::from_slice(&resp.body).map_err(|e| e.to_string())?;
+    let after = body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default();
+    let no_op = f.name.contains("no-op") || f.name == "patch-node-main-resource-ignores-status";
+    match (no_op, after == before) {
+        (true, false) => Err(format!(
+            "no-op write changed resourceVersion {before} -> {after}"
+        )),
+        (false, true) => Err(format!("write kept resourceVersion {before}")),
+        _ => Ok(()),
+    }
 }
 
 fn compare_response(f: &Fixture, resp: &HttpResponse) -> Result<(), String> {
