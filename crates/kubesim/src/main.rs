@@ -7,6 +7,9 @@
 //!
 //! The URL is printed on stdout (one line); logs go to stderr.
 
+// The argument docs are clap's `--help` text, where Kubernetes kind names read better plain.
+#![allow(clippy::doc_markdown)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

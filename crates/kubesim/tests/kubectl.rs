@@ -1,7 +1,7 @@
 //! The real `kubectl` (from the PATH; `.ci/run` installs Debian's `kubernetes-client`) against
 //! kubesim with a generated kubeconfig: get, annotate, label, cordon/uncordon, taint,
-//! field-selected pod lists, and `kubectl drain` — clean, and waiting on a PodDisruptionBudget
-//! until the ReplicaSet controller's replacement pod is Ready. Every test checks the resulting
+//! field-selected pod lists, and `kubectl drain` — clean, and waiting on a `PodDisruptionBudget`
+//! until the `ReplicaSet` controller's replacement pod is Ready. Every test checks the resulting
 //! cluster state in the store.
 //!
 //! Each test gets its own `HOME` and `KUBECACHEDIR` in a temporary directory, so kubectl's
