@@ -1159,24 +1159,7 @@ async fn run_fixture(f: Fixture, plan: Plan) -> Result<(), String> {
             headers[pos].1 = probe.header("etag").unwrap_or("\"none\"").to_string();
         }
         let mut body = req["body"].clone();
-        // The target object's resourceVersion before the request, if it exists.
-        let info = request_info(&method.parse().unwrap(), &path.parse().unwrap());
-        let target_rv = match (info.resource, info.name.as_deref()) {
-            (Some(rt), Some(name)) => {
-                let ns = if rt.namespaced {
-                    info.namespace.clone().unwrap_or_default()
-                } else {
-                    String::new()
-                };
-                store.get(rt, &ns, name).map(|cur| {
-                    cur["metadata"]["resourceVersion"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string()
-                })
-            }
-            _ => None,
-        };
+        let target_rv = target_rv(&store, method, &path);
         if plan.fresh_rv
             && let Some(rv) = &target_rv
         {
@@ -1194,6 +1177,23 @@ async fn run_fixture(f: Fixture, plan: Plan) -> Result<(), String> {
     .await;
     server.abort();
     result
+}
+
+/// The resourceVersion of the object a request targets, if it exists.
+fn target_rv(store: &Store, method: &str, path: &str) -> Option<String> {
+    let info = request_info(&method.parse().ok()?, &path.parse().ok()?);
+    let (rt, name) = (info.resource?, info.name?);
+    let ns = if rt.namespaced {
+        info.namespace.unwrap_or_default()
+    } else {
+        String::new()
+    };
+    store.get(rt, &ns, &name).map(|cur| {
+        cur["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    })
 }
 
 /// Successful PUT/PATCH: a no-op keeps the resourceVersion (fact 4), a change bumps it. (The
