@@ -202,11 +202,24 @@ impl std::fmt::Debug for KubePodApi {
 
 impl KubePodApi {
     /// Pod calls through `client` (watches are re-opened every 290 s).
+    ///
+    /// The client should be built with [`kube::Config::default_retry`] off (see
+    /// [`Self::from_config`]): kube's default client retries every 429 up to 15 times with a
+    /// backoff growing to minutes, inside the request, so a PodDisruptionBudget refusal never
+    /// reaches the engine (no events, no PDB fallback, a timeout that cannot say why) and each
+    /// hidden retry is still a request to the API server.
     pub fn new(client: kube::Client) -> Self {
         Self {
             client,
             watch_timeout_secs: 290,
         }
+    }
+
+    /// Pod calls through a client built from `config` with kube's built-in retry of
+    /// 429/503/504 switched off (the engine retries by itself, visibly).
+    pub fn from_config(mut config: kube::Config) -> Result<Self, kube::Error> {
+        config.default_retry = false;
+        Ok(Self::new(kube::Client::try_from(config)?))
     }
 
     fn pods(&self, namespace: &str) -> Api<Pod> {

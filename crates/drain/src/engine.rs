@@ -204,7 +204,14 @@ impl<A: PodApi + 'static> std::fmt::Debug for DrainEngine<A> {
 }
 
 impl DrainEngine<KubePodApi> {
-    /// An engine over the Kubernetes API.
+    /// An engine over the Kubernetes API, with its own client built from `config` with kube's
+    /// hidden 429 retries switched off (preferred; see [`KubePodApi::new`]).
+    pub fn for_config(config: kube::Config, options: DrainOptions) -> Result<Self, kube::Error> {
+        Ok(Self::new(KubePodApi::from_config(config)?, options))
+    }
+
+    /// An engine over the Kubernetes API through `client`, which should have been built with
+    /// `default_retry` off (see [`KubePodApi::new`]).
     pub fn for_client(client: kube::Client, options: DrainOptions) -> Self {
         Self::new(KubePodApi::new(client), options)
     }
@@ -250,8 +257,9 @@ impl<A: PodApi + 'static> DrainEngine<A> {
         let results: Vec<_> = futures::stream::iter(keys)
             .map(|(ns, name)| {
                 let api = self.api.clone();
+                let retry = self.options.retry;
                 async move {
-                    let r = api.daemonset_exists(&ns, &name).await;
+                    let r = with_retries(retry, || api.daemonset_exists(&ns, &name)).await;
                     ((ns, name), r)
                 }
             })
@@ -280,15 +288,15 @@ impl<A: PodApi + 'static> DrainEngine<A> {
     async fn run(&self, node: &str, deadline: Option<Instant>) -> Result<DrainReport, DrainError> {
         let started = Instant::now();
         let selector = Some(self.options.pod_selector.clone()).filter(|s| !s.is_empty());
-        let list = self
-            .api
-            .list_pods_on_node(node, selector)
-            .await
-            .map_err(|e| DrainError::Api {
-                node: node.to_string(),
-                action: "list pods".into(),
-                source: e,
-            })?;
+        let list = with_retries(self.options.retry, || {
+            self.api.list_pods_on_node(node, selector.clone())
+        })
+        .await
+        .map_err(|e| DrainError::Api {
+            node: node.to_string(),
+            action: "list pods".into(),
+            source: e,
+        })?;
         let daemonsets = self.lookup_daemonsets(node, &list.pods).await?;
         let selection = select_pods(
             &list.pods,
@@ -479,6 +487,29 @@ impl<A: PodApi + 'static> Drainer for DrainEngine<A> {
                     pending: Vec::new(),
                 }),
             },
+        }
+    }
+}
+
+/// How many times a failed list or DaemonSet lookup is retried before the drain fails.
+const CALL_RETRIES: u32 = 5;
+
+/// Calls `f`, retrying transient failures (transport, 429, 5xx) a few times with backoff.
+async fn with_retries<T, F, Fut>(retry: RetryPolicy, mut f: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, kube::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < CALL_RETRIES && kube_error_is_retryable(&e) => {
+                attempt += 1;
+                tracing::debug!(attempt, "retrying after: {e}");
+                tokio::time::sleep(retry.delay(attempt, None)).await;
+            }
+            Err(e) => return Err(e),
         }
     }
 }

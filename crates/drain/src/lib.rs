@@ -14,18 +14,19 @@
 //! use std::time::Duration;
 //! use drain::{DrainEngine, DrainEvent, DrainOptions, Drainer, KubeNodeOps, NodeOps};
 //!
-//! # async fn demo(client: kube::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let node = "node-1";
-//! let ops = KubeNodeOps::new(client.clone());
+//! let config = kube::Config::infer().await?;
+//! let ops = KubeNodeOps::new(kube::Client::try_from(config.clone())?);
 //! let was_cordoned = ops.cordon(node).await?;
-//! let drainer = DrainEngine::for_client(
-//!     client,
+//! let drainer = DrainEngine::for_config(
+//!     config,
 //!     DrainOptions {
 //!         grace_period_seconds: 30,
 //!         timeout: Duration::from_secs(600),
 //!         ..DrainOptions::default()
 //!     },
-//! )
+//! )?
 //! .on_event(|e| {
 //!     if let DrainEvent::BlockedByPdb { pod, message, .. } = e {
 //!         eprintln!("{pod}: {message}");
@@ -40,9 +41,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The Eviction is POSTed as hand-built JSON: kube 5's `Api::evict` sends its options as
+//! Two kube 5 pitfalls this crate avoids (see [`api`]): `Api::evict` sends its options as
 //! `delete_options`, which the API server drops (`Warning: 299 unknown field`), so a grace
-//! period set there never arrives. See [`api`].
+//! period set there never arrives — the Eviction is POSTed as hand-built JSON instead; and the
+//! default client retries every 429 up to 15 times inside the request, hiding PDB refusals —
+//! [`DrainEngine::for_config`] builds its client with `default_retry` off.
 
 // Kubernetes kind names (DaemonSet, PodDisruptionBudget, …) read better unquoted in prose.
 #![allow(clippy::doc_markdown)]
