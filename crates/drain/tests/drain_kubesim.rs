@@ -577,6 +577,8 @@ async fn survives_injected_429s_500s_and_cut_watches() {
         .start()
         .await
         .unwrap();
+    let originals: BTreeSet<String> = pods_on(&cluster, NODE).iter().map(name).collect();
+    assert_eq!(originals.len(), 20);
     let report = engine(
         &cluster,
         DrainOptions {
@@ -593,7 +595,9 @@ async fn survives_injected_429s_500s_and_cut_watches() {
         20,
         "{report:?}"
     );
-    assert!(pods_on(&cluster, NODE).is_empty());
+    // (node-0 is not cordoned here, so replacements may land on it again: compare by name.)
+    let left: BTreeSet<String> = pods_on(&cluster, NODE).iter().map(name).collect();
+    assert!(originals.is_disjoint(&left), "{left:?}");
     let stats = cluster.fault_stats();
     assert!(stats.errors_500 + stats.errors_429 > 0, "{stats:?}");
     assert!(stats.watches_cut > 0, "{stats:?}");
