@@ -21,6 +21,8 @@ pub mod kubelet;
 pub mod pdb;
 pub mod replicaset;
 pub mod sched;
+#[cfg(test)]
+mod tests;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};

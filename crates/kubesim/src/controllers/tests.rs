@@ -1,0 +1,241 @@
+//! The controllers together over a seeded store (no HTTP).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{ControllerConfig, Controllers, pod_ready};
+use crate::cluster::{Cluster, IntOrPercent, PdbSpec};
+use crate::deletion::{DeleteOptions, delete_object};
+use crate::resources::ResourceType;
+use crate::resources::well_known::{DEPLOYMENTS, NODES, PDBS, PODS, REPLICASETS};
+use crate::store::Store;
+
+fn fast() -> ControllerConfig {
+    ControllerConfig {
+        kubelet_start_delay: Duration::from_millis(20),
+        shutdown_time: Duration::from_millis(20),
+        reschedule_delay: Duration::from_millis(20),
+        disrupted_pod_timeout: Duration::from_secs(2),
+        ..ControllerConfig::default()
+    }
+}
+
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn patch(
+    store: &Store,
+    rt: &'static ResourceType,
+    ns: &str,
+    name: &str,
+    f: impl FnOnce(&mut Value),
+) {
+    store
+        .update(rt, ns, name, |cur| {
+            let mut o = cur.clone();
+            f(&mut o);
+            Ok(o)
+        })
+        .unwrap();
+}
+
+fn web_pods(store: &Store) -> Vec<Arc<Value>> {
+    store.list(PODS, Some("web"), |_| true).0
+}
+
+fn force_delete(store: &Store, ns: &str, name: &str) {
+    let opts = DeleteOptions {
+        grace_period_seconds: Some(0),
+        ..DeleteOptions::default()
+    };
+    delete_object(store, PODS, ns, name, &opts).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacements_go_only_where_they_fit_and_wait_for_a_node() {
+    let store = Cluster::builder()
+        .nodes(3)
+        .deployment("web", "web", 3, None)
+        .build_store()
+        .unwrap();
+    let controllers = Controllers::start(&store, &fast());
+    patch(&store, NODES, "", "node-1", |n| {
+        n["spec"]["unschedulable"] = json!(true);
+    });
+    patch(&store, NODES, "", "node-2", |n| {
+        n["spec"]["taints"] = json!([{"key": "example.com/x", "effect": "NoSchedule"}]);
+    });
+    let on = |node: &str| {
+        web_pods(&store)
+            .into_iter()
+            .find(|p| p["spec"]["nodeName"] == node)
+            .unwrap()
+    };
+    let victim = on("node-2");
+    force_delete(&store, "web", victim["metadata"]["name"].as_str().unwrap());
+    eventually(
+        "a Ready replacement on node-0, the only fitting node",
+        || {
+            let pods = web_pods(&store);
+            pods.len() == 3
+                && pods
+                    .iter()
+                    .filter(|p| p["spec"]["nodeName"] == "node-0")
+                    .count()
+                    == 2
+                && pods.iter().all(|p| pod_ready(p))
+        },
+    )
+    .await;
+
+    // No node fits: the replacement stays Pending and unscheduled until one does.
+    patch(&store, NODES, "", "node-0", |n| {
+        n["spec"]["unschedulable"] = json!(true);
+    });
+    let victim = on("node-1");
+    force_delete(&store, "web", victim["metadata"]["name"].as_str().unwrap());
+    eventually("an unschedulable replacement", || {
+        web_pods(&store).iter().any(|p| {
+            p["spec"].get("nodeName").is_none()
+                && p["status"]["conditions"][0]["reason"] == "Unschedulable"
+                && p["status"]["phase"] == "Pending"
+        })
+    })
+    .await;
+    patch(&store, NODES, "", "node-1", |n| {
+        n["spec"].as_object_mut().unwrap().remove("unschedulable");
+    });
+    eventually("the pending pod bound to node-1 and Ready", || {
+        let pods = web_pods(&store);
+        pods.len() == 3
+            && pods.iter().all(|p| pod_ready(p))
+            && pods.iter().any(|p| p["spec"]["nodeName"] == "node-1")
+    })
+    .await;
+    let rs = &store.list(REPLICASETS, Some("web"), |_| true).0[0];
+    assert_eq!(rs["status"]["readyReplicas"], 3);
+    controllers.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_change_rolls_to_a_new_replicaset_and_deletion_collects_garbage() {
+    let store = Cluster::builder()
+        .nodes(2)
+        .deployment("web", "web", 2, None)
+        .build_store()
+        .unwrap();
+    let controllers = Controllers::start(&store, &fast());
+    let old_rs = store.list(REPLICASETS, Some("web"), |_| true).0[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    patch(&store, DEPLOYMENTS, "web", "web", |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("registry.example/web:2");
+    });
+    eventually(
+        "2 Ready pods of the new template, old ReplicaSet at 0",
+        || {
+            let pods = web_pods(&store);
+            let old = store.get(REPLICASETS, "web", &old_rs).unwrap();
+            pods.len() == 2
+                && pods.iter().all(|p| {
+                    pod_ready(p) && p["spec"]["containers"][0]["image"] == "registry.example/web:2"
+                })
+                && old["spec"]["replicas"] == 0
+        },
+    )
+    .await;
+    let dep = store.get(DEPLOYMENTS, "web", "web").unwrap();
+    assert_eq!(dep["status"]["updatedReplicas"], 2);
+    assert_eq!(
+        dep["status"]["observedGeneration"],
+        dep["metadata"]["generation"]
+    );
+
+    store.delete(DEPLOYMENTS, "web", "web", |_| Ok(())).unwrap();
+    eventually("ReplicaSets and pods garbage-collected", || {
+        web_pods(&store).is_empty() && store.list(REPLICASETS, Some("web"), |_| true).0.is_empty()
+    })
+    .await;
+    controllers.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disrupted_pods_count_as_unhealthy_until_they_expire() {
+    let store = Cluster::builder()
+        .nodes(3)
+        .deployment(
+            "web",
+            "web",
+            3,
+            Some(PdbSpec::MinAvailable(IntOrPercent::Percent(50))),
+        )
+        .build_store()
+        .unwrap();
+    let pdb = store.get(PDBS, "web", "web-pdb").unwrap();
+    // 50% of 3, rounded up: 2 must stay healthy.
+    assert_eq!(pdb["status"]["desiredHealthy"], 2);
+    assert_eq!(pdb["status"]["disruptionsAllowed"], 1);
+    let controllers = Controllers::start(&store, &fast());
+    let pod = web_pods(&store)[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // What an eviction in flight writes.
+    patch(&store, PDBS, "web", "web-pdb", |p| {
+        p["status"]["disruptedPods"] = json!({ pod.clone(): crate::store::now_rfc3339() });
+        p["status"]["disruptionsAllowed"] = json!(0);
+    });
+    eventually("the disrupted pod not counted healthy", || {
+        let s = &store.get(PDBS, "web", "web-pdb").unwrap()["status"];
+        s["currentHealthy"] == 2 && s["disruptionsAllowed"] == 0 && s["disruptedPods"].is_object()
+    })
+    .await;
+    eventually("the entry to expire and the budget to recover", || {
+        let s = &store.get(PDBS, "web", "web-pdb").unwrap()["status"];
+        s["currentHealthy"] == 3 && s["disruptionsAllowed"] == 1 && s.get("disruptedPods").is_none()
+    })
+    .await;
+    controllers.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminating_pods_wait_for_a_rebooting_node() {
+    let store = Cluster::builder()
+        .nodes(1)
+        .deployment("web", "web", 1, None)
+        .build_store()
+        .unwrap();
+    let controllers = Controllers::start(&store, &fast());
+    let pod = web_pods(&store)[0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    super::kubelet::begin_reboot(&store, "node-0").unwrap();
+    delete_object(&store, PODS, "web", &pod, &DeleteOptions::default()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        store.get(PODS, "web", &pod).is_some(),
+        "the kubelet is down: the pod stays terminating"
+    );
+    super::kubelet::finish_reboot(&store, "node-0").unwrap();
+    eventually(
+        "the pod finalized and replaced after the node came back",
+        || {
+            let pods = web_pods(&store);
+            store.get(PODS, "web", &pod).is_none() && pods.len() == 1 && pod_ready(&pods[0])
+        },
+    )
+    .await;
+    controllers.stop().await;
+}
