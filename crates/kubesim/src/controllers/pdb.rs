@@ -10,7 +10,9 @@
 //!   percentage): `expectedPods` = the summed scale of the pods' controllers (a Deployment's
 //!   replicas for its ReplicaSets' pods, a ReplicaSet's replicas; pods without a controller are
 //!   not counted, as the "unmanaged pods" rule of Kubernetes ≥ 1.27 has it — see the fixture
-//!   `pdb-maxunavailable-standalone-pods-status.json`), and percentages are scaled with
+//!   `pdb-maxunavailable-standalone-pods-status.json`; a controller that is gone, or a
+//!   DaemonSet, which has no scale subresource, makes the controller "fail safe":
+//!   `disruptionsAllowed: 0`, condition `SyncFailed`), and percentages are scaled with
 //!   **rounding up for both fields** (`intstr.GetScaledValueFromIntOrPercent(…, true)`; the
 //!   Kubernetes docs: "When you specify the value maxUnavailable as a percentage, Kubernetes
 //!   rounds up the number of Pods that may be disrupted").
@@ -47,35 +49,94 @@ pub fn scaled_value(v: &Value, total: i64) -> Option<i64> {
     Some((pct * total + 99).div_euclid(100))
 }
 
-/// The scale of a pod's controller: `(controller uid, replicas)`.
-fn controller_scale(store: &Store, ns: &str, pod: &Value) -> Option<(String, i64)> {
-    let (kind, name, uid) = controller_ref(pod)?;
+/// The scale of a pod's controller: `Ok(Some((controller uid, replicas)))`, `Ok(None)` for a pod
+/// without a controller (not counted), `Err(message)` when the controller cannot be found or
+/// has no scale subresource (DaemonSets, as in the real controller, which then fails safe).
+fn controller_scale(store: &Store, ns: &str, pod: &Value) -> Result<Option<(String, i64)>, String> {
+    let Some((kind, name, uid)) = controller_ref(pod) else {
+        return Ok(None);
+    };
+    let no_controller = || format!("found no controllers for pod {:?}", meta_str(pod, "name"));
+    let replicas = |o: &Value| o["spec"]["replicas"].as_i64().unwrap_or(1);
     match kind {
         "ReplicaSet" => {
-            let rs = store.get(REPLICASETS, ns, name)?;
+            let rs = store.get(REPLICASETS, ns, name).ok_or_else(no_controller)?;
             if let Some((dkind, dname, duid)) = controller_ref(&rs)
                 && dkind == "Deployment"
             {
-                let dep = store.get(DEPLOYMENTS, ns, dname)?;
-                return Some((
-                    duid.to_string(),
-                    dep["spec"]["replicas"].as_i64().unwrap_or(1),
-                ));
+                let dep = store
+                    .get(DEPLOYMENTS, ns, dname)
+                    .ok_or_else(no_controller)?;
+                return Ok(Some((duid.to_string(), replicas(&dep))));
             }
-            Some((
-                uid.to_string(),
-                rs["spec"]["replicas"].as_i64().unwrap_or(1),
-            ))
+            Ok(Some((uid.to_string(), replicas(&rs))))
         }
-        "DaemonSet" => {
-            let ds = store.get(DAEMONSETS, ns, name)?;
-            Some((
-                uid.to_string(),
-                ds["status"]["desiredNumberScheduled"].as_i64().unwrap_or(0),
-            ))
+        "Deployment" => {
+            let dep = store.get(DEPLOYMENTS, ns, name).ok_or_else(no_controller)?;
+            Ok(Some((uid.to_string(), replicas(&dep))))
         }
-        _ => None,
+        "DaemonSet" => Err("daemonsets.apps does not implement the scale subresource".into()),
+        _ => Err(no_controller()),
     }
+}
+
+/// The summed scale of the pods' controllers.
+fn expected_scale(store: &Store, ns: &str, pods: &[&Value]) -> Result<i64, String> {
+    let mut seen = std::collections::BTreeMap::new();
+    for p in pods {
+        if let Some((uid, scale)) = controller_scale(store, ns, p)? {
+            seen.insert(uid, scale);
+        }
+    }
+    Ok(seen.values().sum())
+}
+
+/// `(expectedPods, desiredHealthy)` for the PDB's budget.
+fn budget(store: &Store, pdb: &Value, pods: &[&Value]) -> Result<(i64, i64), String> {
+    let ns = meta_str(pdb, "namespace");
+    let spec = &pdb["spec"];
+    if let Some(max_unavailable) = spec.get("maxUnavailable").filter(|v| !v.is_null()) {
+        let expected = expected_scale(store, ns, pods)?;
+        let max = scaled_value(max_unavailable, expected).unwrap_or(0);
+        Ok((expected, (expected - max).max(0)))
+    } else if let Some(min_available) = spec.get("minAvailable").filter(|v| !v.is_null()) {
+        if let Some(i) = min_available.as_i64() {
+            Ok((i64::try_from(pods.len()).unwrap_or(i64::MAX), i))
+        } else {
+            let expected = expected_scale(store, ns, pods)?;
+            Ok((expected, scaled_value(min_available, expected).unwrap_or(0)))
+        }
+    } else {
+        Ok((0, 0))
+    }
+}
+
+/// The real controller's `failSafe`: the status as it was, `disruptionsAllowed: 0` and the
+/// condition `DisruptionAllowed` False / `SyncFailed` with the error.
+fn fail_safe(pdb: &Value, message: &str) -> Value {
+    let mut status = pdb["status"].clone();
+    if !status.is_object() {
+        status = json!({});
+    }
+    status["disruptionsAllowed"] = json!(0);
+    let observed = status["observedGeneration"].as_i64().unwrap_or(0);
+    let since = status["conditions"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["type"] == "DisruptionAllowed" && c["status"] == "False")
+        })
+        .map_or_else(|| json!(now_rfc3339()), |c| c["lastTransitionTime"].clone());
+    let cond = json!({"type": "DisruptionAllowed", "status": "False", "observedGeneration": observed,
+        "lastTransitionTime": since, "reason": "SyncFailed", "message": message});
+    let conds = status["conditions"].as_array().cloned().unwrap_or_default();
+    let mut conds: Vec<Value> = conds
+        .into_iter()
+        .filter(|c| c["type"] != "DisruptionAllowed")
+        .collect();
+    conds.push(cond);
+    status["conditions"] = Value::Array(conds);
+    status
 }
 
 /// The status a PDB should have, given its pods, and when the next `disruptedPods` entry
@@ -86,8 +147,6 @@ pub(crate) fn compute_status(
     pods: &[&Value],
     disrupted_timeout: Duration,
 ) -> (Value, Option<Duration>) {
-    let ns = meta_str(pdb, "namespace");
-    let spec = &pdb["spec"];
     let now_ts = jiff::Timestamp::now();
     // disruptedPods: keep entries for live, non-terminating pods that have not expired.
     let mut disrupted = Map::new();
@@ -120,30 +179,10 @@ pub(crate) fn compute_status(
         })
         .count();
     let current_healthy = i64::try_from(current_healthy).unwrap_or(i64::MAX);
-    let expected_scale = || -> i64 {
-        let mut seen = std::collections::BTreeMap::new();
-        for p in pods {
-            if let Some((uid, scale)) = controller_scale(store, ns, p) {
-                seen.insert(uid, scale);
-            }
-        }
-        seen.values().sum()
+    let (expected, desired) = match budget(store, pdb, pods) {
+        Ok(b) => b,
+        Err(message) => return (fail_safe(pdb, &message), next_expiry),
     };
-    let (expected, desired) =
-        if let Some(max_unavailable) = spec.get("maxUnavailable").filter(|v| !v.is_null()) {
-            let expected = expected_scale();
-            let max = scaled_value(max_unavailable, expected).unwrap_or(0);
-            (expected, (expected - max).max(0))
-        } else if let Some(min_available) = spec.get("minAvailable").filter(|v| !v.is_null()) {
-            if let Some(i) = min_available.as_i64() {
-                (i64::try_from(pods.len()).unwrap_or(i64::MAX), i)
-            } else {
-                let expected = expected_scale();
-                (expected, scaled_value(min_available, expected).unwrap_or(0))
-            }
-        } else {
-            (0, 0)
-        };
     let mut allowed = current_healthy - desired;
     if expected <= 0 || allowed <= 0 {
         allowed = 0;
@@ -343,5 +382,30 @@ mod tests {
         assert_eq!(s["expectedPods"], 4);
         assert_eq!(s["desiredHealthy"], 2);
         assert_eq!(s["disruptionsAllowed"], 2);
+    }
+
+    #[test]
+    fn daemonset_pods_under_max_unavailable_fail_safe() {
+        let store = Store::new(StoreConfig::default());
+        let mut pod = ready_pod("kured-x");
+        pod["metadata"]["ownerReferences"] = json!([{"apiVersion":"apps/v1","kind":"DaemonSet",
+            "name":"kured","uid":"u","controller":true}]);
+        let pdb = json!({"metadata":{"name":"k","namespace":"d","generation":1},
+            "spec":{"maxUnavailable":1,"selector":{"matchLabels":{"app":"web"}}},
+            "status":{"observedGeneration":1,"disruptionsAllowed":1,"currentHealthy":1,
+                "desiredHealthy":0,"expectedPods":1}});
+        let (s, _) = compute_status(&store, &pdb, &[&pod], Duration::from_secs(120));
+        assert_eq!(s["disruptionsAllowed"], 0);
+        assert_eq!(s["currentHealthy"], 1, "other fields are left as they were");
+        assert_eq!(s["conditions"][0]["reason"], "SyncFailed");
+        assert_eq!(
+            s["conditions"][0]["message"],
+            "daemonsets.apps does not implement the scale subresource"
+        );
+        // minAvailable as an integer needs no scale: DaemonSet pods are fine.
+        let mut pdb2 = pdb.clone();
+        pdb2["spec"] = json!({"minAvailable":0,"selector":{"matchLabels":{"app":"web"}}});
+        let (s, _) = compute_status(&store, &pdb2, &[&pod], Duration::from_secs(120));
+        assert_eq!(s["disruptionsAllowed"], 1);
     }
 }
