@@ -226,3 +226,52 @@ async fn lease_slot_fields() {
     );
     cluster.shutdown().await;
 }
+
+/// Collects formatted log lines.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn takeover_of_a_deleted_nodes_slot_is_logged_with_the_old_holder() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    // Current-thread test runtime: the default subscriber covers the whole test.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for backend in [Backend::DaemonSet, Backend::Lease] {
+        let cluster = cluster(3).await;
+        let c = client(&cluster);
+        let lock = backend.lock(c.clone(), 1, Duration::ZERO);
+        acquired(lock.as_ref(), "node-2").await;
+        common::delete_node(&c, "node-2").await;
+        acquired(lock.as_ref(), "node-0").await;
+        cluster.shutdown().await;
+    }
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let takeovers: Vec<&str> = text.lines().filter(|l| l.contains("took over")).collect();
+    assert_eq!(takeovers.len(), 2, "{text}");
+    for line in takeovers {
+        assert!(line.contains("WARN"), "{line}");
+        assert!(line.contains("old_holder=node-2"), "{line}");
+        assert!(line.contains("reason=Stale"), "{line}");
+        assert!(
+            line.contains("new_holder=\"node-0\"") || line.contains("new_holder=node-0"),
+            "{line}"
+        );
+    }
+}
