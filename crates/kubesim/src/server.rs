@@ -18,8 +18,9 @@
 //!   real server omits (`spec.unschedulable: false`, empty `annotations`, …);
 //! - `application/apply-patch+yaml` is accepted in its JSON form and applied as a JSON merge
 //!   patch (no field ownership); a missing object is created by it;
-//! - PUT without `metadata.resourceVersion` is an unconditional update (the built-in types
-//!   kubesim serves all allow it on the real server);
+//! - PUT without `metadata.resourceVersion` is an unconditional update, except for Leases and
+//!   `PodDisruptionBudgets` (422 `must be specified for an update`, as their registry strategies
+//!   say); a PUT to a missing Lease or Event creates it (201), other kinds answer 404;
 //! - `dryRun` (query, or `dryRun` in a `DeleteOptions` body) runs every check and stores nothing,
 //!   on create, update, patch, delete and eviction;
 //! - unknown top-level and `metadata` fields of create/update bodies and patch results are
@@ -1225,6 +1226,24 @@ fn check_unknown_fields(
     }
 }
 
+/// Whether a PUT without `metadata.resourceVersion` is allowed (the registry strategy's
+/// `AllowUnconditionalUpdate`): not for `Leases` and `PodDisruptionBudgets`.
+fn allows_unconditional_update(rt: &ResourceType) -> bool {
+    !matches!(
+        (rt.group, rt.plural),
+        ("coordination.k8s.io", "leases") | ("policy", "poddisruptionbudgets")
+    )
+}
+
+/// Whether a PUT to a missing name creates the object (`AllowCreateOnUpdate`): Leases and
+/// Events.
+fn allows_create_on_update(rt: &ResourceType) -> bool {
+    matches!(
+        (rt.group, rt.plural),
+        ("coordination.k8s.io", "leases") | ("", "events")
+    )
+}
+
 /// Whether the request asks for a dry run (`?dryRun=All`).
 fn is_dry_run(query: &[(String, String)]) -> bool {
     query_get(query, "dryRun").is_some_and(|v| !v.is_empty())
@@ -1456,6 +1475,43 @@ fn update(
         .as_str()
         .filter(|s| !s.is_empty())
         .map(str::to_string);
+    if sub.is_none()
+        && allows_create_on_update(rt)
+        && state.store.get(rt, target.ns(), name).is_none()
+    {
+        // Leases and events are created by a PUT to a missing name (201), as on the real
+        // server.
+        let bytes = serde_json::to_vec(&obj).unwrap_or_default();
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return create(state, target, &h, query, &bytes);
+    }
+    if precondition.is_none() && !allows_unconditional_update(rt) {
+        return Err(ApiError::new(
+            422,
+            Some("Invalid"),
+            format!(
+                "{} \"{name}\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+                rt.qualified_plural()
+            ),
+        )
+        .with_details({
+            let mut d = Map::new();
+            d.insert("name".into(), json!(name));
+            if !rt.group.is_empty() {
+                d.insert("group".into(), json!(rt.group));
+            }
+            d.insert("kind".into(), json!(rt.plural));
+            d.insert(
+                "causes".into(),
+                json!([{"reason": "FieldValueInvalid", "message": "Invalid value: 0x0: must be specified for an update", "field": "metadata.resourceVersion"}]),
+            );
+            Value::Object(d)
+        }));
+    }
     let stored = write_or_dry_run(state, target, name, is_dry_run(query), |cur| {
         if let Some(rv) = &precondition
             && rv != current_rv(cur)
@@ -2179,5 +2235,54 @@ mod tests {
         let stored = st.store.get(NODES, "", "n").unwrap();
         assert!(stored["spec"].get("unschedulable").is_none());
         assert!(stored["metadata"]["labels"].get("x").is_none());
+    }
+
+    #[tokio::test]
+    async fn put_rules_follow_the_registry_strategies() {
+        let st = state();
+        let path = "/apis/coordination.k8s.io/v1/namespaces/ns/leases/l";
+        let lease = json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": "a"}});
+        let (s, created) = call(
+            &st,
+            "PUT",
+            path,
+            Some("application/json"),
+            &lease.to_string(),
+        )
+        .await;
+        assert_eq!(s, 201);
+        assert_eq!(created["metadata"]["namespace"], "ns");
+        let (s, e) = call(
+            &st,
+            "PUT",
+            path,
+            Some("application/json"),
+            &lease.to_string(),
+        )
+        .await;
+        assert_eq!(s, 422);
+        assert_eq!(
+            e["message"],
+            "leases.coordination.k8s.io \"l\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+        );
+        let (s, _) = call(
+            &st,
+            "PUT",
+            "/api/v1/nodes/missing",
+            Some("application/json"),
+            &node("missing").to_string(),
+        )
+        .await;
+        assert_eq!(s, 404);
+        st.store.create(NODES, node("n")).unwrap();
+        let (s, _) = call(
+            &st,
+            "PUT",
+            "/api/v1/nodes/n",
+            Some("application/json"),
+            &node("n").to_string(),
+        )
+        .await;
+        assert_eq!(s, 200);
     }
 }
