@@ -472,17 +472,20 @@ impl<'a> Seeder<'a> {
         let rs = self.create(REPLICASETS, replicaset_for(&dep))?;
         let template = pod_from_template(&rs);
         let node_count = self.nodes.len();
-        let mut pods = Vec::with_capacity(d.replicas);
-        for _ in 0..d.replicas {
+        let placement: Vec<Option<Arc<Value>>> =
+            (0..d.replicas).map(|_| self.next_node()).collect();
+        let built = build_parallel(&placement, |node| {
             let mut pod = template.clone();
-            let pod = if let Some(node) = self.next_node() {
+            if let Some(node) = node {
                 set_binding(&mut pod, node["metadata"]["name"].as_str(), node_count);
-                pod["status"] = running_status(&pod, &node);
-                pod
+                pod["status"] = running_status(&pod, node);
             } else {
                 set_binding(&mut pod, None, 0);
-                pod
-            };
+            }
+            pod
+        });
+        let mut pods = Vec::with_capacity(d.replicas);
+        for pod in built {
             pods.push(self.store.create(PODS, pod)?);
         }
         let refs: Vec<&Value> = pods.iter().map(AsRef::as_ref).collect();
@@ -547,6 +550,29 @@ impl<'a> Seeder<'a> {
         )?;
         Ok(())
     }
+}
+
+/// Maps `f` over `items` on all cores (seeding 50,000 pods is mostly building their JSON),
+/// keeping the order.
+fn build_parallel<T: Sync, F: Fn(&T) -> Value + Sync>(items: &[T], f: F) -> Vec<Value> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if threads < 2 || items.len() < 1_000 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| scope.spawn(|| c.iter().map(&f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// A served, running simulated cluster. Dropping it stops the server and the controllers.
@@ -770,5 +796,27 @@ mod tests {
         let ds = store.get(DAEMONSETS, "kube-system", "kured").unwrap();
         assert_eq!(ds["status"]["numberReady"], 4);
         assert!(store.get(NAMESPACES, "", "web").is_some());
+    }
+
+    #[test]
+    fn large_deployments_are_built_in_parallel_in_order() {
+        let store = Cluster::builder()
+            .nodes(10)
+            .deployment("big", "big", 1500, None)
+            .build_store()
+            .unwrap();
+        let (pods, _) = store.list(PODS, Some("big"), |_| true);
+        assert_eq!(pods.len(), 1500);
+        assert!(pods.iter().all(|p| pod_ready(p)));
+        let mut per_node = std::collections::BTreeMap::<String, usize>::new();
+        for p in &pods {
+            *per_node
+                .entry(p["spec"]["nodeName"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        assert_eq!(per_node.len(), 10);
+        assert!(per_node.values().all(|n| *n == 150), "{per_node:?}");
+        let rs = &store.list(REPLICASETS, Some("big"), |_| true).0[0];
+        assert_eq!(rs["status"]["readyReplicas"], 1500);
     }
 }
