@@ -12,7 +12,9 @@
 //!   continue tokens are served from a snapshot rebuilt from the store's event log (410 Expired
 //!   once the log no longer reaches back);
 //! - `Accept: …;as=Table;v=v1;g=meta.k8s.io` answers a `Table` ([`crate::table`]);
-//! - writes: the main resource ignores `.status`, `/status` ignores the spec; a
+//! - writes: the main resource ignores `.status`, `/status` ignores the spec; a pod's spec is
+//!   immutable but for images, added tolerations and a few more fields (422, as the real
+//!   server); a
 //!   `metadata.resourceVersion` in a PUT body or in the result of a patch is a precondition
 //!   (409 Conflict); after every write a normalisation step drops the empty/false values the
 //!   real server omits (`spec.unschedulable: false`, empty `annotations`, …);
@@ -1424,6 +1426,7 @@ fn finish_write(
     }
     normalize(rt, &mut desired);
     validation::validate(rt, &desired)?;
+    validation::validate_update(rt, cur, &desired)?;
     Ok(desired)
 }
 

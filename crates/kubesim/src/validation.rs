@@ -175,6 +175,73 @@ fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
     }
 }
 
+/// The message of the real server's pod-spec immutability error (without its diff).
+const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+
+/// Validates an update of `old` to `new` (after [`validate`] passed for `new`): a pod's spec is
+/// immutable except for container images, `activeDeadlineSeconds`, added tolerations,
+/// `terminationGracePeriodSeconds` and removed scheduling gates.
+pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
+    if !(rt.group.is_empty() && rt.plural == "pods") || old.get("spec") == new.get("spec") {
+        return Ok(());
+    }
+    let (old_spec, new_spec) = (&old["spec"], &new["spec"]);
+    // The old spec with every mutable field taken from the new one must equal the new spec.
+    let mut allowed = old_spec.clone();
+    for key in ["containers", "initContainers"] {
+        let (Some(olds), Some(news)) = (old_spec[key].as_array(), new_spec[key].as_array()) else {
+            continue;
+        };
+        if olds.len() != news.len() {
+            continue;
+        }
+        if let Some(list) = allowed.get_mut(key).and_then(Value::as_array_mut) {
+            for (c, n) in list.iter_mut().zip(news) {
+                if let Some(image) = n.get("image") {
+                    c["image"] = image.clone();
+                }
+            }
+        }
+    }
+    let tolerations_added_only = old_spec["tolerations"].as_array().is_none_or(|olds| {
+        let news = new_spec["tolerations"].as_array();
+        olds.iter().all(|t| news.is_some_and(|ns| ns.contains(t)))
+    });
+    let mut mutable = vec![
+        "activeDeadlineSeconds",
+        "terminationGracePeriodSeconds",
+        "schedulingGates",
+    ];
+    if tolerations_added_only {
+        mutable.push("tolerations");
+    }
+    if let Some(m) = allowed.as_object_mut() {
+        for key in mutable {
+            match new_spec.get(key) {
+                Some(v) => {
+                    m.insert(key.to_string(), v.clone());
+                }
+                None => {
+                    m.remove(key);
+                }
+            }
+        }
+    }
+    if &allowed == new_spec {
+        return Ok(());
+    }
+    let name = new["metadata"]["name"].as_str().unwrap_or_default();
+    Err(invalid(
+        rt,
+        name,
+        &[FieldError {
+            reason: "FieldValueForbidden",
+            field: "spec".into(),
+            message: format!("Forbidden: {POD_UPDATE_FORBIDDEN}"),
+        }],
+    ))
+}
+
 /// Checks and normalises the `MicroTime` fields of a Lease (`spec.acquireTime`,
 /// `spec.renewTime`): exactly six fractional digits are required (else the real server's 400
 /// decode error); a numeric offset is converted to UTC `Z`.
@@ -269,6 +336,28 @@ mod tests {
                 .starts_with("DaemonSet.apps \"x\" is invalid")
         );
         assert_eq!(grouped.details.unwrap()["group"], "apps");
+    }
+
+    #[test]
+    fn pod_specs_are_immutable_except_images_and_added_tolerations() {
+        let old = json!({"metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"a"}],
+            "tolerations":[{"key":"k","operator":"Exists"}],"nodeName":"n1"}});
+        let mut new = old.clone();
+        new["spec"]["containers"][0]["image"] = json!("b");
+        new["spec"]["tolerations"] =
+            json!([{"key":"k","operator":"Exists"},{"key":"x","operator":"Exists"}]);
+        assert!(validate_update(PODS, &old, &new).is_ok());
+        let mut moved = old.clone();
+        moved["spec"]["nodeName"] = json!("n2");
+        let e = validate_update(PODS, &old, &moved).unwrap_err();
+        assert_eq!(e.code, 422);
+        assert!(e.message.starts_with(
+            "Pod \"p\" is invalid: spec: Forbidden: pod updates may not change fields other than"
+        ));
+        let mut dropped = old.clone();
+        dropped["spec"]["tolerations"] = json!([]);
+        assert!(validate_update(PODS, &old, &dropped).is_err());
+        assert!(validate_update(NODES, &old, &moved).is_ok());
     }
 
     #[test]
