@@ -2288,4 +2288,59 @@ mod tests {
         .await;
         assert_eq!(s, 200);
     }
+
+    #[tokio::test]
+    async fn odd_shapes_are_answered_not_panicked_on() {
+        let st = state();
+        st.store
+            .create(PODS, json!({"metadata": {"name": "p", "namespace": "d"}, "spec": {"containers": [{"name": "c", "image": "i"}]}}))
+            .unwrap();
+        st.store.create(NODES, node("n")).unwrap();
+        let bodies = [
+            r#"{"metadata":"x"}"#,
+            r#"{"metadata":{"name":"q"},"spec":5}"#,
+            r#"{"metadata":{"name":"q"},"spec":{"containers":"x"},"status":"x"}"#,
+            r#"{"metadata":{"name":"q","labels":[1]}}"#,
+            r#"{"metadata":{"name":"q"},"spec":{"containers":[5,{"name":1}]}}"#,
+            r#"[]"#,
+            r#"null"#,
+        ];
+        for body in bodies {
+            for (method, uri, ct) in [
+                ("POST", "/api/v1/namespaces/d/pods", "application/json"),
+                ("POST", "/api/v1/nodes", "application/json"),
+                ("PUT", "/api/v1/namespaces/d/pods/p", "application/json"),
+                (
+                    "PATCH",
+                    "/api/v1/namespaces/d/pods/p",
+                    "application/merge-patch+json",
+                ),
+                (
+                    "PATCH",
+                    "/api/v1/namespaces/d/pods/p/status",
+                    "application/strategic-merge-patch+json",
+                ),
+                ("PATCH", "/api/v1/nodes/n", "application/merge-patch+json"),
+                ("PATCH", "/api/v1/nodes/n", "application/json-patch+json"),
+                (
+                    "PUT",
+                    "/apis/coordination.k8s.io/v1/namespaces/d/leases/l",
+                    "application/json",
+                ),
+            ] {
+                let (s, _) = call(&st, method, uri, Some(ct), body).await;
+                assert!((200..600).contains(&s), "{method} {uri} {body}: {s}");
+            }
+        }
+        // The stored objects are still well-formed.
+        let (s, list) = call(&st, "GET", "/api/v1/pods", None, "").await;
+        assert_eq!(s, 200);
+        assert!(
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["metadata"].is_object())
+        );
+    }
 }
