@@ -2302,8 +2302,8 @@ mod tests {
             r#"{"metadata":{"name":"q"},"spec":{"containers":"x"},"status":"x"}"#,
             r#"{"metadata":{"name":"q","labels":[1]}}"#,
             r#"{"metadata":{"name":"q"},"spec":{"containers":[5,{"name":1}]}}"#,
-            r#"[]"#,
-            r#"null"#,
+            "[]",
+            "null",
         ];
         for body in bodies {
             for (method, uri, ct) in [
