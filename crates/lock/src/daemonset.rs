@@ -1,12 +1,18 @@
 //! The default backend: an annotation on kured's `DaemonSet`, in Go kured's exact format.
 //!
 //! Every change is a read-decide-write: GET the `DaemonSet`, decide with [`crate::decision`],
-//! then a JSON merge patch that carries the read `metadata.resourceVersion` (the API server
-//! turns that into a precondition and answers 409 if anyone wrote in between). A 409 or a
-//! transient error leads to a fresh read and a fresh decision after a jittered backoff, at most
-//! [`RetryPolicy::max_attempts`] rounds. A merge patch touches only our annotation, unlike a PUT
-//! of a typed object, which could drop fields this client does not know. (A JSON-patch `test`
-//! on the resourceVersion would fail with a generic 422 instead of a 409.)
+//! then write carrying the read `metadata.resourceVersion`, which the API server treats as a
+//! precondition (409 if anyone wrote in between). A 409 or a transient error leads to a fresh
+//! read and a fresh decision after a jittered backoff, at most [`RetryPolicy::max_attempts`]
+//! rounds; nothing is ever blindly overwritten.
+//!
+//! The write is a PUT of the object as read ([`WriteMethod::Update`], the default: Go kured's
+//! RBAC grants `get` and `update` on the DaemonSet, so kured-rs runs under the same Role). The
+//! object is read and written untyped, so fields this client does not know survive. A JSON
+//! merge patch carrying the resourceVersion ([`WriteMethod::MergePatch`]) sends only the
+//! annotation but needs the `patch` verb. (A JSON-patch `test` on the resourceVersion would fail
+//! with a generic 422 instead of a 409, so it is not offered.) [`RebootLock::wait_for_change`]
+//! needs `list` and `watch` on the DaemonSet (a field selector on its name).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,7 +22,7 @@ use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use serde_json::json;
@@ -48,6 +54,19 @@ pub struct DaemonSetLockConfig {
     pub release_delay: Duration,
     /// Retries after conflicts and transient errors.
     pub retry: RetryPolicy,
+    /// How the annotation is written.
+    pub write_method: WriteMethod,
+}
+
+/// How the `DaemonSet` backend writes the annotation (both with the read resourceVersion as a
+/// precondition).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WriteMethod {
+    /// PUT the object as read, with the new annotation (RBAC verb `update`, as Go kured).
+    #[default]
+    Update,
+    /// JSON merge patch of the annotation and `metadata.resourceVersion` (RBAC verb `patch`).
+    MergePatch,
 }
 
 impl Default for DaemonSetLockConfig {
@@ -59,6 +78,7 @@ impl Default for DaemonSetLockConfig {
             policy: LockPolicy::default(),
             release_delay: Duration::ZERO,
             retry: RetryPolicy::default(),
+            write_method: WriteMethod::default(),
         }
     }
 }
@@ -122,7 +142,10 @@ pub struct DaemonSetLock {
 }
 
 struct Inner {
+    /// Typed, for the watcher.
     api: Api<DaemonSet>,
+    /// Untyped, for reads and writes that keep every field.
+    raw: Api<DynamicObject>,
     nodes: Arc<dyn NodeDirectory>,
     config: DaemonSetLockConfig,
     tracker: ChangeTracker,
@@ -160,6 +183,11 @@ impl DaemonSetLock {
         }
         Ok(Self {
             inner: Arc::new(Inner {
+                raw: Api::namespaced_with(
+                    client.clone(),
+                    &config.namespace,
+                    &ApiResource::erase::<DaemonSet>(&()),
+                ),
                 api: Api::namespaced(client, &config.namespace),
                 nodes,
                 tracker: ChangeTracker::new([config.name.clone()]),
@@ -182,11 +210,11 @@ impl DaemonSetLock {
             .and_then(|mut a| a.remove(&self.inner.config.annotation)))
     }
 
-    async fn get(&self) -> Result<DaemonSet, LockError> {
+    async fn get(&self) -> Result<DynamicObject, LockError> {
         let c = &self.inner.config;
         let ds = self
             .inner
-            .api
+            .raw
             .get_opt(&c.name)
             .await
             .map_err(LockError::Api)?;
@@ -206,11 +234,10 @@ impl DaemonSetLock {
         Ok(ds)
     }
 
-    /// Reads the parsed value and the resourceVersion it was read at.
-    async fn read(&self) -> Result<(Option<LockValue>, String), LockError> {
+    /// Reads the parsed value and the object it was read from.
+    async fn read(&self) -> Result<(Option<LockValue>, DynamicObject), LockError> {
         let c = &self.inner.config;
         let ds = self.get().await?;
-        let rv = ds.metadata.resource_version.unwrap_or_default();
         let value = match ds
             .metadata
             .annotations
@@ -224,25 +251,44 @@ impl DaemonSetLock {
                 source,
             })?),
         };
-        Ok((value, rv))
+        Ok((value, ds))
     }
 
-    /// Writes `value` (`None` removes the annotation) if the object is still at `rv`.
-    async fn write(&self, rv: &str, value: Option<&LockValue>) -> Result<(), LockError> {
+    /// Writes `value` (`None` removes the annotation) if the object is still as `read`.
+    async fn write(&self, read: DynamicObject, value: Option<&LockValue>) -> Result<(), LockError> {
         let c = &self.inner.config;
-        let patch = json!({
-            "metadata": {
-                "resourceVersion": rv,
-                "annotations": { c.annotation.as_str(): value.map(LockValue::to_json) },
+        let written = match c.write_method {
+            WriteMethod::Update => {
+                let mut ds = read;
+                let annotations = ds.metadata.annotations.get_or_insert_with(Default::default);
+                match value {
+                    Some(v) => {
+                        annotations.insert(c.annotation.clone(), v.to_json());
+                    }
+                    None => {
+                        annotations.remove(&c.annotation);
+                    }
+                }
+                self.inner
+                    .raw
+                    .replace(&c.name, &PostParams::default(), &ds)
+                    .await
             }
-        });
-        let ds = self
-            .inner
-            .api
-            .patch(&c.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(LockError::Api)?;
-        if let Some(rv) = ds.metadata.resource_version {
+            WriteMethod::MergePatch => {
+                let patch = json!({
+                    "metadata": {
+                        "resourceVersion": read.metadata.resource_version,
+                        "annotations": { c.annotation.as_str(): value.map(LockValue::to_json) },
+                    }
+                });
+                self.inner
+                    .raw
+                    .patch(&c.name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+            }
+        }
+        .map_err(LockError::Api)?;
+        if let Some(rv) = written.metadata.resource_version {
             self.inner.tracker.observe(&c.name, Observed::Present(rv));
         }
         Ok(())
@@ -256,7 +302,7 @@ impl DaemonSetLock {
         let c = &self.inner.config;
         let mut attempts = Attempts::new(c.retry);
         while attempts.next() {
-            let (current, rv) = match self.read().await {
+            let (current, read) = match self.read().await {
                 Ok(read) => read,
                 Err(e) => {
                     attempts.after_failure(e).await?;
@@ -289,7 +335,7 @@ impl DaemonSetLock {
                     value,
                     record,
                     displaced,
-                } => match self.write(&rv, Some(&value)).await {
+                } => match self.write(read, Some(&value)).await {
                     Ok(()) => {
                         for d in &displaced {
                             tracing::warn!(
@@ -317,7 +363,7 @@ impl DaemonSetLock {
         // A write that failed without a clear "not applied" (5xx, transport) may have landed.
         let mut maybe_released = false;
         while attempts.next() {
-            let (current, rv) = match self.read().await {
+            let (current, read) = match self.read().await {
                 Ok(read) => read,
                 Err(e) => {
                     attempts.after_failure(e).await?;
@@ -332,7 +378,7 @@ impl DaemonSetLock {
                         holders: records.into_iter().map(|r| r.node_id).collect(),
                     });
                 }
-                ReleaseDecision::Write(value) => match self.write(&rv, value.as_ref()).await {
+                ReleaseDecision::Write(value) => match self.write(read, value.as_ref()).await {
                     Ok(()) => {
                         tracing::info!(holder, "reboot lock released");
                         return Ok(());

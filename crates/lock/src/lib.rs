@@ -56,7 +56,9 @@ mod watch;
 
 use async_trait::async_trait;
 
-pub use daemonset::{DEFAULT_ANNOTATION, DaemonSetLock, DaemonSetLockConfig, KubeNodeDirectory};
+pub use daemonset::{
+    DEFAULT_ANNOTATION, DaemonSetLock, DaemonSetLockConfig, KubeNodeDirectory, WriteMethod,
+};
 pub use decision::{LockPolicy, NodeDirectory};
 pub use error::LockError;
 pub use format::{LockMetadata, LockRecord, LockValue};

@@ -56,6 +56,11 @@ async fn daemonset_race_concurrency_3() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemonset_merge_patch_race_concurrency_3() {
+    check(race(Backend::DaemonSetPatch, 3, seed())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_race_concurrency_1() {
     check(race(Backend::Lease, 1, seed())).await;
 }
@@ -74,7 +79,7 @@ async fn random_seeds_loop() {
         .unwrap_or(10);
     for _ in 0..rounds {
         let seed = fastrand::u64(..);
-        for backend in [Backend::DaemonSet, Backend::Lease] {
+        for backend in [Backend::DaemonSet, Backend::DaemonSetPatch, Backend::Lease] {
             for c in [1, 3] {
                 eprintln!("seed {seed}");
                 check(race(backend, c, seed)).await;

@@ -275,3 +275,35 @@ async fn takeover_of_a_deleted_nodes_slot_is_logged_with_the_old_holder() {
         );
     }
 }
+
+#[tokio::test]
+async fn writes_keep_every_other_field_of_the_daemonset() {
+    use kube::api::{ApiResource, DynamicObject};
+    let cluster = cluster(2).await;
+    let c = client(&cluster);
+    let raw: Api<DynamicObject> = Api::namespaced_with(
+        c.clone(),
+        NAMESPACE,
+        &ApiResource::erase::<k8s_openapi::api::apps::v1::DaemonSet>(&()),
+    );
+    let patch = serde_json::json!({"metadata": {"annotations": {"example.com/keep": "yes"}},
+        "spec": {"template": {"spec": {"x-unknown-field": {"kept": true}}}}});
+    raw.patch(
+        NAME,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .unwrap();
+    let before = raw.get(NAME).await.unwrap();
+    for backend in [Backend::DaemonSet, Backend::DaemonSetPatch] {
+        let lock = backend.lock(c.clone(), 1, Duration::ZERO);
+        acquired(lock.as_ref(), "node-0").await;
+        lock.release("node-0").await.unwrap();
+    }
+    let after = raw.get(NAME).await.unwrap();
+    assert_eq!(after.data["spec"], before.data["spec"]);
+    assert_eq!(after.metadata.labels, before.metadata.labels);
+    assert_eq!(after.metadata.annotations, before.metadata.annotations);
+    cluster.shutdown().await;
+}

@@ -282,4 +282,5 @@ macro_rules! suite {
 }
 
 suite!(daemonset, Backend::DaemonSet);
+suite!(daemonset_merge_patch, Backend::DaemonSetPatch);
 suite!(lease, Backend::Lease);

@@ -18,7 +18,7 @@ use kubesim::faults::FaultConfig;
 use kubesim::resources::well_known::{DAEMONSETS, LEASES};
 use lock::{
     AcquireOutcome, DEFAULT_ANNOTATION, DaemonSetLock, DaemonSetLockConfig, LeaseLock,
-    LeaseLockConfig, LockError, LockMetadata, LockRecord, LockValue, RebootLock,
+    LeaseLockConfig, LockError, LockMetadata, LockRecord, LockValue, RebootLock, WriteMethod,
 };
 use serde_json::{Value, json};
 
@@ -28,7 +28,10 @@ pub const NAME: &str = "kured";
 /// Which backend a scenario runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// The annotation, written with PUT (the default).
     DaemonSet,
+    /// The annotation, written with a merge patch carrying the resourceVersion.
+    DaemonSetPatch,
     Lease,
 }
 
@@ -75,11 +78,14 @@ impl Backend {
         release_delay: Duration,
     ) -> Arc<dyn RebootLock> {
         match self {
-            Self::DaemonSet => {
-                let config = DaemonSetLockConfig::default()
+            Self::DaemonSet | Self::DaemonSetPatch => {
+                let mut config = DaemonSetLockConfig::default()
                     .concurrency(concurrency)
                     .ttl(ttl)
                     .release_delay(release_delay);
+                if self == Self::DaemonSetPatch {
+                    config.write_method = WriteMethod::MergePatch;
+                }
                 Arc::new(DaemonSetLock::new(client, config).expect("valid config"))
             }
             Self::Lease => {
@@ -97,7 +103,7 @@ impl Backend {
     /// `concurrency == 1`), or one Lease per record.
     pub async fn plant(self, client: &Client, concurrency: u32, records: &[LockRecord]) {
         match self {
-            Self::DaemonSet => {
+            Self::DaemonSet | Self::DaemonSetPatch => {
                 let value = if concurrency == 1 {
                     assert_eq!(records.len(), 1, "single form holds one record");
                     LockValue::Single(records[0].clone())
@@ -121,7 +127,9 @@ impl Backend {
     /// `manual` without any time in every slot for the Lease backend.
     pub async fn plant_manual(self, client: &Client, concurrency: u32) {
         match self {
-            Self::DaemonSet => set_annotation(client, Some(r#"{"nodeID":"manual"}"#)).await,
+            Self::DaemonSet | Self::DaemonSetPatch => {
+                set_annotation(client, Some(r#"{"nodeID":"manual"}"#)).await
+            }
             Self::Lease => {
                 let api: Api<Lease> = Api::namespaced(client.clone(), NAMESPACE);
                 for i in 0..concurrency {
@@ -434,7 +442,7 @@ fn check_history(cluster: &RunningCluster, race: Race) -> (usize, usize) {
     let mut checked = 0;
     let mut max_holders = 0;
     match race.backend {
-        Backend::DaemonSet => {
+        Backend::DaemonSet | Backend::DaemonSetPatch => {
             for event in cluster.history() {
                 if event.resource.plural != DAEMONSETS.plural
                     || event.object["metadata"]["name"] != NAME
