@@ -7,12 +7,12 @@
 //! rounds; nothing is ever blindly overwritten.
 //!
 //! The write is a PUT of the object as read ([`WriteMethod::Update`], the default: Go kured's
-//! RBAC grants `get` and `update` on the DaemonSet, so kured-rs runs under the same Role). The
+//! RBAC grants `get` and `update` on the `DaemonSet`, so kured-rs runs under the same Role). The
 //! object is read and written untyped, so fields this client does not know survive. A JSON
 //! merge patch carrying the resourceVersion ([`WriteMethod::MergePatch`]) sends only the
 //! annotation but needs the `patch` verb. (A JSON-patch `test` on the resourceVersion would fail
 //! with a generic 422 instead of a 409, so it is not offered.) [`RebootLock::wait_for_change`]
-//! needs `list` and `watch` on the DaemonSet (a field selector on its name).
+//! needs `list` and `watch` on the `DaemonSet` (a field selector on its name).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
