@@ -1,0 +1,118 @@
+//! Reboot notifications for kured-rs.
+//!
+//! kured users configure notifications with [shoutrrr](https://containrrr.dev/shoutrrr/) URLs
+//! (`--notify-url`, or the deprecated `--slack-hook-url`) and message templates
+//! (`--message-template-drain|reboot|uncordon`). This crate:
+//!
+//! - parses those URLs at startup ([`parse_urls`], [`FanOut::from_urls`]): `slack://`,
+//!   `teams://` / `teams+https://`, `rocketchat://`, `smtp://`, `discord://`, `mattermost://`,
+//!   `telegram://`, `googlechat://`, `gotify://`, `ntfy://`, `pushover://`, `generic://` and
+//!   `generic+http(s)://`; a bad URL is a [`ParseError`] naming the problem, never a secret;
+//! - converts kured's `--slack-hook-url` ([`notify_urls_from_kured_flags`]);
+//! - renders kured's `%s` templates and named `{node}`, `{cluster}`, `{reason}`, `{duration}`
+//!   placeholders ([`MessageTemplates`]), including a "reboot blocked for longer than X" message;
+//! - sends to every URL concurrently ([`FanOut`]) with a per-send timeout, over rustls with the
+//!   `ring` provider (HTTP: reqwest; SMTP: lettre);
+//! - redacts secrets (tokens, passwords, webhook path parts) from every `Debug`/`Display`, log
+//!   line and error ([`Secret`]).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use notify::{Event, FanOut, MessageTemplates, Notifications, Notifier};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let urls = "slack://hook:T000-B000-XXXX@webhook?botname=kured, ntfy://ntfy.example/reboots";
+//! let fanout = FanOut::from_urls(urls, Duration::from_secs(10))?;
+//! assert_eq!(fanout.backends(), 2);
+//! // Secrets never show up when printing the configuration.
+//! assert!(!fanout.target().contains("XXXX"));
+//!
+//! let templates = MessageTemplates::new("Draining node %s", "Rebooting node %s",
+//!     "Node %s rebooted & uncordoned successfully!",
+//!     "[{cluster}] {node} blocked for more than {duration}: {reason}")?;
+//! let notifications = Notifications::new(Arc::new(fanout), templates).with_cluster("prod");
+//! assert_eq!(notifications.render("node-1", Event::Drain), "Draining node node-1");
+//! assert_eq!(
+//!     notifications.render("node-1", Event::Blocked { blocked_for: Duration::from_secs(7200), reason: "alert HighLoad" }),
+//!     "[prod] node-1 blocked for more than 2h: alert HighLoad",
+//! );
+//!
+//! // Bad URLs fail at startup and say why.
+//! let err = FanOut::from_urls("slack://hook:@webhook", Duration::from_secs(1)).unwrap_err();
+//! assert_eq!(err.to_string(), "notification URL #1 (slack): missing token");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+mod config;
+mod error;
+mod fanout;
+mod http;
+mod notifications;
+mod secret;
+mod smtp;
+mod template;
+
+#[cfg(test)]
+mod tests;
+
+use async_trait::async_trait;
+
+pub use config::{
+    DiscordConfig, GenericConfig, GoogleChatConfig, GotifyConfig, MattermostConfig, NtfyConfig,
+    PushoverConfig, RocketChatConfig, SUPPORTED_SCHEMES, ServiceConfig, SlackAuth, SlackConfig,
+    SmtpAuth, SmtpConfig, SmtpEncryption, TeamsConfig, TeamsTarget, TelegramConfig,
+    notify_urls_from_kured_flags, parse_url, parse_urls, slack_hook_to_notify_url, split_urls,
+    strip_quotes,
+};
+pub use error::{
+    BuildError, NotifyError, ParseError, SendError, SendFailure, TemplateError, UrlProblem,
+};
+pub use fanout::{DEFAULT_TIMEOUT, FanOut};
+pub use http::{HttpNotifier, http_client};
+pub use notifications::{Event, Notifications};
+pub use secret::{REDACTED, Secret};
+pub use smtp::SmtpNotifier;
+pub use template::{
+    DEFAULT_BLOCKED, DEFAULT_DRAIN, DEFAULT_REBOOT, DEFAULT_UNCORDON, MessageTemplates, Template,
+    TemplateContext,
+};
+
+/// One notification.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Message {
+    /// Optional title (subject for e-mail; prepended or a separate field elsewhere).
+    pub title: Option<String>,
+    /// The text.
+    pub text: String,
+}
+
+impl Message {
+    /// A message without title.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            title: None,
+            text: text.into(),
+        }
+    }
+}
+
+/// Something that delivers a message somewhere.
+#[async_trait]
+pub trait Notifier: Send + Sync + std::fmt::Debug {
+    /// Service name for logs (`slack`, `smtp`, `fan-out`, …).
+    fn service(&self) -> &'static str;
+
+    /// Where messages go, with secrets redacted.
+    fn target(&self) -> String;
+
+    /// Sends one message, bounded by the notifier's timeout. Failures are logged by the
+    /// backend (service, redacted target, HTTP status) and returned.
+    async fn send(&self, message: &Message) -> Result<(), NotifyError>;
+
+    /// How many backends this notifier stands for (1, or the size of a fan-out).
+    fn backends(&self) -> usize {
+        1
+    }
+}

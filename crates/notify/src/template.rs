@@ -1,0 +1,241 @@
+//! Message templates: kured's `%s` form and named `{node}`, `{cluster}`, `{reason}`,
+//! `{duration}` placeholders.
+
+use std::time::Duration;
+
+use crate::error::TemplateError;
+
+/// kured's default drain message.
+pub const DEFAULT_DRAIN: &str = "Draining node %s";
+/// kured's default reboot message.
+pub const DEFAULT_REBOOT: &str = "Rebooting node %s";
+/// kured's default uncordon message.
+pub const DEFAULT_UNCORDON: &str = "Node %s rebooted & uncordoned successfully!";
+/// Default message when a reboot has been blocked for too long (new in kured-rs).
+pub const DEFAULT_BLOCKED: &str =
+    "Reboot of node {node} blocked for longer than {duration}: {reason}";
+
+const PLACEHOLDERS: &[&str] = &["node", "cluster", "reason", "duration"];
+
+/// Values substituted into a template.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TemplateContext<'a> {
+    /// Node name (also what `%s` becomes).
+    pub node: &'a str,
+    /// Cluster name (empty when not configured).
+    pub cluster: &'a str,
+    /// Why (blocker reasons); empty for drain/reboot/uncordon.
+    pub reason: &'a str,
+    /// How long the reboot has been blocked; `None` renders as empty.
+    pub duration: Option<Duration>,
+}
+
+/// One validated template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    text: String,
+}
+
+impl Template {
+    /// Validates a template: `%s` (any number; `%%` is a literal `%`), `{node}`, `{cluster}`,
+    /// `{reason}`, `{duration}`; `{{` and `}}` are literal braces.
+    pub fn new(which: &'static str, text: &str) -> Result<Self, TemplateError> {
+        let t = Self {
+            text: text.to_owned(),
+        };
+        t.render_checked(which, &TemplateContext::default())?;
+        Ok(t)
+    }
+
+    /// The template text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Renders the template.
+    pub fn render(&self, ctx: &TemplateContext<'_>) -> String {
+        // Validated in `new`, so rendering cannot fail; fall back to the raw text regardless.
+        self.render_checked("message", ctx)
+            .unwrap_or_else(|_| self.text.clone())
+    }
+
+    fn render_checked(
+        &self,
+        which: &'static str,
+        ctx: &TemplateContext<'_>,
+    ) -> Result<String, TemplateError> {
+        let mut out = String::with_capacity(self.text.len() + 32);
+        let mut chars = self.text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '%' => match chars.peek() {
+                    Some('s') => {
+                        chars.next();
+                        out.push_str(ctx.node);
+                    }
+                    Some('%') => {
+                        chars.next();
+                        out.push('%');
+                    }
+                    _ => out.push('%'),
+                },
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    out.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    out.push('}');
+                }
+                '{' => {
+                    let mut name = String::new();
+                    let mut closed = false;
+                    for n in chars.by_ref() {
+                        if n == '}' {
+                            closed = true;
+                            break;
+                        }
+                        name.push(n);
+                    }
+                    if !closed {
+                        return Err(TemplateError::Unclosed { template: which });
+                    }
+                    match name.trim() {
+                        "node" => out.push_str(ctx.node),
+                        "cluster" => out.push_str(ctx.cluster),
+                        "reason" => out.push_str(ctx.reason),
+                        "duration" => {
+                            if let Some(d) = ctx.duration {
+                                out.push_str(
+                                    &humantime::format_duration(Duration::from_secs(d.as_secs()))
+                                        .to_string(),
+                                );
+                            }
+                        }
+                        other => {
+                            debug_assert!(!PLACEHOLDERS.contains(&other));
+                            return Err(TemplateError::UnknownPlaceholder {
+                                template: which,
+                                name: other.to_owned(),
+                            });
+                        }
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The four message templates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageTemplates {
+    /// Before draining (`--message-template-drain`).
+    pub drain: Template,
+    /// Before rebooting (`--message-template-reboot`).
+    pub reboot: Template,
+    /// After uncordoning (`--message-template-uncordon`).
+    pub uncordon: Template,
+    /// When a required reboot has been blocked for longer than a threshold.
+    pub blocked: Template,
+}
+
+impl Default for MessageTemplates {
+    fn default() -> Self {
+        // The defaults are constants checked by the unit tests below.
+        Self {
+            drain: Template {
+                text: DEFAULT_DRAIN.into(),
+            },
+            reboot: Template {
+                text: DEFAULT_REBOOT.into(),
+            },
+            uncordon: Template {
+                text: DEFAULT_UNCORDON.into(),
+            },
+            blocked: Template {
+                text: DEFAULT_BLOCKED.into(),
+            },
+        }
+    }
+}
+
+impl MessageTemplates {
+    /// Validates all four templates (at startup).
+    pub fn new(
+        drain: &str,
+        reboot: &str,
+        uncordon: &str,
+        blocked: &str,
+    ) -> Result<Self, TemplateError> {
+        Ok(Self {
+            drain: Template::new("drain", drain)?,
+            reboot: Template::new("reboot", reboot)?,
+            uncordon: Template::new("uncordon", uncordon)?,
+            blocked: Template::new("blocked", blocked)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx<'a>() -> TemplateContext<'a> {
+        TemplateContext {
+            node: "n1",
+            cluster: "prod",
+            reason: "alert X",
+            duration: Some(Duration::from_secs(5400)),
+        }
+    }
+
+    #[test]
+    fn kured_defaults_render_like_go_sprintf() {
+        let t = MessageTemplates::default();
+        assert_eq!(t.drain.render(&ctx()), "Draining node n1");
+        assert_eq!(t.reboot.render(&ctx()), "Rebooting node n1");
+        assert_eq!(
+            t.uncordon.render(&ctx()),
+            "Node n1 rebooted & uncordoned successfully!"
+        );
+        assert_eq!(
+            t.blocked.render(&ctx()),
+            "Reboot of node n1 blocked for longer than 1h 30m: alert X"
+        );
+        assert_eq!(
+            MessageTemplates::new(
+                DEFAULT_DRAIN,
+                DEFAULT_REBOOT,
+                DEFAULT_UNCORDON,
+                DEFAULT_BLOCKED
+            )
+            .ok(),
+            Some(t)
+        );
+    }
+
+    #[test]
+    fn named_placeholders_and_escapes() {
+        let t = Template::new("drain", "[{cluster}] {node}: {reason} 100%% {{x}} %d").unwrap();
+        assert_eq!(t.render(&ctx()), "[prod] n1: alert X 100% {x} %d");
+    }
+
+    #[test]
+    fn bad_templates_fail_at_startup() {
+        assert_eq!(
+            Template::new("reboot", "{nod}").unwrap_err(),
+            TemplateError::UnknownPlaceholder {
+                template: "reboot",
+                name: "nod".into()
+            }
+        );
+        assert_eq!(
+            Template::new("drain", "x {node").unwrap_err(),
+            TemplateError::Unclosed { template: "drain" }
+        );
+        let e = MessageTemplates::new("ok", "ok", "ok", "{who}").unwrap_err();
+        assert!(e.to_string().contains("blocked template"), "{e}");
+    }
+}
