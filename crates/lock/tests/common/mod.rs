@@ -128,7 +128,7 @@ impl Backend {
     pub async fn plant_manual(self, client: &Client, concurrency: u32) {
         match self {
             Self::DaemonSet | Self::DaemonSetPatch => {
-                set_annotation(client, Some(r#"{"nodeID":"manual"}"#)).await
+                set_annotation(client, Some(r#"{"nodeID":"manual"}"#)).await;
             }
             Self::Lease => {
                 let api: Api<Lease> = Api::namespaced(client.clone(), NAMESPACE);
