@@ -21,7 +21,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::api::core::v1::Node;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client};
@@ -32,6 +31,7 @@ use crate::decision::{
 };
 use crate::error::{LockError, is_conflict, kube_error_is_retryable};
 use crate::format::{LockMetadata, LockRecord, LockValue};
+use crate::nodes::{CachedNodeDirectory, KubeNodeDirectory};
 use crate::retry::{Attempts, RetryPolicy};
 use crate::watch::{ChangeTracker, Observed, spawn_watcher};
 use crate::{AcquireOutcome, RebootLock};
@@ -56,6 +56,10 @@ pub struct DaemonSetLockConfig {
     pub retry: RetryPolicy,
     /// How the annotation is written.
     pub write_method: WriteMethod,
+    /// How long a "this holder's node exists" answer is reused before asking again (zero =
+    /// always ask). Bounds the Node GETs of many blocked waiters; delays the detection of a
+    /// deleted holder by at most this much.
+    pub node_cache: Duration,
 }
 
 /// How the `DaemonSet` backend writes the annotation (both with the read resourceVersion as a
@@ -79,6 +83,7 @@ impl Default for DaemonSetLockConfig {
             release_delay: Duration::ZERO,
             retry: RetryPolicy::default(),
             write_method: WriteMethod::default(),
+            node_cache: crate::nodes::DEFAULT_NODE_CACHE,
         }
     }
 }
@@ -101,37 +106,11 @@ impl DaemonSetLockConfig {
         self.release_delay = delay;
         self
     }
-}
 
-/// [`NodeDirectory`] over the Kubernetes API: `GET /api/v1/nodes/{name}`, 404 = gone.
-#[derive(Clone)]
-pub struct KubeNodeDirectory {
-    api: Api<Node>,
-}
-
-impl KubeNodeDirectory {
-    /// A directory using `client`.
-    pub fn new(client: Client) -> Self {
-        Self {
-            api: Api::all(client),
-        }
-    }
-}
-
-impl std::fmt::Debug for KubeNodeDirectory {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KubeNodeDirectory").finish_non_exhaustive()
-    }
-}
-
-#[async_trait]
-impl NodeDirectory for KubeNodeDirectory {
-    async fn node_exists(&self, name: &str) -> Result<bool, LockError> {
-        self.api
-            .get_opt(name)
-            .await
-            .map(|n| n.is_some())
-            .map_err(LockError::Api)
+    /// Sets how long a positive node-existence answer is reused.
+    pub fn node_cache(mut self, ttl: Duration) -> Self {
+        self.node_cache = ttl;
+        self
     }
 }
 
@@ -189,7 +168,7 @@ impl DaemonSetLock {
                     &ApiResource::erase::<DaemonSet>(&()),
                 ),
                 api: Api::namespaced(client, &config.namespace),
-                nodes,
+                nodes: Arc::new(CachedNodeDirectory::new(nodes, config.node_cache)),
                 tracker: ChangeTracker::new([config.name.clone()]),
                 config,
             }),

@@ -27,12 +27,13 @@ use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-use crate::daemonset::{DEFAULT_ANNOTATION, KubeNodeDirectory};
+use crate::daemonset::DEFAULT_ANNOTATION;
 use crate::decision::{
     self, LockPolicy, NodeDirectory, SlotDecision, gone_nodes, is_expired, record_state,
 };
 use crate::error::{LockError, is_conflict, kube_error_is_retryable};
 use crate::format::{LockMetadata, LockRecord};
+use crate::nodes::{CachedNodeDirectory, KubeNodeDirectory};
 use crate::retry::{Attempts, RetryPolicy};
 use crate::watch::{ChangeTracker, Observed, spawn_watcher};
 use crate::{AcquireOutcome, RebootLock};
@@ -52,6 +53,8 @@ pub struct LeaseLockConfig {
     pub release_delay: Duration,
     /// Retries after conflicts and transient errors.
     pub retry: RetryPolicy,
+    /// How long a "this holder's node exists" answer is reused (zero = always ask).
+    pub node_cache: Duration,
 }
 
 impl Default for LeaseLockConfig {
@@ -63,6 +66,7 @@ impl Default for LeaseLockConfig {
             policy: LockPolicy::default(),
             release_delay: Duration::ZERO,
             retry: RetryPolicy::default(),
+            node_cache: crate::nodes::DEFAULT_NODE_CACHE,
         }
     }
 }
@@ -83,6 +87,12 @@ impl LeaseLockConfig {
     /// Sets the release delay.
     pub fn release_delay(mut self, delay: Duration) -> Self {
         self.release_delay = delay;
+        self
+    }
+
+    /// Sets how long a positive node-existence answer is reused.
+    pub fn node_cache(mut self, ttl: Duration) -> Self {
+        self.node_cache = ttl;
         self
     }
 
@@ -151,7 +161,7 @@ impl LeaseLock {
         Ok(Self {
             inner: Arc::new(Inner {
                 api: Api::namespaced(client, &config.namespace),
-                nodes,
+                nodes: Arc::new(CachedNodeDirectory::new(nodes, config.node_cache)),
                 tracker: ChangeTracker::new(slots.clone()),
                 slots,
                 config,

@@ -51,18 +51,18 @@ pub mod decision;
 mod error;
 pub mod format;
 pub mod lease;
+pub mod nodes;
 mod retry;
 mod watch;
 
 use async_trait::async_trait;
 
-pub use daemonset::{
-    DEFAULT_ANNOTATION, DaemonSetLock, DaemonSetLockConfig, KubeNodeDirectory, WriteMethod,
-};
+pub use daemonset::{DEFAULT_ANNOTATION, DaemonSetLock, DaemonSetLockConfig, WriteMethod};
 pub use decision::{LockPolicy, NodeDirectory};
 pub use error::LockError;
 pub use format::{LockMetadata, LockRecord, LockValue};
 pub use lease::{LeaseLock, LeaseLockConfig};
+pub use nodes::{CachedNodeDirectory, KubeNodeDirectory};
 pub use retry::RetryPolicy;
 
 /// The result of an acquire attempt.

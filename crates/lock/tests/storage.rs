@@ -259,6 +259,7 @@ async fn takeover_of_a_deleted_nodes_slot_is_logged_with_the_old_holder() {
         let lock = backend.lock(c.clone(), 1, Duration::ZERO);
         acquired(lock.as_ref(), "node-2").await;
         common::delete_node(&c, "node-2").await;
+        tokio::time::sleep(common::NODE_CACHE).await;
         acquired(lock.as_ref(), "node-0").await;
         cluster.shutdown().await;
     }

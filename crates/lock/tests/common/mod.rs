@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 
 pub const NAMESPACE: &str = "kube-system";
 pub const NAME: &str = "kured";
+/// Node-existence answers are reused this long in tests (30 s by default).
+pub const NODE_CACHE: Duration = Duration::from_millis(200);
 
 /// Which backend a scenario runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +84,8 @@ impl Backend {
                 let mut config = DaemonSetLockConfig::default()
                     .concurrency(concurrency)
                     .ttl(ttl)
-                    .release_delay(release_delay);
+                    .release_delay(release_delay)
+                    .node_cache(NODE_CACHE);
                 if self == Self::DaemonSetPatch {
                     config.write_method = WriteMethod::MergePatch;
                 }
@@ -92,7 +95,8 @@ impl Backend {
                 let config = LeaseLockConfig::default()
                     .concurrency(concurrency)
                     .ttl(ttl)
-                    .release_delay(release_delay);
+                    .release_delay(release_delay)
+                    .node_cache(NODE_CACHE);
                 Arc::new(LeaseLock::new(client, config).expect("valid config"))
             }
         }
