@@ -97,7 +97,9 @@ impl ServiceConfig {
                     ));
                     v
                 }
-                TeamsTarget::Workflow { url } => url_secrets(url.expose()),
+                TeamsTarget::Workflow { url } | TeamsTarget::ConnectorUrl { url } => {
+                    url_secrets(url.expose())
+                }
             },
             Self::RocketChat(c) => vec![c.token_a.clone(), c.token_b.clone()],
             Self::Smtp(c) => vec![c.password.clone()],
@@ -153,7 +155,7 @@ impl fmt::Display for ServiceConfig {
                 TeamsTarget::Connector { host, .. } => {
                     write!(f, "teams://{REDACTED}?host={host}")
                 }
-                TeamsTarget::Workflow { url } => {
+                TeamsTarget::Workflow { url } | TeamsTarget::ConnectorUrl { url } => {
                     let host = Url::parse(url.expose())
                         .ok()
                         .and_then(|u| u.host_str().map(str::to_owned))
@@ -254,6 +256,11 @@ pub enum TeamsTarget {
         host: String,
         /// `group@tenant`, `altId`, `groupOwner` and optionally `extraId`.
         path: Vec<Secret>,
+    },
+    /// A full Office 365 connector URL given as `teams+https://…/IncomingWebhook/…`.
+    ConnectorUrl {
+        /// The full URL.
+        url: Secret,
     },
     /// Power Automate / Teams workflow webhook: the full https URL (its `sig` is the secret).
     Workflow {
@@ -724,69 +731,33 @@ fn parse_slack(url: &Url) -> Res<SlackConfig> {
     let host = url.host_str().map(decode).unwrap_or_default();
     let parts = path_parts(url);
     let mut botname = None;
-    let (auth, channel) = match password {
-        Some(token) => {
-            // New format: slack://hook:A-B-C@channel or slack://xoxb:rest@channel.
-            if token.is_empty() {
-                return Err(UrlProblem::Missing("token"));
-            }
-            let auth = if user == "hook" {
-                let pieces: Vec<&str> = token.split('-').collect();
-                if pieces.len() != 3 || pieces.iter().any(|p| p.is_empty()) {
-                    return Err(UrlProblem::Malformed("webhook token (expected hook:A-B-C)"));
-                }
-                SlackAuth::Webhook {
-                    a: Secret::new(pieces[0]),
-                    b: Secret::new(pieces[1]),
-                    c: Secret::new(pieces[2]),
-                }
-            } else if user.starts_with("xox") {
-                SlackAuth::Bot {
-                    token: Secret::new(format!("{user}-{token}")),
-                }
-            } else {
-                return Err(UrlProblem::Malformed(
-                    "token type (expected hook or xoxb/xoxp)",
-                ));
-            };
-            if host.is_empty() {
-                return Err(UrlProblem::Missing("channel"));
-            }
-            if !parts.is_empty() {
-                return Err(UrlProblem::Malformed(
-                    "path (nothing may follow the channel)",
-                ));
-            }
-            if matches!(auth, SlackAuth::Bot { .. }) && host == "webhook" {
-                return Err(UrlProblem::Missing(
-                    "channel (a bot token needs a channel id)",
-                ));
-            }
-            (auth, host)
+    let new_format = password.is_some() || user == "hook" || user.starts_with("xox");
+    let (auth, channel) = if new_format {
+        // New format: slack://hook:A-B-C@channel or slack://xoxb:rest@channel.
+        let token = password.unwrap_or_default();
+        (slack_new_auth(&user, &token, &host, &parts)?, host)
+    } else {
+        // Legacy format: slack://[botname@]A/B/C.
+        if !user.is_empty() {
+            botname = Some(user);
         }
-        None => {
-            // Legacy format: slack://[botname@]A/B/C.
-            if !user.is_empty() {
-                botname = Some(user);
-            }
-            if host.is_empty() && parts.is_empty() {
-                return Err(UrlProblem::Missing("token"));
-            }
-            if parts.len() != 2 || host.is_empty() {
-                return Err(UrlProblem::Malformed(
-                    "webhook token (expected slack://A/B/C)",
-                ));
-            }
-            let auth = SlackAuth::Webhook {
-                a: Secret::new(host),
-                b: Secret::new(parts[0].clone()),
-                c: Secret::new(parts[1].clone()),
-            };
-            let channel = q
-                .string(&["channel"])?
-                .unwrap_or_else(|| "webhook".to_owned());
-            (auth, channel)
+        if host.is_empty() && parts.is_empty() {
+            return Err(UrlProblem::Missing("token"));
         }
+        if parts.len() != 2 || host.is_empty() {
+            return Err(UrlProblem::Malformed(
+                "webhook token (expected slack://A/B/C)",
+            ));
+        }
+        let auth = SlackAuth::Webhook {
+            a: Secret::new(host),
+            b: Secret::new(parts[0].clone()),
+            c: Secret::new(parts[1].clone()),
+        };
+        let channel = q
+            .string(&["channel"])?
+            .unwrap_or_else(|| "webhook".to_owned());
+        (auth, channel)
     };
     let config = SlackConfig {
         auth,
@@ -799,6 +770,45 @@ fn parse_slack(url: &Url) -> Res<SlackConfig> {
     };
     q.finish()?;
     Ok(config)
+}
+
+fn slack_new_auth(user: &str, token: &str, host: &str, parts: &[String]) -> Res<SlackAuth> {
+    if token.is_empty() {
+        return Err(UrlProblem::Missing("token"));
+    }
+    let auth = if user == "hook" {
+        let pieces: Vec<&str> = token.split('-').collect();
+        if pieces.len() != 3 || pieces.iter().any(|p| p.is_empty()) {
+            return Err(UrlProblem::Malformed("webhook token (expected hook:A-B-C)"));
+        }
+        SlackAuth::Webhook {
+            a: Secret::new(pieces[0]),
+            b: Secret::new(pieces[1]),
+            c: Secret::new(pieces[2]),
+        }
+    } else if user.starts_with("xox") {
+        SlackAuth::Bot {
+            token: Secret::new(format!("{user}-{token}")),
+        }
+    } else {
+        return Err(UrlProblem::Malformed(
+            "token type (expected hook or xoxb/xoxp)",
+        ));
+    };
+    if host.is_empty() {
+        return Err(UrlProblem::Missing("channel"));
+    }
+    if !parts.is_empty() {
+        return Err(UrlProblem::Malformed(
+            "path (nothing may follow the channel)",
+        ));
+    }
+    if matches!(auth, SlackAuth::Bot { .. }) && host == "webhook" {
+        return Err(UrlProblem::Missing(
+            "channel (a bot token needs a channel id)",
+        ));
+    }
+    Ok(auth)
 }
 
 fn parse_teams(url: &Url) -> Res<TeamsConfig> {
@@ -843,21 +853,16 @@ fn parse_teams_https(raw: &str) -> Res<TeamsConfig> {
     if url.path().trim_matches('/').is_empty() {
         return Err(UrlProblem::Missing("webhook path"));
     }
-    // A connector URL (…/IncomingWebhook/…) is turned into the connector form.
-    let segments = path_parts(&url);
-    if let Some(pos) = segments.iter().position(|s| s == "IncomingWebhook") {
-        if pos == 1 && segments.len() >= pos + 3 && url.query().is_none() {
-            let mut path = vec![Secret::new(segments[0].clone())];
-            path.extend(segments[pos + 1..].iter().cloned().map(Secret::new));
-            return Ok(TeamsConfig {
-                target: TeamsTarget::Connector {
-                    host: host_port(&url)?,
-                    path,
-                },
-                title: None,
-                color: None,
-            });
-        }
+    // An Office 365 connector URL (…/IncomingWebhook/…) gets a MessageCard, anything else
+    // (Power Automate / Teams workflows) an Adaptive Card.
+    if path_parts(&url).iter().any(|s| s == "IncomingWebhook") {
+        return Ok(TeamsConfig {
+            target: TeamsTarget::ConnectorUrl {
+                url: Secret::new(url.as_str()),
+            },
+            title: None,
+            color: None,
+        });
     }
     Ok(TeamsConfig {
         target: TeamsTarget::Workflow {
@@ -970,7 +975,7 @@ fn parse_smtp(url: &Url) -> Res<SmtpConfig> {
         auth,
         use_html: q.bool("usehtml", false)?,
     };
-    if url.path().trim_matches('/').len() > 0 {
+    if !url.path().trim_matches('/').is_empty() {
         return Err(UrlProblem::Malformed("path (parameters go in the query)"));
     }
     q.finish()?;
@@ -1115,7 +1120,7 @@ fn parse_gotify(url: &Url) -> Res<GotifyConfig> {
     let host = host_port(url)?;
     let mut parts = path_parts(url);
     let token = parts.pop().ok_or(UrlProblem::Missing("token"))?;
-    let path = parts.iter().map(|p| format!("/{p}")).collect::<String>();
+    let path: String = parts.iter().flat_map(|p| ["/", p.as_str()]).collect();
     let priority = match q.take(&["priority"])? {
         None => 0,
         Some(v) => v
@@ -1143,7 +1148,7 @@ fn parse_ntfy(url: &Url) -> Res<NtfyConfig> {
     let host = host_port(url)?;
     let mut parts = path_parts(url);
     let topic = parts.pop().ok_or(UrlProblem::Missing("topic"))?;
-    let path = parts.iter().map(|p| format!("/{p}")).collect::<String>();
+    let path: String = parts.iter().flat_map(|p| ["/", p.as_str()]).collect();
     let scheme = match q
         .take(&["scheme"])?
         .map(|v| v.to_ascii_lowercase())
@@ -1239,6 +1244,7 @@ const GENERIC_RESERVED: &[&str] = &[
     "method",
 ];
 
+#[allow(clippy::too_many_lines)] // one flat match over shoutrrr's reserved keys reads best
 fn parse_generic(raw: &str, pre_consumed: Option<Vec<(String, String)>>) -> Res<GenericConfig> {
     let url = Url::parse(raw).map_err(UrlProblem::Syntax)?;
     host_port(&url)?;
@@ -1422,4 +1428,337 @@ pub fn notify_urls_from_kured_flags(
     }
     tracing::warn!("--slack-hook-url is deprecated; use --notify-url instead");
     slack_hook_to_notify_url(slack_hook_url, Some(slack_username), Some(slack_channel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(url: &str) -> (String, UrlProblem) {
+        let e = parse_url(url).unwrap_err();
+        (e.service.to_owned(), e.problem)
+    }
+
+    #[test]
+    fn every_scheme_parses() {
+        let urls = [
+            ("slack://hook:T0-B0-S3CRET@webhook", "slack"),
+            ("slack://xoxb:1-2-S3CRET@C0123", "slack"),
+            ("slack://bot@T0/B0/S3CRET", "slack"),
+            (
+                "teams://g@t/S3CRET/owner?host=x.webhook.office.com",
+                "teams",
+            ),
+            (
+                "teams://g@t/alt/owner/S3CRET?host=x.webhook.office.com",
+                "teams",
+            ),
+            (
+                "teams+https://x.logic.azure.com/workflows/1/invoke?sig=S3CRET",
+                "teams",
+            ),
+            (
+                "teams+https://x.webhook.office.com/webhookb2/g@t/IncomingWebhook/a/S3CRET",
+                "teams",
+            ),
+            ("rocketchat://host.example/A/S3CRET", "rocketchat"),
+            (
+                "smtp://u:S3CRET@mail.example:587/?fromAddress=a@b.c&toAddresses=d@e.f,g@h.i",
+                "smtp",
+            ),
+            ("discord://S3CRET@12345", "discord"),
+            ("mattermost://mm.example/S3CRET", "mattermost"),
+            ("telegram://1:S3CRET@telegram?chats=@c", "telegram"),
+            (
+                "googlechat://chat.googleapis.com/v1/spaces/F/messages?key=S3CRET&token=S3CRET",
+                "googlechat",
+            ),
+            ("gotify://g.example/S3CRET", "gotify"),
+            ("ntfy://u:S3CRET@ntfy.sh/topic", "ntfy"),
+            ("pushover://shoutrrr:S3CRET@S3CRET/", "pushover"),
+            ("generic://example.com/S3CRET?template=json", "generic"),
+            ("generic+https://example.com/S3CRET?token=S3CRET", "generic"),
+            ("generic+http://u:S3CRET@example.com/hook", "generic"),
+        ];
+        for (url, service) in urls {
+            let c = parse_url(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(c.service(), service, "{url}");
+            // Redaction of Display and Debug.
+            let shown = format!("{c} {c:?}");
+            assert!(!shown.contains("S3CRET"), "{url} shows a secret: {shown}");
+            assert!(shown.contains(REDACTED) || service == "ntfy", "{shown}");
+        }
+    }
+
+    #[test]
+    fn slack_forms_map_to_the_same_webhook() {
+        let new = parse_url("slack://hook:T0-B0-C0@webhook").unwrap();
+        let old = parse_url("slack://T0/B0/C0").unwrap();
+        let (ServiceConfig::Slack(a), ServiceConfig::Slack(b)) = (new, old) else {
+            panic!()
+        };
+        assert_eq!(a.auth, b.auth);
+        assert_eq!(a.channel, "webhook");
+        let ServiceConfig::Slack(bot) = parse_url("slack://xoxb:1-2-abc@C0123?username=k").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            bot.auth,
+            SlackAuth::Bot {
+                token: Secret::new("xoxb-1-2-abc")
+            }
+        );
+        assert_eq!(bot.botname.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn smtp_defaults_and_options() {
+        let ServiceConfig::Smtp(c) = parse_url("smtp://mail.example/?from=a@b.c&to=d@e.f").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (c.port, c.encryption, c.use_starttls, c.auth),
+            (25, SmtpEncryption::Auto, true, SmtpAuth::Unknown)
+        );
+        let ServiceConfig::Smtp(c) = parse_url(
+            "smtp://u:p@mail.example/?fromAddress=a@b.c&toAddresses=d@e.f,g@h.i&encryption=ImplicitTLS&subject=Hi&fromName=Kured&useStartTLS=no",
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.port, 465);
+        assert_eq!(c.encryption, SmtpEncryption::ImplicitTls);
+        assert_eq!(c.to_addresses, ["d@e.f", "g@h.i"]);
+        assert_eq!(
+            (c.subject.as_deref(), c.from_name.as_deref(), c.use_starttls),
+            (Some("Hi"), Some("Kured"), false)
+        );
+    }
+
+    #[test]
+    #[allow(clippy::too_many_lines)] // a flat table of cases
+    fn bad_urls_name_the_problem_without_secrets() {
+        let cases: &[(&str, &str, UrlProblem)] = &[
+            (
+                "xmpp://S3CRET@host",
+                "unknown",
+                UrlProblem::UnknownScheme("xmpp".into()),
+            ),
+            (
+                "S3CRET",
+                "unknown",
+                UrlProblem::Syntax(url::ParseError::RelativeUrlWithoutBase),
+            ),
+            (
+                "slack://hook:@webhook",
+                "slack",
+                UrlProblem::Missing("token"),
+            ),
+            ("slack://", "slack", UrlProblem::Missing("token")),
+            (
+                "slack://hook:A-S3CRET@webhook",
+                "slack",
+                UrlProblem::Malformed("webhook token (expected hook:A-B-C)"),
+            ),
+            (
+                "slack://T0/S3CRET",
+                "slack",
+                UrlProblem::Malformed("webhook token (expected slack://A/B/C)"),
+            ),
+            (
+                "slack://xoxb:S3CRET@webhook",
+                "slack",
+                UrlProblem::Missing("channel (a bot token needs a channel id)"),
+            ),
+            (
+                "slack://T0/B0/S3CRET?colour=red",
+                "slack",
+                UrlProblem::UnknownQueryParameter("colour".into()),
+            ),
+            (
+                "slack://T0/B0/S3CRET?color=a&color=b",
+                "slack",
+                UrlProblem::DuplicateQueryParameter("color".into()),
+            ),
+            (
+                "teams://g@t/a/S3CRET",
+                "teams",
+                UrlProblem::Missing(
+                    "`host` query parameter (e.g. host=example.webhook.office.com)",
+                ),
+            ),
+            (
+                "teams://g@t/S3CRET?host=h",
+                "teams",
+                UrlProblem::Missing("altId/groupOwner"),
+            ),
+            (
+                "rocketchat://h/S3CRET",
+                "rocketchat",
+                UrlProblem::Missing("token (expected host/tokenA/tokenB)"),
+            ),
+            (
+                "smtp://u:S3CRET@h/?toAddresses=a@b.c",
+                "smtp",
+                UrlProblem::Missing("fromAddress"),
+            ),
+            (
+                "smtp://u:S3CRET@h/?fromAddress=a@b.c",
+                "smtp",
+                UrlProblem::Missing("toAddresses"),
+            ),
+            (
+                "smtp://u:S3CRET@h/?fromAddress=nope&toAddresses=a@b.c",
+                "smtp",
+                UrlProblem::Malformed("fromAddress"),
+            ),
+            (
+                "smtp://u:S3CRET@h/?fromAddress=a@b.c&toAddresses=a@b.c&encryption=S3CRET",
+                "smtp",
+                UrlProblem::InvalidQueryValue {
+                    key: "encryption".into(),
+                    expected: "one of None, ExplicitTLS, ImplicitTLS, Auto",
+                },
+            ),
+            (
+                "smtp://h/?fromAddress=a@b.c&toAddresses=a@b.c&usestarttls=S3CRET",
+                "smtp",
+                UrlProblem::InvalidQueryValue {
+                    key: "usestarttls".into(),
+                    expected: "yes or no",
+                },
+            ),
+            ("discord://12345", "discord", UrlProblem::Missing("token")),
+            (
+                "discord://S3CRET@abc",
+                "discord",
+                UrlProblem::Malformed("webhook id (expected digits)"),
+            ),
+            ("mattermost://h", "mattermost", UrlProblem::Missing("token")),
+            (
+                "telegram://S3CRET@telegram?chats=1",
+                "telegram",
+                UrlProblem::Missing("token (expected telegram://botid:secret@telegram)"),
+            ),
+            (
+                "telegram://1:S3CRET@telegram",
+                "telegram",
+                UrlProblem::Missing("`chats` query parameter"),
+            ),
+            (
+                "googlechat://chat.googleapis.com/v1/x?key=S3CRET",
+                "googlechat",
+                UrlProblem::Missing("`token` query parameter"),
+            ),
+            ("gotify://h", "gotify", UrlProblem::Missing("token")),
+            (
+                "gotify://h/S3CRET?priority=high",
+                "gotify",
+                UrlProblem::InvalidQueryValue {
+                    key: "priority".into(),
+                    expected: "an integer",
+                },
+            ),
+            ("ntfy://h", "ntfy", UrlProblem::Missing("topic")),
+            (
+                "pushover://S3CRET",
+                "pushover",
+                UrlProblem::Missing("API token (expected pushover://shoutrrr:token@userkey)"),
+            ),
+            (
+                "generic://h/S3CRET?template=S3CRET",
+                "generic",
+                UrlProblem::InvalidQueryValue {
+                    key: "template".into(),
+                    expected: "json (named templates are not supported)",
+                },
+            ),
+        ];
+        for (url, service, expected) in cases {
+            let (s, p) = problem(url);
+            assert_eq!((s.as_str(), &p), (*service, expected), "{url}");
+            let text = parse_url(url).unwrap_err().to_string();
+            assert!(!text.contains("S3CRET"), "{url}: {text}");
+            assert!(text.starts_with("notification URL #1 ("), "{text}");
+        }
+    }
+
+    #[test]
+    fn lists_split_on_commas_and_spaces_but_not_inside_queries() {
+        let list = "'slack://T0/B0/C0', smtp://h/?from=a@b.c&to=d@e.f,g@h.i\n telegram://1:x@telegram?chats=a,b,ntfy://h/t";
+        assert_eq!(
+            split_urls(list),
+            [
+                "slack://T0/B0/C0",
+                "smtp://h/?from=a@b.c&to=d@e.f,g@h.i",
+                "telegram://1:x@telegram?chats=a,b",
+                "ntfy://h/t",
+            ]
+        );
+        assert_eq!(parse_urls(list).unwrap().len(), 4);
+        assert!(parse_urls("").unwrap().is_empty());
+        assert!(parse_urls("\"\"").unwrap().is_empty());
+        let e = parse_urls("ntfy://h/t bogus://x").unwrap_err();
+        assert_eq!(e.position, 2);
+        assert!(
+            e.to_string()
+                .starts_with("notification URL #2 (unknown): unknown scheme `bogus`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn slack_hook_url_is_converted_like_kured() {
+        assert_eq!(
+            slack_hook_to_notify_url("https://hooks.slack.com/services/T0/B0/Cs", None, None)
+                .unwrap(),
+            "slack://T0/B0/Cs"
+        );
+        assert_eq!(
+            slack_hook_to_notify_url(
+                "\"https://hooks.slack.com/services/T0/B0/C0/\"",
+                Some("kured"),
+                Some("#ops")
+            )
+            .unwrap(),
+            "slack://T0/B0/C0?botname=kured&channel=%23ops"
+        );
+        let e = slack_hook_to_notify_url("https://hooks.slack.com/services/T0/S3CRET", None, None)
+            .unwrap_err();
+        assert_eq!(
+            e.problem,
+            UrlProblem::Malformed("slack-hook-url (unexpected number of / in URL)")
+        );
+        let ServiceConfig::Slack(c) =
+            parse_url("slack://T0/B0/C0?botname=kured&channel=%23ops").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (c.botname.as_deref(), c.channel.as_str()),
+            (Some("kured"), "#ops")
+        );
+
+        assert_eq!(
+            notify_urls_from_kured_flags(
+                "'ntfy://h/t'",
+                "https://hooks.slack.com/services/A/B/C",
+                "kured",
+                ""
+            )
+            .unwrap(),
+            "ntfy://h/t"
+        );
+        assert_eq!(
+            notify_urls_from_kured_flags("", "https://hooks.slack.com/services/A/B/C", "kured", "")
+                .unwrap(),
+            "slack://A/B/C?botname=kured"
+        );
+        assert_eq!(
+            notify_urls_from_kured_flags("", "", "kured", "").unwrap(),
+            ""
+        );
+    }
 }

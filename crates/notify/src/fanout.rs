@@ -46,13 +46,12 @@ impl FanOut {
                 notifiers.push(Arc::new(SmtpNotifier::new(c, timeout)?));
                 continue;
             }
-            let client = match &client {
-                Some(c) => Clone::clone(c),
-                None => {
-                    let c = http_client(timeout)?;
-                    client = Some(c.clone());
-                    c
-                }
+            let client = if let Some(c) = &client {
+                Clone::clone(c)
+            } else {
+                let c = http_client(timeout)?;
+                client = Some(c.clone());
+                c
             };
             if let Some(n) = HttpNotifier::new(config, client, timeout) {
                 notifiers.push(Arc::new(n));

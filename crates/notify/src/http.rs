@@ -137,21 +137,13 @@ fn teams_calls(c: &TeamsConfig, msg: &Message) -> Vec<HttpCall> {
         TeamsTarget::Connector { host, path } => {
             let mut segments = vec![path[0].expose().to_owned(), "IncomingWebhook".to_owned()];
             segments.extend(path[1..].iter().map(|s| s.expose().to_owned()));
-            let mut body = Map::new();
-            body.insert("@type".into(), json!("MessageCard"));
-            body.insert("@context".into(), json!("https://schema.org/extensions"));
-            body.insert(
-                "summary".into(),
-                json!(title.unwrap_or(first_line(&msg.text))),
-            );
-            if let Some(t) = title {
-                body.insert("title".into(), json!(t));
-            }
-            body.insert("text".into(), json!(msg.text));
-            insert_opt(&mut body, "themeColor", c.color.as_ref());
+            let target = url(&format!("https://{host}/webhookb2/{}", segments.join("/")));
+            vec![HttpCall::post_json(target, message_card(c, title, msg))]
+        }
+        TeamsTarget::ConnectorUrl { url: target } => {
             vec![HttpCall::post_json(
-                url(&format!("https://{host}/webhookb2/{}", segments.join("/"))),
-                Value::Object(body),
+                url(target.expose()),
+                message_card(c, title, msg),
             )]
         }
         TeamsTarget::Workflow { url: target } => {
@@ -176,6 +168,22 @@ fn teams_calls(c: &TeamsConfig, msg: &Message) -> Vec<HttpCall> {
             vec![HttpCall::post_json(url(target.expose()), body)]
         }
     }
+}
+
+fn message_card(c: &TeamsConfig, title: Option<&str>, msg: &Message) -> Value {
+    let mut body = Map::new();
+    body.insert("@type".into(), json!("MessageCard"));
+    body.insert("@context".into(), json!("https://schema.org/extensions"));
+    body.insert(
+        "summary".into(),
+        json!(title.unwrap_or(first_line(&msg.text))),
+    );
+    if let Some(t) = title {
+        body.insert("title".into(), json!(t));
+    }
+    body.insert("text".into(), json!(msg.text));
+    insert_opt(&mut body, "themeColor", c.color.as_ref());
+    Value::Object(body)
 }
 
 fn first_line(text: &str) -> &str {

@@ -72,7 +72,7 @@ impl SmtpNotifier {
             ));
             match config.auth {
                 SmtpAuth::Plain => {
-                    builder = builder.authentication(vec![Mechanism::Plain, Mechanism::Login])
+                    builder = builder.authentication(vec![Mechanism::Plain, Mechanism::Login]);
                 }
                 SmtpAuth::OAuth2 => builder = builder.authentication(vec![Mechanism::Xoauth2]),
                 SmtpAuth::Unknown | SmtpAuth::None => {}
