@@ -277,6 +277,8 @@ pub async fn run_race(race: Race) -> RaceReport {
         jitter: Duration::from_millis(4),
         error_500_fraction: 0.03,
         conflict_409_fraction: 0.05,
+        error_429_fraction: 0.01,
+        cut_watch_after: Some(15),
         seed: race.seed,
         ..FaultConfig::default()
     };
