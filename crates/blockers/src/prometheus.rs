@@ -43,7 +43,7 @@ const BODY_SNIPPET: usize = 200;
 ///
 /// Credentials in the URL (`http://user:pass@host:9090`) are sent as basic authentication and
 /// never appear in errors or logs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PrometheusBlocker {
     query_url: Url,
     shown_url: String,
@@ -52,6 +52,19 @@ pub struct PrometheusBlocker {
     filter: Option<Regex>,
     filter_match_only: bool,
     firing_only: bool,
+}
+
+impl std::fmt::Debug for PrometheusBlocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The query URL may carry a password: show the redacted form only.
+        f.debug_struct("PrometheusBlocker")
+            .field("query_url", &self.shown_url)
+            .field("timeout", &self.timeout)
+            .field("filter", &self.filter.as_ref().map(Regex::as_str))
+            .field("filter_match_only", &self.filter_match_only)
+            .field("firing_only", &self.firing_only)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Installs rustls' `ring` provider as the process default unless one is installed already
@@ -256,7 +269,12 @@ impl PrometheusBlocker {
         for warning in &envelope.warnings {
             tracing::warn!(url = %self.shown_url, warning = %warning, "prometheus query warning");
         }
-        if envelope.status != "success" || !status.is_success() {
+        if envelope.status == "success" && !status.is_success() {
+            return Err(
+                self.bad_response(format!("HTTP {} with a \"success\" body", status.as_u16()))
+            );
+        }
+        if envelope.status != "success" {
             return Err(BlockerError::PrometheusApi {
                 url: self.shown_url.clone(),
                 status: status.as_u16(),
@@ -700,7 +718,7 @@ mod tests {
             format!("http://kured:***@127.0.0.1:{port}/api/v1/query")
         );
         let err = blocker.active_alerts().await.unwrap_err();
-        let text = format!("{err} {err:?}");
+        let text = format!("{err} {err:?} {blocker:?}");
         assert!(!text.contains("s3cr3t"), "{text}");
         assert!(text.contains("kured:***@"), "{text}");
     }
