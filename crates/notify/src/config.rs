@@ -635,10 +635,15 @@ fn host_port(url: &Url) -> Res<String> {
         .host_str()
         .filter(|h| !h.is_empty())
         .ok_or(UrlProblem::Missing("host"))?;
-    Ok(match url.port() {
+    let host = match url.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.to_owned(),
-    })
+    };
+    // The host is later used in an http(s) URL: check that it is a valid one now.
+    if Url::parse(&format!("https://{host}/")).is_err() {
+        return Err(UrlProblem::Malformed("host"));
+    }
+    Ok(host)
 }
 
 fn path_parts(url: &Url) -> Vec<String> {

@@ -62,6 +62,16 @@ impl HttpCall {
     }
 }
 
+/// `base` (scheme://host[/prefix], validated at parse time) plus path segments, each
+/// percent-encoded, so a token can never change the host, query or fragment.
+fn endpoint(base: &str, segments: &[&str]) -> Url {
+    let mut u = url(base);
+    if let Ok(mut path) = u.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    u
+}
+
 fn url(s: &str) -> Url {
     // Every caller formats a URL from parts that were validated as a URL at parse time.
     Url::parse(s)
@@ -111,12 +121,10 @@ fn slack_calls(c: &SlackConfig, msg: &Message) -> Vec<HttpCall> {
     insert_opt(&mut body, "thread_ts", c.thread_ts.as_ref());
     match &c.auth {
         SlackAuth::Webhook { a, b, c } => vec![HttpCall::post_json(
-            url(&format!(
-                "https://hooks.slack.com/services/{}/{}/{}",
-                a.expose(),
-                b.expose(),
-                c.expose()
-            )),
+            endpoint(
+                "https://hooks.slack.com/services",
+                &[a.expose(), b.expose(), c.expose()],
+            ),
             Value::Object(body),
         )],
         SlackAuth::Bot { token } => {
@@ -137,7 +145,8 @@ fn teams_calls(c: &TeamsConfig, msg: &Message) -> Vec<HttpCall> {
         TeamsTarget::Connector { host, path } => {
             let mut segments = vec![path[0].expose().to_owned(), "IncomingWebhook".to_owned()];
             segments.extend(path[1..].iter().map(|s| s.expose().to_owned()));
-            let target = url(&format!("https://{host}/webhookb2/{}", segments.join("/")));
+            let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+            let target = endpoint(&format!("https://{host}/webhookb2"), &segments);
             vec![HttpCall::post_json(target, message_card(c, title, msg))]
         }
         TeamsTarget::ConnectorUrl { url: target } => {
@@ -203,12 +212,10 @@ fn rocketchat_calls(c: &RocketChatConfig, msg: &Message) -> Vec<HttpCall> {
     insert_opt(&mut body, "username", c.username.as_ref());
     insert_opt(&mut body, "channel", c.channel.as_ref());
     vec![HttpCall::post_json(
-        url(&format!(
-            "https://{}/hooks/{}/{}",
-            c.host,
-            c.token_a.expose(),
-            c.token_b.expose()
-        )),
+        endpoint(
+            &format!("https://{}/hooks", c.host),
+            &[c.token_a.expose(), c.token_b.expose()],
+        ),
         Value::Object(body),
     )]
 }
@@ -226,11 +233,10 @@ fn discord_calls(c: &DiscordConfig, msg: &Message) -> Vec<HttpCall> {
     insert_opt(&mut body, "username", c.username.as_ref());
     insert_opt(&mut body, "avatar_url", c.avatar_url.as_ref());
     vec![HttpCall::post_json(
-        url(&format!(
-            "https://discord.com/api/webhooks/{}/{}",
-            c.webhook_id,
-            c.token.expose()
-        )),
+        endpoint(
+            "https://discord.com/api/webhooks",
+            &[&c.webhook_id, c.token.expose()],
+        ),
         Value::Object(body),
     )]
 }
@@ -250,7 +256,7 @@ fn mattermost_calls(c: &MattermostConfig, msg: &Message) -> Vec<HttpCall> {
     insert_opt(&mut body, "channel", c.channel.as_ref());
     insert_opt(&mut body, "icon_url", c.icon_url.as_ref());
     vec![HttpCall::post_json(
-        url(&format!("{scheme}://{}/hooks/{}", c.host, c.token.expose())),
+        endpoint(&format!("{scheme}://{}/hooks", c.host), &[c.token.expose()]),
         Value::Object(body),
     )]
 }
@@ -271,10 +277,10 @@ fn telegram_calls(c: &TelegramConfig, msg: &Message) -> Vec<HttpCall> {
                 body.insert("disable_web_page_preview".into(), json!(true));
             }
             HttpCall::post_json(
-                url(&format!(
-                    "https://api.telegram.org/bot{}/sendMessage",
-                    c.token.expose()
-                )),
+                endpoint(
+                    "https://api.telegram.org",
+                    &[&format!("bot{}", c.token.expose()), "sendMessage"],
+                ),
                 Value::Object(body),
             )
         })

@@ -573,3 +573,23 @@ async fn slow_server_times_out_quickly() {
     );
     assert!(!err.to_string().contains("TOKS3CRET"));
 }
+
+#[tokio::test]
+async fn tokens_are_path_encoded_and_cannot_redirect_the_request() {
+    let s = server(ResponseTemplate::new(200)).await;
+    // A `#` or `?` decoded from the URL stays inside the path segment.
+    let n = notifier("slack://hook:T0-B0-C%23x%3Fy@webhook", Some(&s));
+    n.send(&msg("m")).await.unwrap();
+    let got = s.received_requests().await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].url.path(), "/services/T0/B0/C%23x%3Fy");
+    assert_eq!(got[0].url.query(), None);
+}
+
+#[test]
+fn notifier_debug_hides_secrets() {
+    let n = notifier("telegram://12345:AAS3CRET@telegram?chats=1", None);
+    let shown = format!("{n:?} {}", n.target());
+    assert!(!shown.contains("AAS3CRET"), "{shown}");
+    assert!(shown.contains("telegram://***@telegram?chats=1"), "{shown}");
+}
