@@ -2,8 +2,9 @@
 //!
 //! [`RebootLock`] is the seam the agent (and fleetlock in Kubernetes mode) uses. Two backends:
 //!
-//! - [`DaemonSetLock`] (default): an annotation on kured's own `DaemonSet`, in exactly Go kured's
-//!   JSON format ([`format`](mod@format)), so kured and kured-rs can share a cluster during a migration;
+//! - [`DaemonSetLock`] (default): an annotation on kured's own `DaemonSet`, in exactly Go
+//!   kured's JSON format ([`format`](mod@format)), so kured and kured-rs can share a cluster
+//!   during a migration;
 //! - [`LeaseLock`]: `coordination.k8s.io/v1` Leases `<name>-0 … <name>-(c-1)`, one per slot,
 //!   for users who do not want an annotation on a `DaemonSet`.
 //!
