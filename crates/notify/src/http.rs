@@ -62,7 +62,7 @@ impl HttpCall {
     }
 }
 
-/// `base` (scheme://host[/prefix], validated at parse time) plus path segments, each
+/// `base` (`scheme://host[/prefix]`, validated at parse time) plus path segments, each
 /// percent-encoded, so a token can never change the host, query or fragment.
 fn endpoint(base: &str, segments: &[&str]) -> Url {
     let mut u = url(base);
