@@ -54,7 +54,7 @@
 //! let blockers = CompositeBlocker::new()
 //!     .with(
 //!         PrometheusBlocker::new("http://prometheus.monitoring:9090")?
-//!             .filter(Some(regex::Regex::new("^(RebootRequired|Watchdog)$")?))
+//!             .filter(Some(blockers::regex::Regex::new("^(RebootRequired|Watchdog)$")?))
 //!             .firing_only(true),
 //!     )
 //!     .with(PodBlocker::new(client.clone(), ["app=backup", "kured/blocking=true"])?)
@@ -80,6 +80,10 @@ pub use opt_out::{DEFAULT_OPT_OUT_KEY, OptOutBlocker, OptOutSource};
 pub use pods::PodBlocker;
 pub use prometheus::{DEFAULT_TIMEOUT, PrometheusBlocker};
 pub use reason::{BlockReason, MetadataKind, PodMatch};
+/// The `regex` crate of [`PrometheusBlocker::filter`] (so callers need not match its version).
+pub use regex;
+/// The `reqwest` crate of [`PrometheusBlocker::with_client`] and [`BlockerError`].
+pub use reqwest;
 
 /// A reason not to reboot a node now.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
