@@ -15,6 +15,9 @@
 //! --timeout=…`. kubectl (from the PATH) gets its own HOME and cache directory, so its
 //! discovery requests are counted as a fresh kubectl's would be.
 
+// Kubernetes kind names read better unquoted in prose.
+#![allow(clippy::doc_markdown)]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

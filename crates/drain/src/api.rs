@@ -18,6 +18,8 @@ use futures::{StreamExt, TryStreamExt};
 use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DeleteParams, ListParams, Preconditions, WatchEvent, WatchParams};
 use serde_json::{Value, json};
 
@@ -88,6 +90,22 @@ pub enum PodEvent {
 /// A stream of pod events for one node; it ends when the server closes the watch.
 pub type PodEventStream = BoxStream<'static, Result<PodEvent, kube::Error>>;
 
+/// The state of a PodDisruptionBudget, as listed or watched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PdbState {
+    /// `metadata.namespace`.
+    pub namespace: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `spec.selector`.
+    pub selector: Option<LabelSelector>,
+    /// `status.disruptionsAllowed`.
+    pub disruptions_allowed: i32,
+}
+
+/// Every PDB's state (first the current ones, then changes); ends when the watch closes.
+pub type PdbEventStream = BoxStream<'static, Result<PdbState, kube::Error>>;
+
 /// The pod-level API calls the drain engine makes (the seam for its unit tests).
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
@@ -114,6 +132,10 @@ pub trait PodApi: Send + Sync {
         node: &str,
         resource_version: &str,
     ) -> Result<PodEventStream, kube::Error>;
+
+    /// Lists and then watches PodDisruptionBudgets in all namespaces, so evictions a budget
+    /// refused are retried as soon as it allows disruptions again.
+    async fn watch_pdbs(&self) -> Result<PdbEventStream, kube::Error>;
 }
 
 /// The Eviction body the engine sends.
@@ -227,6 +249,15 @@ impl KubePodApi {
     }
 }
 
+fn pdb_state(p: &PodDisruptionBudget) -> PdbState {
+    PdbState {
+        namespace: p.metadata.namespace.clone().unwrap_or_default(),
+        name: p.metadata.name.clone().unwrap_or_default(),
+        selector: p.spec.as_ref().and_then(|s| s.selector.clone()),
+        disruptions_allowed: p.status.as_ref().map_or(0, |s| s.disruptions_allowed),
+    }
+}
+
 fn node_selector(node: &str) -> String {
     format!("spec.nodeName={node}")
 }
@@ -314,6 +345,24 @@ impl PodApi for KubePodApi {
             Ok(_) => EvictResponse::Evicted,
             Err(e) => classify_error(&e),
         }
+    }
+
+    async fn watch_pdbs(&self) -> Result<PdbEventStream, kube::Error> {
+        let api: Api<PodDisruptionBudget> = Api::all(self.client.clone());
+        let list = api.list(&ListParams::default()).await?;
+        let rv = list.metadata.resource_version.clone().unwrap_or_default();
+        let initial: Vec<Result<PdbState, kube::Error>> =
+            list.items.iter().map(|p| Ok(pdb_state(p))).collect();
+        let wp = WatchParams::default().timeout(self.watch_timeout_secs);
+        let changes = api.watch(&wp, &rv).await?.filter_map(|ev| async move {
+            match ev {
+                Ok(WatchEvent::Added(p) | WatchEvent::Modified(p)) => Some(Ok(pdb_state(&p))),
+                Ok(WatchEvent::Deleted(_) | WatchEvent::Bookmark(_)) => None,
+                Ok(WatchEvent::Error(s)) => Some(Err(kube::Error::Api(s))),
+                Err(e) => Some(Err(e)),
+            }
+        });
+        Ok(futures::stream::iter(initial).chain(changes).boxed())
     }
 
     async fn watch_pods_on_node(

@@ -7,18 +7,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use jiff::Timestamp;
-use tokio::sync::{Semaphore, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::api::{EvictResponse, KubePodApi, PodApi, PodEvent};
+use crate::api::{EvictResponse, KubePodApi, PdbState, PodApi, PodEvent};
 use crate::error::{
     DrainError, EvictionFailure, PendingPod, PendingState, humanize, kube_error_is_retryable,
 };
 use crate::retry::RetryPolicy;
 use crate::select::{
     DaemonSetLookup, SelectionOptions, SkipReason, daemonset_owner, deleted_long_ago,
-    deletion_timestamp, is_finished, select_pods,
+    deletion_timestamp, is_finished, select_pods, selector_matches,
 };
 use crate::types::PodRef;
 
@@ -327,25 +329,22 @@ impl<A: PodApi + 'static> DrainEngine<A> {
             skipped = selection.skipped.len(),
             "draining"
         );
-        let deletions: HashMap<String, Option<Timestamp>> = selection
+        let targets: Vec<Target> = selection
             .evict
             .iter()
-            .map(|p| (PodRef::of(p).uid, deletion_timestamp(p)))
+            .map(|p| Target {
+                pod: PodRef::of(p),
+                deletion: deletion_timestamp(p),
+                labels: p.metadata.labels.clone().unwrap_or_default(),
+            })
             .collect();
         let mut report = DrainReport {
             skipped: selection.skipped,
             warnings,
             ..DrainReport::default()
         };
-        self.evict_and_wait(
-            node,
-            evict,
-            &deletions,
-            list.resource_version,
-            deadline,
-            &mut report,
-        )
-        .await?;
+        self.evict_and_wait(node, targets, list.resource_version, deadline, &mut report)
+            .await?;
         report.evicted.sort();
         report.deleted_despite_pdb.sort();
         report.already_gone.sort();
@@ -366,18 +365,17 @@ impl<A: PodApi + 'static> DrainEngine<A> {
     async fn evict_and_wait(
         &self,
         node: &str,
-        pods: Vec<PodRef>,
-        deletions: &HashMap<String, Option<Timestamp>>,
+        targets: Vec<Target>,
         resource_version: String,
         deadline: Option<Instant>,
         report: &mut DrainReport,
     ) -> Result<(), DrainError> {
-        if pods.is_empty() {
+        if targets.is_empty() {
             return Ok(());
         }
         let mut waiting = Waiting::default();
-        for p in &pods {
-            waiting.track(p.clone(), deletions.get(&p.uid).copied().flatten());
+        for t in &targets {
+            waiting.track(t.pod.clone(), t.deletion);
         }
         let (watch_tx, mut watch_rx) = mpsc::unbounded_channel();
         let watcher = AbortOnDrop(tokio::spawn(watch_node(
@@ -395,10 +393,12 @@ impl<A: PodApi + 'static> DrainEngine<A> {
             fallback: self.options.pdb_delete_fallback_after,
             events: self.events.clone(),
             last_refusal: Mutex::new(HashMap::new()),
+            waiters: Arc::new(PdbWaiters::default()),
+            pdb_watch: Mutex::new(None),
         });
         let mut tasks = JoinSet::new();
-        for p in pods {
-            tasks.spawn(evict_pod(ctx.clone(), p));
+        for t in targets {
+            tasks.spawn(evict_pod(ctx.clone(), t.pod, t.labels));
         }
         let skip_wait = self.options.skip_wait_for_delete_timeout.as_secs();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -710,6 +710,108 @@ impl Waiting {
     }
 }
 
+/// A pod to evict.
+struct Target {
+    pod: PodRef,
+    deletion: Option<Timestamp>,
+    labels: BTreeMap<String, String>,
+}
+
+/// Evictions a PodDisruptionBudget refused, waiting for one to allow disruptions again.
+#[derive(Default)]
+struct PdbWaiters {
+    /// In the order they were first refused.
+    waiting: Mutex<Vec<Waiter>>,
+    /// The PDB watch is established (waiters need no short backoff timer).
+    live: AtomicBool,
+}
+
+struct Waiter {
+    uid: String,
+    namespace: String,
+    labels: BTreeMap<String, String>,
+    wake: Arc<Notify>,
+}
+
+impl PdbWaiters {
+    fn register(&self, pod: &PodRef, labels: &BTreeMap<String, String>) -> Arc<Notify> {
+        let mut w = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = w.iter().find(|w| w.uid == pod.uid) {
+            return existing.wake.clone();
+        }
+        let wake = Arc::new(Notify::new());
+        w.push(Waiter {
+            uid: pod.uid.clone(),
+            namespace: pod.namespace.clone(),
+            labels: labels.clone(),
+            wake: wake.clone(),
+        });
+        wake
+    }
+
+    fn unregister(&self, uid: &str) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|w| w.uid != uid);
+    }
+
+    /// Wakes as many of the longest-waiting pods this budget covers as it allows disruptions.
+    fn on_pdb(&self, pdb: &PdbState) {
+        let Ok(allowed) = usize::try_from(pdb.disruptions_allowed) else {
+            return;
+        };
+        if allowed == 0 {
+            return;
+        }
+        let w = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        for waiter in w
+            .iter()
+            .filter(|w| {
+                w.namespace == pdb.namespace && selector_matches(pdb.selector.as_ref(), &w.labels)
+            })
+            .take(allowed)
+        {
+            waiter.wake.notify_one();
+        }
+    }
+}
+
+/// Feeds PDB changes to the waiters until aborted or forbidden.
+async fn watch_pdbs<A: PodApi + ?Sized>(api: Arc<A>, waiters: Arc<PdbWaiters>, retry: RetryPolicy) {
+    let mut failures = 0u32;
+    loop {
+        match api.watch_pdbs().await {
+            Ok(mut stream) => {
+                failures = 0;
+                waiters.live.store(true, Ordering::SeqCst);
+                while let Some(item) = stream.next().await {
+                    match item {
+                        Ok(pdb) => waiters.on_pdb(&pdb),
+                        Err(e) => {
+                            tracing::debug!("PodDisruptionBudget watch error: {e}");
+                            break;
+                        }
+                    }
+                }
+                waiters.live.store(false, Ordering::SeqCst);
+            }
+            Err(e) if matches!(crate::error::kube_error_code(&e), Some(401 | 403 | 404)) => {
+                tracing::info!(
+                    "cannot watch PodDisruptionBudgets ({e}); blocked evictions are retried on \
+                     a timer only"
+                );
+                return;
+            }
+            Err(e) => {
+                failures += 1;
+                tracing::debug!("PodDisruptionBudget watch failed: {e}");
+                tokio::time::sleep(retry.delay(failures, None)).await;
+            }
+        }
+    }
+}
+
 /// Shared state of the eviction tasks.
 struct TaskCtx<A: PodApi + ?Sized> {
     api: Arc<A>,
@@ -720,6 +822,9 @@ struct TaskCtx<A: PodApi + ?Sized> {
     events: Option<EventSink>,
     /// The last refusal message per uid (for the timeout error).
     last_refusal: Mutex<HashMap<String, String>>,
+    waiters: Arc<PdbWaiters>,
+    /// The PDB watch, started by the first refusal (aborted when the drain ends).
+    pdb_watch: Mutex<Option<AbortOnDrop>>,
 }
 
 impl<A: PodApi + ?Sized> TaskCtx<A> {
@@ -727,6 +832,27 @@ impl<A: PodApi + ?Sized> TaskCtx<A> {
         if let Some(sink) = &self.events {
             sink(e);
         }
+    }
+
+    /// Registers `pod` as blocked by a PDB (starting the PDB watch on the first one); returns
+    /// what wakes it.
+    fn blocked(&self, pod: &PodRef, labels: &BTreeMap<String, String>) -> Arc<Notify>
+    where
+        A: 'static,
+    {
+        let wake = self.waiters.register(pod, labels);
+        let mut watch = self
+            .pdb_watch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if watch.is_none() {
+            *watch = Some(AbortOnDrop(tokio::spawn(watch_pdbs(
+                self.api.clone(),
+                self.waiters.clone(),
+                self.retry,
+            ))));
+        }
+        wake
     }
 
     fn note(&self, pod: &PodRef, message: &str) {
@@ -757,12 +883,27 @@ enum Outcome {
 }
 
 /// Evicts one pod until it is accepted, gone, or refused for good.
-async fn evict_pod<A: PodApi + ?Sized>(ctx: Arc<TaskCtx<A>>, pod: PodRef) -> (PodRef, Outcome) {
+async fn evict_pod<A: PodApi + ?Sized + 'static>(
+    ctx: Arc<TaskCtx<A>>,
+    pod: PodRef,
+    labels: BTreeMap<String, String>,
+) -> (PodRef, Outcome) {
+    let out = evict_until_settled(&ctx, pod, &labels).await;
+    ctx.waiters.unregister(&out.0.uid);
+    out
+}
+
+async fn evict_until_settled<A: PodApi + ?Sized + 'static>(
+    ctx: &Arc<TaskCtx<A>>,
+    pod: PodRef,
+    labels: &BTreeMap<String, String>,
+) -> (PodRef, Outcome) {
     let mut attempt = 0u32;
     let mut blocked_since: Option<Instant> = None;
     loop {
         let response = ctx.call(|| ctx.api.evict(&pod, ctx.grace)).await;
         attempt += 1;
+        let mut wake = None;
         let wait = match response {
             EvictResponse::Evicted => {
                 ctx.emit(&DrainEvent::Evicted(pod.clone()));
@@ -779,13 +920,21 @@ async fn evict_pod<A: PodApi + ?Sized>(ctx: Arc<TaskCtx<A>>, pod: PodRef) -> (Po
                 if let Some(after) = ctx.fallback {
                     let blocked_for = since.elapsed();
                     if blocked_for >= after {
-                        match fallback_delete(&ctx, &pod, blocked_for, &message).await {
+                        match fallback_delete(ctx, &pod, blocked_for, &message).await {
                             Some(outcome) => return (pod, outcome),
                             None => continue,
                         }
                     }
                 }
-                let mut wait = ctx.retry.delay(attempt, retry_after);
+                wake = Some(ctx.blocked(&pod, labels));
+                // With the PDB watch up, a change of the budget wakes us: the timer is only a
+                // safety net, at the longest backoff.
+                let backoff_step = if ctx.waiters.live.load(Ordering::SeqCst) {
+                    u32::MAX
+                } else {
+                    attempt
+                };
+                let mut wait = ctx.retry.delay(backoff_step, retry_after);
                 if let Some(after) = ctx.fallback {
                     // Wake up in time for the fallback rather than a full backoff later.
                     let left = after.saturating_sub(since.elapsed());
@@ -804,14 +953,14 @@ async fn evict_pod<A: PodApi + ?Sized>(ctx: Arc<TaskCtx<A>>, pod: PodRef) -> (Po
                 message,
                 retry_after,
             } => retrying(
-                &ctx,
+                ctx,
                 &pod,
                 Some(429),
                 message,
                 ctx.retry.delay(attempt, retry_after),
             ),
             EvictResponse::Retryable { code, message } => {
-                retrying(&ctx, &pod, code, message, ctx.retry.delay(attempt, None))
+                retrying(ctx, &pod, code, message, ctx.retry.delay(attempt, None))
             }
             EvictResponse::Rejected { code, message } => {
                 let failure = EvictionFailure {
@@ -822,7 +971,17 @@ async fn evict_pod<A: PodApi + ?Sized>(ctx: Arc<TaskCtx<A>>, pod: PodRef) -> (Po
                 return (pod, Outcome::Failed(failure));
             }
         };
-        tokio::time::sleep(wait).await;
+        match wake {
+            Some(wake) => {
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = wake.notified() => {
+                        tracing::debug!(pod = %pod, "a PodDisruptionBudget allows disruptions again");
+                    }
+                }
+            }
+            None => tokio::time::sleep(wait).await,
+        }
     }
 }
 

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use futures::channel::mpsc::{UnboundedSender, unbounded};
 use futures::{FutureExt, StreamExt};
 use jiff::Timestamp;
@@ -13,7 +15,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
 
 use super::*;
-use crate::api::{MockPodApi, PodEventStream, PodList};
+use crate::api::{MockPodApi, PdbEventStream, PodEventStream, PodList};
 
 type Tx = UnboundedSender<Result<PodEvent, kube::Error>>;
 
@@ -107,6 +109,9 @@ fn scripted(script: Script) -> Scripted {
             })
         });
     api.expect_daemonset_exists().returning(|_, _| Ok(true));
+    api.expect_watch_pdbs()
+        .times(0..=1)
+        .returning(|| Ok(futures::stream::pending().boxed()));
     let mut rx = Some(rx);
     api.expect_watch_pods_on_node()
         .times(0..=1)
@@ -531,6 +536,10 @@ impl PodApi for Fake {
         }
     }
 
+    async fn watch_pdbs(&self) -> Result<PdbEventStream, kube::Error> {
+        Ok(futures::stream::pending().boxed())
+    }
+
     async fn watch_pods_on_node(&self, _: &str, _: &str) -> Result<PodEventStream, kube::Error> {
         self.watches.fetch_add(1, Ordering::SeqCst);
         let (tx, rx) = unbounded();
@@ -591,4 +600,104 @@ async fn a_cut_watch_is_resumed_by_relisting() {
     // The futures are cancel-safe: a drain dropped midway leaves no task behind that panics.
     let engine = DrainEngine::new(fake(5, usize::MAX), fast_options());
     assert!(engine.drain("n1").now_or_never().is_none());
+}
+
+#[tokio::test]
+async fn a_pdb_that_allows_disruptions_again_wakes_the_blocked_eviction() {
+    let mut api = MockPodApi::new();
+    api.expect_list_pods_on_node().returning(|_, _| {
+        Ok(PodList {
+            pods: vec![pod("a", true)],
+            resource_version: "1".into(),
+        })
+    });
+    let (tx, rx) = unbounded();
+    let mut rx = Some(rx);
+    api.expect_watch_pods_on_node()
+        .returning(move |_, _| Ok(rx.take().expect("one watch").boxed()));
+    let (pdb_tx, pdb_rx) = unbounded::<Result<PdbState, kube::Error>>();
+    let mut pdb_rx = Some(pdb_rx);
+    api.expect_watch_pdbs()
+        .times(1)
+        .returning(move || Ok(pdb_rx.take().expect("one PDB watch").boxed()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    api.expect_evict().returning(move |pod, _| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            pdb_429()
+        } else {
+            notify(&tx, pod, After::Delete);
+            EvictResponse::Evicted
+        }
+    });
+    // Backoff alone would wait at least 10 s before the second attempt.
+    let options = DrainOptions {
+        retry: RetryPolicy {
+            initial: Duration::from_secs(20),
+            max: Duration::from_secs(30),
+        },
+        ..DrainOptions::default()
+    };
+    let engine = DrainEngine::new(api, options);
+    let started = Instant::now();
+    let drain = engine.drain("n1");
+    let budget = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let other_namespace = PdbState {
+            namespace: "other".into(),
+            name: "x".into(),
+            selector: None,
+            disruptions_allowed: 5,
+        };
+        pdb_tx.unbounded_send(Ok(other_namespace)).unwrap();
+        let still_blocked = PdbState {
+            namespace: "ns".into(),
+            name: "web".into(),
+            selector: None,
+            disruptions_allowed: 0,
+        };
+        pdb_tx.unbounded_send(Ok(still_blocked.clone())).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let allowed = PdbState {
+            disruptions_allowed: 1,
+            ..still_blocked
+        };
+        pdb_tx.unbounded_send(Ok(allowed)).unwrap();
+    };
+    let (report, ()) = tokio::join!(drain, budget);
+    let report = report.unwrap();
+    assert_eq!(report.evicted, [r("a")]);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(5),
+        "woken by the budget, not by other namespaces or a 0 allowance: {took:?}"
+    );
+}
+
+#[test]
+fn pdb_wakes_at_most_as_many_matching_waiters_as_it_allows() {
+    let waiters = PdbWaiters::default();
+    let web = BTreeMap::from([("app".to_string(), "web".to_string())]);
+    let db = BTreeMap::from([("app".to_string(), "db".to_string())]);
+    let w1 = waiters.register(&r("w1"), &web);
+    let d1 = waiters.register(&r("d1"), &db);
+    let w2 = waiters.register(&r("w2"), &web);
+    let w3 = waiters.register(&r("w3"), &web);
+    let selector: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
+        serde_json::from_value(json!({"matchLabels": {"app": "web"}})).unwrap();
+    waiters.unregister("uid-w2");
+    waiters.on_pdb(&PdbState {
+        namespace: "ns".into(),
+        name: "web".into(),
+        selector: Some(selector),
+        disruptions_allowed: 1,
+    });
+    assert!(
+        w1.notified().now_or_never().is_some(),
+        "longest waiting first"
+    );
+    assert!(d1.notified().now_or_never().is_none(), "not covered");
+    assert!(w2.notified().now_or_never().is_none(), "unregistered");
+    assert!(w3.notified().now_or_never().is_none(), "budget of one");
 }

@@ -22,7 +22,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, OwnerReference};
 
 use crate::types::PodRef;
 
@@ -227,6 +227,35 @@ pub fn deleted_long_ago(deletion: Option<Timestamp>, timeout_secs: u64, now: Tim
 /// The pod's `deletionTimestamp`.
 pub fn deletion_timestamp(pod: &Pod) -> Option<Timestamp> {
     pod.metadata.deletion_timestamp.as_ref().map(|t| t.0)
+}
+
+/// Whether a label selector matches `labels` (`matchLabels` and `matchExpressions` with `In`,
+/// `NotIn`, `Exists`, `DoesNotExist`; an unknown operator matches nothing). A missing or empty
+/// selector matches everything, as a `policy/v1` PodDisruptionBudget's does.
+pub fn selector_matches(
+    selector: Option<&LabelSelector>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    let Some(sel) = selector else {
+        return true;
+    };
+    let labels_ok = sel
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let exprs_ok = sel.match_expressions.iter().flatten().all(|e| {
+        let values = e.values.as_deref().unwrap_or_default();
+        let value = labels.get(&e.key);
+        match e.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    labels_ok && exprs_ok
 }
 
 /// Applies the selection rules (module docs) to `pods`. `daemonsets` answers for every
@@ -467,6 +496,56 @@ mod tests {
         assert!(s.refusals[0].reason.contains("boom"));
         let s = select_pods(&pods, &opts, &BTreeMap::new(), now());
         assert_eq!(s.refusals.len(), 1);
+    }
+
+    #[test]
+    fn label_selectors_match_as_kubernetes_does() {
+        let sel: LabelSelector = serde_json::from_value(json!({
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [
+                {"key": "tier", "operator": "In", "values": ["a", "b"]},
+                {"key": "canary", "operator": "DoesNotExist"},
+                {"key": "zone", "operator": "NotIn", "values": ["x"]},
+            ]
+        }))
+        .unwrap();
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect()
+        };
+        assert!(selector_matches(
+            Some(&sel),
+            &labels(&[("app", "web"), ("tier", "a")])
+        ));
+        assert!(!selector_matches(
+            Some(&sel),
+            &labels(&[("app", "web"), ("tier", "c")])
+        ));
+        assert!(!selector_matches(
+            Some(&sel),
+            &labels(&[("app", "db"), ("tier", "a")])
+        ));
+        assert!(!selector_matches(
+            Some(&sel),
+            &labels(&[("app", "web"), ("tier", "a"), ("canary", "1")])
+        ));
+        assert!(!selector_matches(
+            Some(&sel),
+            &labels(&[("app", "web"), ("tier", "a"), ("zone", "x")])
+        ));
+        let exists: LabelSelector = serde_json::from_value(
+            json!({"matchExpressions": [{"key": "app", "operator": "Exists"}]}),
+        )
+        .unwrap();
+        assert!(selector_matches(Some(&exists), &labels(&[("app", "")])));
+        assert!(!selector_matches(Some(&exists), &labels(&[])));
+        assert!(selector_matches(None, &labels(&[])));
+        assert!(selector_matches(
+            Some(&LabelSelector::default()),
+            &labels(&[("a", "b")])
+        ));
     }
 
     #[test]
