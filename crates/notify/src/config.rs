@@ -1150,7 +1150,12 @@ fn parse_gotify(url: &Url) -> Res<GotifyConfig> {
 
 fn parse_ntfy(url: &Url) -> Res<NtfyConfig> {
     let mut q = Query::new(url);
-    let host = host_port(url)?;
+    // shoutrrr's default host.
+    let host = if url.host_str().unwrap_or_default().is_empty() {
+        "ntfy.sh".to_owned()
+    } else {
+        host_port(url)?
+    };
     let mut parts = path_parts(url);
     let topic = parts.pop().ok_or(UrlProblem::Missing("topic"))?;
     let path: String = parts.iter().flat_map(|p| ["/", p.as_str()]).collect();
@@ -1480,6 +1485,7 @@ mod tests {
             ),
             ("gotify://g.example/S3CRET", "gotify"),
             ("ntfy://u:S3CRET@ntfy.sh/topic", "ntfy"),
+            ("ntfy:///topic", "ntfy"),
             ("pushover://shoutrrr:S3CRET@S3CRET/", "pushover"),
             ("generic://example.com/S3CRET?template=json", "generic"),
             ("generic+https://example.com/S3CRET?token=S3CRET", "generic"),
@@ -1667,6 +1673,7 @@ mod tests {
                 },
             ),
             ("ntfy://h", "ntfy", UrlProblem::Missing("topic")),
+            ("ntfy:///", "ntfy", UrlProblem::Missing("topic")),
             (
                 "pushover://S3CRET",
                 "pushover",

@@ -61,12 +61,6 @@ pub enum TemplateError {
         /// The unknown name.
         name: String,
     },
-    /// A `{` without its `}`.
-    #[error("{template} template: unclosed `{{`")]
-    Unclosed {
-        /// Which template.
-        template: &'static str,
-    },
 }
 
 /// Building the notifiers failed (e.g. the TLS trust store could not be loaded).

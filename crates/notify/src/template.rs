@@ -64,52 +64,43 @@ impl Template {
         which: &'static str,
         ctx: &TemplateContext<'_>,
     ) -> Result<String, TemplateError> {
-        let mut out = String::with_capacity(self.text.len() + 32);
-        let mut chars = self.text.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '%' => match chars.peek() {
-                    Some('s') => {
-                        chars.next();
-                        out.push_str(ctx.node);
-                    }
-                    Some('%') => {
-                        chars.next();
-                        out.push('%');
-                    }
-                    _ => out.push('%'),
-                },
-                '{' if chars.peek() == Some(&'{') => {
-                    chars.next();
-                    out.push('{');
+        let text = self.text.as_str();
+        let mut out = String::with_capacity(text.len() + 32);
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            let after = &rest[c.len_utf8()..];
+            match (c, after.chars().next()) {
+                ('%', Some('s')) => {
+                    out.push_str(ctx.node);
+                    rest = &after[1..];
                 }
-                '}' if chars.peek() == Some(&'}') => {
-                    chars.next();
-                    out.push('}');
+                ('%', Some('%')) => {
+                    out.push('%');
+                    rest = &after[1..];
                 }
-                '{' => {
-                    let mut name = String::new();
-                    let mut closed = false;
-                    for n in chars.by_ref() {
-                        if n == '}' {
-                            closed = true;
-                            break;
-                        }
-                        name.push(n);
-                    }
-                    if !closed {
-                        return Err(TemplateError::Unclosed { template: which });
-                    }
-                    match name.trim() {
+                ('{', Some('{')) | ('}', Some('}')) => {
+                    out.push(c);
+                    rest = &after[1..];
+                }
+                ('{', _) => {
+                    // `{identifier}` is a placeholder; anything else (`{"a": 1}`, a lone `{`)
+                    // is literal text, so kured templates with braces keep working.
+                    let name = after.find('}').map(|end| &after[..end]).filter(|n| {
+                        !n.is_empty() && n.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                    });
+                    let Some(name) = name else {
+                        out.push('{');
+                        rest = after;
+                        continue;
+                    };
+                    match name {
                         "node" => out.push_str(ctx.node),
                         "cluster" => out.push_str(ctx.cluster),
                         "reason" => out.push_str(ctx.reason),
                         "duration" => {
                             if let Some(d) = ctx.duration {
-                                out.push_str(
-                                    &humantime::format_duration(Duration::from_secs(d.as_secs()))
-                                        .to_string(),
-                                );
+                                let d = Duration::from_secs(d.as_secs());
+                                out.push_str(&humantime::format_duration(d).to_string());
                             }
                         }
                         other => {
@@ -120,8 +111,12 @@ impl Template {
                             });
                         }
                     }
+                    rest = &after[name.len() + 1..];
                 }
-                c => out.push(c),
+                _ => {
+                    out.push(c);
+                    rest = after;
+                }
             }
         }
         Ok(out)
@@ -231,10 +226,9 @@ mod tests {
                 name: "nod".into()
             }
         );
-        assert_eq!(
-            Template::new("drain", "x {node").unwrap_err(),
-            TemplateError::Unclosed { template: "drain" }
-        );
+        // Braces that are not `{identifier}` stay literal (kured templates with braces work).
+        let t = Template::new("drain", r#"x {node {"n": "%s"} { } {node}"#).unwrap();
+        assert_eq!(t.render(&ctx()), r#"x {node {"n": "n1"} { } n1"#);
         let e = MessageTemplates::new("ok", "ok", "ok", "{who}").unwrap_err();
         assert!(e.to_string().contains("blocked template"), "{e}");
     }

@@ -37,6 +37,8 @@ async fn one_failing_backend_others_still_receive() {
     );
     let fanout = FanOut::from_urls(&urls, Duration::from_secs(5)).unwrap();
     assert_eq!(fanout.backends(), 3);
+    let shown = format!("{fanout:?} {}", fanout.target());
+    assert!(!shown.contains("BADS3CRET"), "{shown}");
     let notifications = Notifications::new(Arc::new(fanout), MessageTemplates::default());
 
     let err = notifications
