@@ -122,8 +122,10 @@ async fn replacements_go_only_where_they_fit_and_wait_for_a_node() {
             && pods.iter().any(|p| p["spec"]["nodeName"] == "node-1")
     })
     .await;
-    let rs = &store.list(REPLICASETS, Some("web"), |_| true).0[0];
-    assert_eq!(rs["status"]["readyReplicas"], 3);
+    eventually("the ReplicaSet status to catch up", || {
+        store.list(REPLICASETS, Some("web"), |_| true).0[0]["status"]["readyReplicas"] == 3
+    })
+    .await;
     controllers.stop().await;
 }
 
@@ -155,12 +157,13 @@ async fn template_change_rolls_to_a_new_replicaset_and_deletion_collects_garbage
         },
     )
     .await;
-    let dep = store.get(DEPLOYMENTS, "web", "web").unwrap();
-    assert_eq!(dep["status"]["updatedReplicas"], 2);
-    assert_eq!(
-        dep["status"]["observedGeneration"],
-        dep["metadata"]["generation"]
-    );
+    eventually("the Deployment status to catch up", || {
+        let dep = store.get(DEPLOYMENTS, "web", "web").unwrap();
+        dep["status"]["updatedReplicas"] == 2
+            && dep["status"]["readyReplicas"] == 2
+            && dep["status"]["observedGeneration"] == dep["metadata"]["generation"]
+    })
+    .await;
 
     store.delete(DEPLOYMENTS, "web", "web", |_| Ok(())).unwrap();
     eventually("ReplicaSets and pods garbage-collected", || {
