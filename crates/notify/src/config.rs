@@ -189,8 +189,12 @@ impl fmt::Display for ServiceConfig {
             Self::Gotify(c) => write!(f, "gotify://{}{}/{REDACTED}", c.host, c.path),
             Self::Ntfy(c) => write!(f, "ntfy://{}/{}", c.host, c.topic),
             Self::Pushover(c) => {
-                let _ = c;
-                write!(f, "pushover://shoutrrr:{REDACTED}@{REDACTED}")
+                let devices = if c.devices.is_empty() {
+                    String::new()
+                } else {
+                    format!("?devices={}", c.devices.join(","))
+                };
+                write!(f, "pushover://shoutrrr:{REDACTED}@{REDACTED}/{devices}")
             }
             Self::Generic(c) => {
                 let host = Url::parse(c.target.expose())
@@ -580,17 +584,13 @@ fn parse_url_at(raw: &str, position: usize) -> Result<ServiceConfig, ParseError>
     };
     let url = Url::parse(raw).map_err(|e| err("unknown", UrlProblem::Syntax(e)))?;
     let scheme = url.scheme().to_ascii_lowercase();
-    let service = SUPPORTED_SCHEMES
-        .iter()
-        .find(|s| **s == scheme)
-        .map(|s| s.split('+').next().unwrap_or(s))
-        .ok_or_else(|| err("unknown", UrlProblem::UnknownScheme(scheme.clone())))?;
-    // `service` borrows from a 'static table.
+    // The service is the scheme without its `+transport` suffix; both come from the static
+    // table, so the name is `'static`.
     let service: &'static str = SUPPORTED_SCHEMES
         .iter()
-        .copied()
-        .find(|s| *s == service)
-        .unwrap_or("unknown");
+        .find(|s| **s == scheme)
+        .map(|s| s.split_once('+').map_or(*s, |(base, _)| base))
+        .ok_or_else(|| err("unknown", UrlProblem::UnknownScheme(scheme.clone())))?;
     let after_scheme = &raw[raw.find("://").map_or(0, |p| p + 3)..];
     let result = match scheme.as_str() {
         "slack" => parse_slack(&url).map(ServiceConfig::Slack),
