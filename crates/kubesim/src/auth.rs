@@ -10,6 +10,10 @@
 //! - Discovery and other non-resource URLs (`/version`, `/api`, `/apis/…`, `/healthz`) are
 //!   allowed for every authenticated user (fixture `discovery-allowed-for-limited-user.json`).
 //!
+//! kubesim serves plain HTTP, and `kubectl` (client-go's clientcmd) sends no credentials to a
+//! non-TLS server: with authentication on, use kube-rs clients
+//! ([`crate::cluster::RunningCluster::client_with_token`]).
+//!
 //! ```
 //! use kubesim::auth::AuthConfig;
 //! let auth = AuthConfig::new()

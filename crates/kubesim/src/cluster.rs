@@ -681,6 +681,9 @@ impl RunningCluster {
 
     /// The kubeconfig for this cluster as JSON (valid YAML): cluster `kubesim` at the URL, user
     /// `kubesim` (with the token when auth is on), context `kubesim` (namespace `default`).
+    ///
+    /// Note: `kubectl` (client-go's clientcmd) sends no credentials to a plain-HTTP server, so
+    /// with [`ClusterBuilder::auth`] on, kubectl gets 401; use kube-rs clients there.
     pub fn kubeconfig_value(&self) -> Value {
         let user = match &self.token {
             Some(t) => json!({"token": t}),
