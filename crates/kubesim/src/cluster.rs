@@ -746,6 +746,32 @@ impl Drop for RunningCluster {
     }
 }
 
+/// Replays a write history (see [`RunningCluster::history`]) and returns, after every write to
+/// `rt`, `(resourceVersion, how many objects of rt satisfy pred)` — for invariant checks such
+/// as "never more than one node cordoned at once" (`max` of the counts) or "the budget held"
+/// (`min`).
+pub fn matching_over_time(
+    events: &[Arc<Event>],
+    rt: &ResourceType,
+    pred: impl Fn(&Value) -> bool,
+) -> Vec<(u64, usize)> {
+    let mut matching = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for e in events {
+        if e.resource.group != rt.group || e.resource.plural != rt.plural {
+            continue;
+        }
+        let key = crate::store::object_key(&e.object);
+        if e.kind != crate::store::EventType::Deleted && pred(&e.object) {
+            matching.insert(key);
+        } else {
+            matching.remove(&key);
+        }
+        out.push((e.rv, matching.len()));
+    }
+    out
+}
+
 /// Installs rustls' `ring` provider as the process default (ignores "already installed").
 pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -821,5 +847,37 @@ mod tests {
         assert!(per_node.values().all(|n| *n == 150), "{per_node:?}");
         let rs = &store.list(REPLICASETS, Some("big"), |_| true).0[0];
         assert_eq!(rs["status"]["readyReplicas"], 1500);
+    }
+
+    #[test]
+    fn history_replay_counts_matching_objects() {
+        let store = Cluster::builder()
+            .nodes(3)
+            .record_history(true)
+            .build_store()
+            .unwrap();
+        let start = store.history().len();
+        let cordon = |name: &str, on: bool| {
+            store
+                .update(NODES, "", name, |cur| {
+                    let mut n = cur.clone();
+                    n["spec"]["unschedulable"] = json!(on);
+                    Ok(n)
+                })
+                .unwrap();
+        };
+        cordon("node-0", true);
+        cordon("node-0", false);
+        cordon("node-1", true);
+        cordon("node-2", true);
+        store.delete(NODES, "", "node-1", |_| Ok(())).unwrap();
+        let history = store.history();
+        let counts: Vec<usize> = matching_over_time(&history[start..], NODES, |n| {
+            n["spec"]["unschedulable"] == true
+        })
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+        assert_eq!(counts, [1, 0, 1, 2, 1]);
     }
 }

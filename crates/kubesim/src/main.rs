@@ -18,6 +18,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use kubesim::auth::AuthConfig;
 use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec};
+use kubesim::faults::FaultConfig;
 
 /// Serve an in-memory, simulated Kubernetes cluster over plain HTTP.
 #[derive(Debug, Parser)]
@@ -53,6 +54,15 @@ struct Args {
     /// Require this bearer token (admin) on every request.
     #[arg(long)]
     token: Option<String>,
+    /// Fault injection: latency added to every non-discovery request.
+    #[arg(long, default_value = "0ms", value_parser = humantime_duration)]
+    latency: Duration,
+    /// Fault injection: fraction (0–1) of non-discovery requests answered 500.
+    #[arg(long, default_value_t = 0.0)]
+    fail_rate: f64,
+    /// Fault injection: end every watch stream after this many events.
+    #[arg(long)]
+    cut_watch_after: Option<usize>,
     /// Pod start delay of the simulated kubelet.
     #[arg(long, default_value = "500ms", value_parser = humantime_duration)]
     start_delay: Duration,
@@ -116,6 +126,16 @@ async fn main() -> anyhow::Result<()> {
             replicas,
             Some(PdbSpec::MinAvailable(IntOrPercent::Int(1))),
         );
+    }
+    let faults = FaultConfig {
+        latency: args.latency,
+        error_500_fraction: args.fail_rate,
+        cut_watch_after: args.cut_watch_after,
+        seed: args.seed.unwrap_or(0),
+        ..FaultConfig::default()
+    };
+    if faults.is_active() {
+        b = b.faults(faults);
     }
     if let Some(token) = &args.token {
         b = b.auth(AuthConfig::new().admin(token.clone(), "kubesim-admin"));

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
-use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec, RunningCluster};
+use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec, RunningCluster, matching_over_time};
 use kubesim::resources::well_known::{DAEMONSETS, NODES, PDBS, PODS};
 use serde_json::{Value, json};
 
@@ -374,23 +374,17 @@ async fn drain_waits_for_the_budget_until_the_replacement_is_ready() {
     })
     .await;
     // The budget held throughout: never fewer than 3 Ready, non-terminating web pods.
-    let mut state: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
-    let mut min_ready = usize::MAX;
-    for e in cluster.history() {
-        if !(e.resource.plural == PODS.plural && e.resource.group == PODS.group)
-            || e.object["metadata"]["namespace"] != "web"
-        {
-            continue;
-        }
-        let name = e.object["metadata"]["name"].as_str().unwrap().to_string();
-        let healthy = e.kind != kubesim::store::EventType::Deleted
-            && is_ready(&e.object)
-            && e.object["metadata"]["deletionTimestamp"].is_null();
-        state.insert(name, healthy);
-        if e.rv > start_rv {
-            min_ready = min_ready.min(state.values().filter(|h| **h).count());
-        }
-    }
+    let healthy_web = |p: &Value| {
+        p["metadata"]["namespace"] == "web"
+            && is_ready(p)
+            && p["metadata"]["deletionTimestamp"].is_null()
+    };
+    let min_ready = matching_over_time(&cluster.history(), PODS, healthy_web)
+        .into_iter()
+        .filter(|(rv, _)| *rv > start_rv)
+        .map(|(_, n)| n)
+        .min()
+        .unwrap();
     assert_eq!(
         min_ready, 3,
         "the PDB (maxUnavailable 1 of 4) must hold during the drain"
