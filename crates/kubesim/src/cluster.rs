@@ -265,8 +265,9 @@ impl ClusterBuilder {
         self
     }
 
-    /// Seeds the generator used for seeded names, uids and IPs (on the calling thread) and the
-    /// fault RNG (unless the fault config has its own seed).
+    /// Seeds the generator used for seeded names and uids (on the calling thread) and the fault
+    /// RNG (unless the fault config has its own seed). Pod IPs and container ids of large
+    /// deployments are drawn on worker threads and stay random.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self

@@ -36,7 +36,7 @@ struct Args {
     /// Write a kubeconfig for the cluster to this path.
     #[arg(long)]
     kubeconfig_out: Option<PathBuf>,
-    /// Seed for generated names, uids and IPs.
+    /// Seed for generated names and uids (and the fault RNG).
     #[arg(long)]
     seed: Option<u64>,
     /// Do not run the simulated kubelet and controllers.
