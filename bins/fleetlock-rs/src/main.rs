@@ -1,0 +1,3 @@
+//! fleetlock-rs (work in progress).
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! FleetLock server, client and lock stores (work in progress).
