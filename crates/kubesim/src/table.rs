@@ -1,7 +1,8 @@
 //! Server-side printing: the `meta.k8s.io/v1` `Table` that `kubectl get` asks for with
 //! `Accept: application/json;as=Table;v=v1;g=meta.k8s.io,…`. Pods and nodes have the recorded
-//! columns (`shared/k8s-reference/list-{pods,nodes}-as-table-kubectl-get.json`); other types get
-//! a generic Name/Age table.
+//! columns (`shared/k8s-reference/list-{pods,nodes}-as-table-kubectl-get.json`); the other
+//! served types get the columns of kubectl's printers for them (`kubectl get ds` shows
+//! DESIRED/CURRENT/READY/…, `kubectl get pdb` MIN AVAILABLE/…, `kubectl get lease` HOLDER).
 
 use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value, json};
@@ -125,10 +126,326 @@ fn columns(rt: &ResourceType) -> Vec<Value> {
                 1,
             ),
         ],
-        _ => vec![
-            column("Name", "name", NAME_DESC, 0),
-            column("Age", "", AGE_DESC, 0),
+        _ => workload_columns(rt),
+    }
+}
+
+fn typed_column(name: &str, ty: &str, description: &str, priority: u8) -> Value {
+    json!({"name": name, "type": ty, "format": "", "description": description, "priority": priority})
+}
+
+/// Columns of the other served types (kubectl's printers for them).
+fn workload_columns(rt: &ResourceType) -> Vec<Value> {
+    let name = column("Name", "name", NAME_DESC, 0);
+    let age = column("Age", "", AGE_DESC, 0);
+    match (rt.group, rt.plural) {
+        ("", "namespaces") => vec![
+            name,
+            column("Status", "", "The status of the namespace", 0),
+            age,
         ],
+        ("apps", _) => apps_columns(rt, name, age),
+        ("policy", "poddisruptionbudgets") => vec![
+            name,
+            column(
+                "Min Available",
+                "",
+                "The minimum number of pods that must be available simultaneously.",
+                0,
+            ),
+            column(
+                "Max Unavailable",
+                "",
+                "The maximum number of pods that may be unavailable simultaneously.",
+                0,
+            ),
+            typed_column(
+                "Allowed Disruptions",
+                "integer",
+                "Calculated number of pods that may be disrupted at this time.",
+                0,
+            ),
+            age,
+        ],
+        ("coordination.k8s.io", "leases") => vec![
+            name,
+            column("Holder", "", "The holder of the lease", 0),
+            age,
+        ],
+        ("", "events") => vec![
+            column("Last Seen", "", "Time when this event was last seen", 0),
+            column(
+                "Type",
+                "",
+                "Type of this event (Normal, Warning), new types could be added in the future.",
+                0,
+            ),
+            column("Reason", "", "The reason for this event.", 0),
+            column("Object", "", "The object that this event is about.", 0),
+            column(
+                "Message",
+                "",
+                "A human-readable description of the status of this operation.",
+                0,
+            ),
+        ],
+        _ => vec![name, age],
+    }
+}
+
+/// (name, type, description) of the priority-0 columns between Name and Age of the apps/v1
+/// workloads (a Node Selector column follows for daemonsets).
+const DAEMONSET_COLUMNS: &[(&str, &str, &str)] = &[
+    (
+        "Desired",
+        "integer",
+        "The total number of nodes that should be running the daemon pod.",
+    ),
+    (
+        "Current",
+        "integer",
+        "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.",
+    ),
+    (
+        "Ready",
+        "integer",
+        "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.",
+    ),
+    (
+        "Up-to-date",
+        "integer",
+        "The total number of nodes that are running updated daemon pod",
+    ),
+    (
+        "Available",
+        "integer",
+        "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available.",
+    ),
+    (
+        "Node Selector",
+        "string",
+        "NodeSelector is a selector which must be true for the pod to fit on a node.",
+    ),
+];
+const DEPLOYMENT_COLUMNS: &[(&str, &str, &str)] = &[
+    ("Ready", "string", "Number of the pod with ready state"),
+    (
+        "Up-to-date",
+        "integer",
+        "Total number of non-terminated pods targeted by this deployment that have the desired template spec.",
+    ),
+    (
+        "Available",
+        "integer",
+        "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.",
+    ),
+];
+const REPLICASET_COLUMNS: &[(&str, &str, &str)] = &[
+    (
+        "Desired",
+        "integer",
+        "Replicas is the number of desired replicas.",
+    ),
+    (
+        "Current",
+        "integer",
+        "Replicas is the most recently observed number of replicas.",
+    ),
+    (
+        "Ready",
+        "integer",
+        "The number of ready replicas for this replica set.",
+    ),
+];
+
+/// Columns of the apps/v1 workloads: Name, the kind's own columns, Age, then (priority 1)
+/// Containers, Images, Selector.
+fn apps_columns(rt: &ResourceType, name: Value, age: Value) -> Vec<Value> {
+    let own = match rt.plural {
+        "daemonsets" => DAEMONSET_COLUMNS,
+        "deployments" => DEPLOYMENT_COLUMNS,
+        "replicasets" => REPLICASET_COLUMNS,
+        _ => &[],
+    };
+    let mut cols = vec![name];
+    cols.extend(own.iter().map(|(n, t, d)| typed_column(n, t, d, 0)));
+    cols.push(age);
+    cols.push(column(
+        "Containers",
+        "",
+        "Names of each container in the template.",
+        1,
+    ));
+    cols.push(column(
+        "Images",
+        "",
+        "Images referenced by each container in the template.",
+        1,
+    ));
+    cols.push(column("Selector", "", "Label selector for pods.", 1));
+    cols
+}
+
+/// `k=v,…` of a string map, or `<none>`.
+fn format_map(v: &Value) -> String {
+    match v.as_object() {
+        Some(m) if !m.is_empty() => m
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => "<none>".to_string(),
+    }
+}
+
+/// A `metav1.LabelSelector` as kubectl prints it (`app=web,tier in (a,b)`).
+fn format_selector(sel: &Value) -> String {
+    let mut parts: Vec<String> = sel["matchLabels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
+        let key = e["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        parts.push(match e["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            other => format!("{key} {other}"),
+        });
+    }
+    if parts.is_empty() {
+        "<none>".to_string()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// Container names and images of a workload's pod template.
+fn template_cells(obj: &Value) -> [Value; 3] {
+    let cs = obj["spec"]["template"]["spec"]["containers"].as_array();
+    let join = |field: &str| {
+        cs.map(|cs| {
+            cs.iter()
+                .filter_map(|c| c[field].as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+    };
+    [
+        json!(join("name")),
+        json!(join("image")),
+        json!(format_selector(&obj["spec"]["selector"])),
+    ]
+}
+
+fn int_at(v: &Value) -> Value {
+    json!(v.as_i64().unwrap_or(0))
+}
+
+fn workload_cells(rt: &ResourceType, obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let name = obj["metadata"]["name"].clone();
+    let created = json!(age(&obj["metadata"]["creationTimestamp"], now));
+    let st = &obj["status"];
+    match (rt.group, rt.plural) {
+        ("", "namespaces") => vec![
+            name,
+            json!(st["phase"].as_str().unwrap_or_default()),
+            created,
+        ],
+        ("apps", "daemonsets") => {
+            let [c, i, s] = template_cells(obj);
+            vec![
+                name,
+                int_at(&st["desiredNumberScheduled"]),
+                int_at(&st["currentNumberScheduled"]),
+                int_at(&st["numberReady"]),
+                int_at(&st["updatedNumberScheduled"]),
+                int_at(&st["numberAvailable"]),
+                json!(format_map(&obj["spec"]["template"]["spec"]["nodeSelector"])),
+                created,
+                c,
+                i,
+                s,
+            ]
+        }
+        ("apps", "deployments") => {
+            let [c, i, s] = template_cells(obj);
+            let want = obj["spec"]["replicas"].as_i64().unwrap_or(1);
+            let ready = st["readyReplicas"].as_i64().unwrap_or(0);
+            vec![
+                name,
+                json!(format!("{ready}/{want}")),
+                int_at(&st["updatedReplicas"]),
+                int_at(&st["availableReplicas"]),
+                created,
+                c,
+                i,
+                s,
+            ]
+        }
+        ("apps", "replicasets") => {
+            let [c, i, s] = template_cells(obj);
+            vec![
+                name,
+                json!(obj["spec"]["replicas"].as_i64().unwrap_or(1)),
+                int_at(&st["replicas"]),
+                int_at(&st["readyReplicas"]),
+                created,
+                c,
+                i,
+                s,
+            ]
+        }
+        ("policy", "poddisruptionbudgets") => {
+            let or_na = |v: &Value| match v {
+                Value::Null => "N/A".to_string(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            vec![
+                name,
+                json!(or_na(&obj["spec"]["minAvailable"])),
+                json!(or_na(&obj["spec"]["maxUnavailable"])),
+                int_at(&st["disruptionsAllowed"]),
+                created,
+            ]
+        }
+        ("coordination.k8s.io", "leases") => vec![
+            name,
+            json!(obj["spec"]["holderIdentity"].as_str().unwrap_or_default()),
+            created,
+        ],
+        ("", "events") => {
+            let last = ["lastTimestamp", "eventTime", "firstTimestamp"]
+                .iter()
+                .map(|k| &obj[*k])
+                .find(|v| v.is_string())
+                .unwrap_or(&obj["metadata"]["creationTimestamp"]);
+            let io = &obj["involvedObject"];
+            let object = format!(
+                "{}/{}",
+                io["kind"].as_str().unwrap_or_default().to_ascii_lowercase(),
+                io["name"].as_str().unwrap_or_default()
+            );
+            vec![
+                json!(age(last, now)),
+                json!(obj["type"].as_str().unwrap_or_default()),
+                json!(obj["reason"].as_str().unwrap_or_default()),
+                json!(object),
+                json!(obj["message"].as_str().unwrap_or_default()),
+            ]
+        }
+        _ => vec![name, created],
     }
 }
 
@@ -343,10 +660,7 @@ fn row(rt: &ResourceType, obj: &Value, include: IncludeObject, now: jiff::Timest
     let cells = match (rt.group, rt.plural) {
         ("", "pods") => pod_cells(obj, now),
         ("", "nodes") => node_cells(obj, now),
-        _ => vec![
-            obj["metadata"]["name"].clone(),
-            json!(age(&obj["metadata"]["creationTimestamp"], now)),
-        ],
+        _ => workload_cells(rt, obj, now),
     };
     let mut m = Map::new();
     m.insert("cells".into(), Value::Array(cells));
@@ -468,6 +782,45 @@ mod tests {
         assert!(t["rows"][0].get("object").is_none());
         let t = table(LEASES, [&node], json!({}), IncludeObject::Object);
         assert_eq!(t["rows"][0]["object"]["kind"], "Lease");
+    }
+
+    #[test]
+    fn workload_tables_have_kubectl_columns() {
+        use crate::resources::well_known::{DAEMONSETS, DEPLOYMENTS, PDBS};
+        let ds = json!({"metadata":{"name":"kured"},
+            "spec":{"selector":{"matchLabels":{"name":"kured"}},
+              "template":{"spec":{"containers":[{"name":"kured","image":"k:1"}]}}},
+            "status":{"desiredNumberScheduled":3,"currentNumberScheduled":3,"numberReady":2}});
+        let t = table(DAEMONSETS, [&ds], json!({}), IncludeObject::None);
+        assert_eq!(
+            t["rows"][0]["cells"],
+            json!([
+                "kured",
+                3,
+                3,
+                2,
+                0,
+                0,
+                "<none>",
+                "<unknown>",
+                "kured",
+                "k:1",
+                "name=kured"
+            ])
+        );
+        assert_eq!(t["columnDefinitions"][1]["type"], "integer");
+        let pdb = json!({"metadata":{"name":"p"},"spec":{"minAvailable":"50%"},"status":{"disruptionsAllowed":1}});
+        let t = table(PDBS, [&pdb], json!({}), IncludeObject::None);
+        assert_eq!(
+            t["rows"][0]["cells"],
+            json!(["p", "50%", "N/A", 1, "<unknown>"])
+        );
+        let d = json!({"metadata":{"name":"web"},"spec":{"replicas":3,
+            "selector":{"matchExpressions":[{"key":"tier","operator":"In","values":["a","b"]}]}},
+            "status":{"readyReplicas":2}});
+        let t = table(DEPLOYMENTS, [&d], json!({}), IncludeObject::None);
+        assert_eq!(t["rows"][0]["cells"][1], "2/3");
+        assert_eq!(t["rows"][0]["cells"][7], "tier in (a,b)");
     }
 
     #[test]
