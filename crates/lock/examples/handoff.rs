@@ -1,5 +1,5 @@
 //! Handoff latency: 10 waiters queue for a lock; each winner holds it briefly and releases.
-//! Measures the time from a release to the next successful acquire, with waiters that block on
+//! Measures the time from a release (the start of the call) to the next successful acquire, with waiters that block on
 //! `wait_for_change()` versus waiters that poll every second (kured's behaviour with a short
 //! `--period`), on the same in-process kubesim, for both backends.
 //!
@@ -86,14 +86,16 @@ async fn run(backend: Backend, mode: Mode, waiters: usize) -> Vec<Duration> {
                 latencies.lock().expect("not poisoned").push(took);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
-            lock.release(&me).await.expect("release");
+            // Stamped before the release call, so the stamp always precedes the next acquire
+            // (the latency includes the release's own round trip, in both modes alike).
             *released_at.lock().expect("not poisoned") = Some(Instant::now());
+            lock.release(&me).await.expect("release");
         }));
     }
     // Let every waiter find the lock held and start waiting.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    first.release("node-0").await.expect("release");
     *released_at.lock().expect("not poisoned") = Some(Instant::now());
+    first.release("node-0").await.expect("release");
     for t in tasks {
         t.await.expect("waiter");
     }
