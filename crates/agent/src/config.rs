@@ -1,0 +1,80 @@
+//! The agent's configuration (already validated; flag parsing lives in the binary).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schedule::TimeWindow;
+
+/// kured's annotation marking a node whose reboot is under way (`--annotate-nodes`).
+pub const REBOOT_IN_PROGRESS_ANNOTATION: &str = "weave.works/kured-reboot-in-progress";
+/// kured's annotation with the time a reboot was last found to be needed (`--annotate-nodes`).
+pub const MOST_RECENT_REBOOT_NEEDED_ANNOTATION: &str =
+    "weave.works/kured-most-recent-reboot-needed";
+
+/// How the agent waits while another node holds the lock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LockWaitMode {
+    /// Wake on a change of the lock object (or after a period, whichever comes first),
+    /// re-check window and blockers, then try again (kured-rs default).
+    #[default]
+    Wait,
+    /// Try again at the next period only (kured's behaviour).
+    Poll,
+}
+
+/// What the reboot loop does and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// This node's name (`--node-id`).
+    pub node_id: String,
+    /// Sentinel check period (`--period`, default 1 h).
+    pub period: Duration,
+    /// When reboots may start (`--reboot-days`, `--start-time`, `--end-time`, `--time-zone`).
+    pub window: TimeWindow,
+    /// Reboot even if the drain fails (`--force-reboot`).
+    pub force_reboot: bool,
+    /// Wait this long after taking the lock before draining (`--drain-delay`).
+    pub drain_delay: Duration,
+    /// Wait this long after draining before rebooting (`--reboot-delay`).
+    pub reboot_delay: Duration,
+    /// Wait this long after the post-reboot uncordon before releasing the lock
+    /// (`--lock-release-delay`).
+    pub lock_release_delay: Duration,
+    /// Key of the `PreferNoSchedule` taint added while waiting for the lock
+    /// (`--prefer-no-schedule-taint`; `None`: no taint).
+    pub prefer_no_schedule_taint: Option<String>,
+    /// Write kured's reboot annotations on the node (`--annotate-nodes`).
+    pub annotate_nodes: bool,
+    /// Labels set before cordoning (`--pre-reboot-node-labels`).
+    pub pre_reboot_node_labels: BTreeMap<String, String>,
+    /// Labels set after uncordoning (`--post-reboot-node-labels`).
+    pub post_reboot_node_labels: BTreeMap<String, String>,
+    /// How to wait for a held lock.
+    pub lock_wait: LockWaitMode,
+    /// Pause before retrying a failed API call in the start-up and release paths.
+    pub retry_interval: Duration,
+    /// How often `kured_reboot_required` is refreshed (kured: every minute).
+    pub metrics_interval: Duration,
+}
+
+impl Config {
+    /// kured's defaults for `node_id`.
+    pub fn new(node_id: impl Into<String>) -> Self {
+        Self {
+            node_id: node_id.into(),
+            period: Duration::from_secs(3600),
+            window: TimeWindow::default(),
+            force_reboot: false,
+            drain_delay: Duration::ZERO,
+            reboot_delay: Duration::ZERO,
+            lock_release_delay: Duration::ZERO,
+            prefer_no_schedule_taint: None,
+            annotate_nodes: false,
+            pre_reboot_node_labels: BTreeMap::new(),
+            post_reboot_node_labels: BTreeMap::new(),
+            lock_wait: LockWaitMode::default(),
+            retry_interval: Duration::from_secs(10),
+            metrics_interval: Duration::from_secs(60),
+        }
+    }
+}
