@@ -1,0 +1,78 @@
+//! Prometheus metrics (`GET /metrics`).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Labels of the request counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `pre-reboot`, `steady-state` or `admin-release`.
+    pub endpoint: &'static str,
+    /// `granted`, `already_held`, `released`, `not_held` or an error kind.
+    pub outcome: &'static str,
+}
+
+/// Labels of the per-group gauges.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupLabels {
+    /// The group.
+    pub group: String,
+}
+
+/// The server's metrics and their registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by endpoint and outcome.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Current holders per group (refreshed from the store on each scrape).
+    pub holders: Family<GroupLabels, Gauge>,
+    /// Configured slots per group.
+    pub slots: Family<GroupLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `fleetlock` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("fleetlock");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let holders = Family::<GroupLabels, Gauge>::default();
+        let slots = Family::<GroupLabels, Gauge>::default();
+        registry.register(
+            "requests",
+            "FleetLock requests by endpoint and outcome",
+            requests.clone(),
+        );
+        registry.register("holders", "Current slot holders per group", holders.clone());
+        registry.register("slots", "Configured slots per group", slots.clone());
+        Self {
+            registry,
+            requests,
+            holders,
+            slots,
+        }
+    }
+
+    /// Counts one request.
+    pub fn count(&self, endpoint: &'static str, outcome: &'static str) {
+        self.requests
+            .get_or_create(&RequestLabels { endpoint, outcome })
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
