@@ -12,6 +12,8 @@
 //!   continue tokens are served from a snapshot rebuilt from the store's event log (410 Expired
 //!   once the log no longer reaches back);
 //! - `Accept: …;as=Table;v=v1;g=meta.k8s.io` answers a `Table` ([`crate::table`]);
+//!   `as=PartialObjectMetadata[List]` answers metadata only (kube-rs `get_metadata` /
+//!   `list_metadata`; watches are always full objects);
 //! - writes: the main resource ignores `.status`, `/status` ignores the spec; a pod's spec is
 //!   immutable but for images, added tolerations and a few more fields (422, as the real
 //!   server); a
@@ -524,7 +526,36 @@ fn get(
         let t = table::table(target.rt, [obj.as_ref()], meta, include);
         return Ok(json_response(StatusCode::OK, &t));
     }
+    if wants_partial_metadata(headers) {
+        return Ok(json_response(StatusCode::OK, &partial_metadata(&obj)));
+    }
     Ok(json_response(StatusCode::OK, &obj))
+}
+
+/// Whether the first `Accept` alternative asks for `PartialObjectMetadata[List]` (what
+/// kube-rs' `Api::get_metadata` / `list_metadata` and client-go's metadata client send).
+fn wants_partial_metadata(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let first = accept.split(',').next().unwrap_or_default();
+    let params: Vec<&str> = first.split(';').map(str::trim).collect();
+    params.iter().any(|p| {
+        matches!(
+            *p,
+            "as=PartialObjectMetadata" | "as=PartialObjectMetadataList"
+        )
+    }) && params.contains(&"g=meta.k8s.io")
+        && params.contains(&"v=v1")
+}
+
+/// The `meta.k8s.io/v1` `PartialObjectMetadata` of an object.
+fn partial_metadata(obj: &Value) -> Value {
+    json!({
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj["metadata"].clone()
+    })
 }
 
 /// A decoded continue token.
@@ -867,6 +898,16 @@ fn list(
             include,
         );
         return Ok(json_response(StatusCode::OK, &t));
+    }
+    if wants_partial_metadata(headers) {
+        let items: Vec<Value> = selected.iter().map(|o| partial_metadata(o)).collect();
+        let list = json!({
+            "kind": "PartialObjectMetadataList",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": metadata,
+            "items": items
+        });
+        return Ok(json_response(StatusCode::OK, &list));
     }
     let items: Vec<Item<'_>> = selected.iter().map(|o| Item(o.as_ref())).collect();
     let mut body = Vec::with_capacity(256 + selected.len() * 1024);
@@ -2358,5 +2399,49 @@ mod tests {
                 .iter()
                 .all(|p| p["metadata"].is_object())
         );
+    }
+
+    #[tokio::test]
+    async fn partial_object_metadata_is_served_on_request() {
+        let st = state();
+        st.store.create(NODES, node("n")).unwrap();
+        let accept =
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        let resp = dispatch(
+            &st,
+            &Method::GET,
+            &"/api/v1/nodes".parse().unwrap(),
+            &headers,
+            b"",
+        );
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let list: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(list["kind"], "PartialObjectMetadataList");
+        assert_eq!(list["items"][0]["kind"], "PartialObjectMetadata");
+        assert_eq!(list["items"][0]["metadata"]["name"], "n");
+        assert!(list["items"][0].get("spec").is_none());
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(
+                "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+            ),
+        );
+        let resp = dispatch(
+            &st,
+            &Method::GET,
+            &"/api/v1/nodes/n".parse().unwrap(),
+            &headers,
+            b"",
+        );
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let one: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(one["kind"], "PartialObjectMetadata");
+        assert_eq!(one["apiVersion"], "meta.k8s.io/v1");
     }
 }
