@@ -81,8 +81,11 @@ const fn rt(
     }
 }
 
-/// Every resource type kubesim serves.
-pub static RESOURCES: &[ResourceType] = &[
+/// Every resource type kubesim serves. `well_known::*` point into this very table, so a
+/// pointer comparison with an entry found by [`lookup`] also holds.
+pub static RESOURCES: &[ResourceType] = &TABLE;
+
+static TABLE: [ResourceType; 9] = [
     rt(
         "",
         "namespaces",
@@ -180,25 +183,25 @@ pub fn by_kind(kind: &str) -> Option<&'static ResourceType> {
 
 /// Shorthand for the built-in types, for controllers and tests.
 pub mod well_known {
-    use super::{RESOURCES, ResourceType};
+    use super::{ResourceType, TABLE};
     /// core/v1 namespaces
-    pub static NAMESPACES: &ResourceType = &RESOURCES[0];
+    pub static NAMESPACES: &ResourceType = &TABLE[0];
     /// core/v1 nodes
-    pub static NODES: &ResourceType = &RESOURCES[1];
+    pub static NODES: &ResourceType = &TABLE[1];
     /// core/v1 pods
-    pub static PODS: &ResourceType = &RESOURCES[2];
+    pub static PODS: &ResourceType = &TABLE[2];
     /// core/v1 events
-    pub static EVENTS: &ResourceType = &RESOURCES[3];
+    pub static EVENTS: &ResourceType = &TABLE[3];
     /// apps/v1 daemonsets
-    pub static DAEMONSETS: &ResourceType = &RESOURCES[4];
+    pub static DAEMONSETS: &ResourceType = &TABLE[4];
     /// apps/v1 deployments
-    pub static DEPLOYMENTS: &ResourceType = &RESOURCES[5];
+    pub static DEPLOYMENTS: &ResourceType = &TABLE[5];
     /// apps/v1 replicasets
-    pub static REPLICASETS: &ResourceType = &RESOURCES[6];
+    pub static REPLICASETS: &ResourceType = &TABLE[6];
     /// coordination.k8s.io/v1 leases
-    pub static LEASES: &ResourceType = &RESOURCES[7];
+    pub static LEASES: &ResourceType = &TABLE[7];
     /// policy/v1 poddisruptionbudgets
-    pub static PDBS: &ResourceType = &RESOURCES[8];
+    pub static PDBS: &ResourceType = &TABLE[8];
 }
 
 #[cfg(test)]
@@ -212,6 +215,18 @@ mod tests {
         assert_eq!(well_known::LEASES.api_version(), "coordination.k8s.io/v1");
         assert_eq!(well_known::DAEMONSETS.qualified_plural(), "daemonsets.apps");
         assert_eq!(well_known::NODES.index(), 1);
+        for r in RESOURCES {
+            let found = lookup(r.group, r.version, r.plural).unwrap();
+            assert!(
+                std::ptr::eq(found, r),
+                "{} must be one table entry",
+                r.plural
+            );
+        }
+        assert!(std::ptr::eq(
+            lookup("", "v1", "pods").unwrap(),
+            well_known::PODS
+        ));
         assert!(lookup("apps", "v1", "replicasets").is_some());
         assert!(lookup("", "v1", "services").is_none());
     }

@@ -7,14 +7,14 @@
 //! checked by the caller inside the `update`/`delete` closures, which run under the store lock,
 //! so read-check-write is atomic.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::errors::ApiError;
-use crate::resources::{RESOURCES, ResourceType};
+use crate::resources::{RESOURCES, ResourceType, well_known};
 
 /// What happened to an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +90,37 @@ struct Inner {
     compacted: u64,
     history: Option<Vec<Arc<Event>>>,
     window: usize,
+    /// Pods by `spec.nodeName` ("" for unbound pods): the index behind
+    /// [`Store::list_pods_on_node`], which kubelets, drains and `spec.nodeName=` field
+    /// selectors use on every call.
+    pods_by_node: HashMap<String, BTreeSet<Key>>,
+}
+
+fn pod_node(obj: &Value) -> &str {
+    obj["spec"]["nodeName"].as_str().unwrap_or_default()
+}
+
+impl Inner {
+    fn index_add(&mut self, rt: &ResourceType, key: &Key, obj: &Value) {
+        if rt == well_known::PODS {
+            self.pods_by_node
+                .entry(pod_node(obj).to_string())
+                .or_default()
+                .insert(key.clone());
+        }
+    }
+
+    fn index_remove(&mut self, rt: &ResourceType, key: &Key, obj: &Value) {
+        if rt == well_known::PODS {
+            let node = pod_node(obj);
+            if let Some(set) = self.pods_by_node.get_mut(node) {
+                set.remove(key);
+                if set.is_empty() {
+                    self.pods_by_node.remove(node);
+                }
+            }
+        }
+    }
 }
 
 /// The in-memory object store shared by the HTTP server and the simulated controllers.
@@ -171,6 +202,7 @@ impl Store {
                 compacted: 1,
                 history: config.record_history.then(Vec::new),
                 window: config.watch_window.max(1),
+                pods_by_node: HashMap::new(),
             }),
             changed,
         })
@@ -243,6 +275,30 @@ impl Store {
         (items, inner.rv)
     }
 
+    /// Pods bound to `node` (`""` = unbound pods), in one namespace or all, that pass `filter`,
+    /// ordered by namespace then name — the same answer as [`Store::list`] with a
+    /// `spec.nodeName` filter, from an index instead of a scan of every pod.
+    pub fn list_pods_on_node(
+        &self,
+        namespace: Option<&str>,
+        node: &str,
+        filter: impl Fn(&Value) -> bool,
+    ) -> (Vec<Arc<Value>>, u64) {
+        let inner = self.lock();
+        let pods = &inner.objects[well_known::PODS.index()];
+        let items = inner
+            .pods_by_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .filter(|(ns, _)| namespace.is_none_or(|want| want == ns))
+            .filter_map(|key| pods.get(key))
+            .filter(|v| filter(v))
+            .cloned()
+            .collect();
+        (items, inner.rv)
+    }
+
     /// Creates an object. Fills `kind`/`apiVersion`, `uid`, `creationTimestamp`,
     /// `resourceVersion`, `generation` (types that have one) and a `generateName` suffix.
     pub fn create(
@@ -300,6 +356,7 @@ impl Store {
         let rv = inner.rv;
         set_rv(&mut obj, rv);
         let obj = Arc::new(obj);
+        inner.index_add(rt, &key, &obj);
         inner.objects[map_idx].insert(key, obj.clone());
         let event = Event {
             rv,
@@ -370,6 +427,8 @@ impl Store {
         let rv = inner.rv;
         set_rv(&mut desired, rv);
         let obj = Arc::new(desired);
+        inner.index_remove(rt, &key, &current);
+        inner.index_add(rt, &key, &obj);
         inner.objects[idx].insert(key, obj.clone());
         let event = Event {
             rv,
@@ -399,6 +458,7 @@ impl Store {
         };
         check(&current)?;
         inner.objects[idx].remove(&key);
+        inner.index_remove(rt, &key, &current);
         inner.rv += 1;
         let rv = inner.rv;
         let mut last = (*current).clone();
@@ -512,8 +572,11 @@ mod tests {
     #[test]
     fn starting_a_graceful_deletion_bumps_generation() {
         let s = store();
-        s.create(PODS, json!({"metadata":{"name":"p","namespace":"a"},"spec":{}}))
-            .unwrap();
+        s.create(
+            PODS,
+            json!({"metadata":{"name":"p","namespace":"a"},"spec":{}}),
+        )
+        .unwrap();
         let (o, _) = s
             .update(PODS, "a", "p", |o| {
                 let mut o = o.clone();
@@ -522,6 +585,70 @@ mod tests {
             })
             .unwrap();
         assert_eq!(o["metadata"]["generation"], 2);
+    }
+
+    #[test]
+    fn pods_on_node_index_follows_binding_moves_and_deletes() {
+        let s = store();
+        let names = |v: Vec<Arc<Value>>| -> Vec<String> {
+            v.iter()
+                .map(|o| {
+                    format!(
+                        "{}/{}",
+                        o["metadata"]["namespace"].as_str().unwrap(),
+                        o["metadata"]["name"].as_str().unwrap()
+                    )
+                })
+                .collect()
+        };
+        for (ns, n, node) in [
+            ("b", "p1", "n1"),
+            ("a", "p2", "n1"),
+            ("a", "p3", "n2"),
+            ("a", "p4", ""),
+        ] {
+            s.create(
+                PODS,
+                json!({"metadata":{"name":n,"namespace":ns},"spec":{"nodeName":node}}),
+            )
+            .unwrap();
+        }
+        s.create(
+            PODS,
+            json!({"metadata":{"name":"p5","namespace":"a"},"spec":{}}),
+        )
+        .unwrap();
+        assert_eq!(
+            names(s.list_pods_on_node(None, "n1", |_| true).0),
+            ["a/p2", "b/p1"]
+        );
+        assert_eq!(
+            names(s.list_pods_on_node(Some("b"), "n1", |_| true).0),
+            ["b/p1"]
+        );
+        assert_eq!(
+            names(s.list_pods_on_node(None, "", |_| true).0),
+            ["a/p4", "a/p5"]
+        );
+        s.update(PODS, "a", "p4", |o| {
+            let mut o = o.clone();
+            o["spec"]["nodeName"] = json!("n1");
+            Ok(o)
+        })
+        .unwrap();
+        s.delete(PODS, "b", "p1", |_| Ok(())).unwrap();
+        assert_eq!(
+            names(s.list_pods_on_node(None, "n1", |_| true).0),
+            ["a/p2", "a/p4"]
+        );
+        assert_eq!(names(s.list_pods_on_node(None, "", |_| true).0), ["a/p5"]);
+        assert!(s.list_pods_on_node(None, "n9", |_| true).0.is_empty());
+        // The index answers exactly what a scan answers.
+        let (scan, _) = s.list(PODS, None, |o| o["spec"]["nodeName"] == "n1");
+        assert_eq!(
+            names(scan),
+            names(s.list_pods_on_node(None, "n1", |_| true).0)
+        );
     }
 
     #[test]
