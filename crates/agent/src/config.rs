@@ -15,10 +15,10 @@ pub const MOST_RECENT_REBOOT_NEEDED_ANNOTATION: &str =
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LockWaitMode {
     /// Wake on a change of the lock object (or after a period, whichever comes first),
-    /// re-check window and blockers, then try again (kured-rs default).
-    #[default]
+    /// re-check window and blockers, then try again (kured-rs `--lock-wait=wait`).
     Wait,
-    /// Try again at the next period only (kured's behaviour).
+    /// Try again at the next period only (kured's behaviour, the default).
+    #[default]
     Poll,
 }
 

@@ -1,0 +1,727 @@
+//! kured 1.23's command line (all 43 flags, same names, types and defaults) plus kured-rs'
+//! own flags, and the `KURED_<NAME>` environment variables.
+//!
+//! Precedence: as in kured 1.23, where `LoadFromEnv` runs after `flag.Parse()` and sets every
+//! flag whose `KURED_<NAME>` variable exists, **the environment wins over the command line**.
+//! (kured ≤ 1.16 bound the variables with viper only for flags not given on the command line;
+//! that is the opposite order.) [`apply_env`] implements the 1.23 order by replacing the
+//! command-line occurrences of a flag whose variable is set with the variable's value.
+
+// Doc comments of the flags are the `--help` text, where backticks would show.
+#![allow(clippy::doc_markdown)]
+
+use std::time::Duration;
+
+use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
+
+/// How the host is rebooted (`--reboot-method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RebootMethod {
+    /// Run `--reboot-command` in the host's mount namespace (needs a privileged pod).
+    Command,
+    /// Send `--reboot-signal` to the host's PID 1 (needs only `CAP_KILL` and hostPID).
+    Signal,
+}
+
+/// Log output format (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Where the reboot lock lives (`--lock-backend`, kured-rs only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockBackend {
+    /// An annotation on kured's DaemonSet, in kured's format (kured's behaviour).
+    Annotation,
+    /// `coordination.k8s.io` Leases `<ds-name>-0 … <ds-name>-(concurrency-1)`.
+    Lease,
+}
+
+/// How to wait while another node holds the lock (`--lock-wait`, kured-rs only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockWait {
+    /// Try again at the next period (kured's behaviour).
+    Poll,
+    /// Wake as soon as the lock changes, re-check window and blockers, then try again.
+    Wait,
+}
+
+const ENV_HELP: &str = "\
+Every flag can also be set with an environment variable KURED_<FLAG_NAME_IN_UPPER_SNAKE_CASE>
+(e.g. KURED_NODE_ID, KURED_REBOOT_DAYS). As in kured 1.23, a set environment variable wins over
+the same flag on the command line. Durations use Go's syntax (90s, 1h30m, 1h0m0s).";
+
+/// The command line.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "kured-rs",
+    version,
+    about = "Kubernetes Reboot Daemon: a drop-in replacement for kured 1.23",
+    after_help = ENV_HELP
+)]
+#[allow(clippy::struct_excessive_bools)]
+pub struct Flags {
+    /// Node name kured runs on, should be passed down from spec.nodeName via KURED_NODE_ID
+    #[arg(long, default_value = "", hide_default_value = true)]
+    pub node_id: String,
+    /// Force a reboot even if the drain fails or times out
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    pub force_reboot: bool,
+    /// Host where metrics will listen (empty: all interfaces)
+    #[arg(long, default_value = "", hide_default_value = true)]
+    pub metrics_host: String,
+    /// Port number where metrics will listen
+    #[arg(long, default_value = "8080", value_name = "PORT")]
+    pub metrics_port: u16,
+    /// Time in seconds given to each pod to terminate gracefully; if negative, the pod's own
+    #[arg(
+        long,
+        default_value = "-1",
+        allow_negative_numbers = true,
+        value_name = "SECONDS"
+    )]
+    pub drain_grace_period: i64,
+    /// Only drain pods with labels matching the selector (default: all pods)
+    #[arg(long, default_value = "", hide_default_value = true, value_parser = parse_optional_selector, value_name = "SELECTOR")]
+    pub drain_pod_selector: String,
+    /// When greater than zero, skip waiting for pods whose deletion timestamp is older than N seconds while draining
+    #[arg(long, default_value = "0", value_name = "SECONDS")]
+    pub skip_wait_for_delete_timeout: u64,
+    /// Delay drain for this duration (0: disabled)
+    #[arg(long, default_value = "0s", value_parser = parse_go_duration, value_name = "DURATION")]
+    pub drain_delay: Duration,
+    /// Timeout after which the drain is aborted (0: infinite)
+    #[arg(long, default_value = "0s", value_parser = parse_go_duration, value_name = "DURATION")]
+    pub drain_timeout: Duration,
+    /// Delay reboot for this duration (0: disabled)
+    #[arg(long, default_value = "0s", value_parser = parse_go_duration, value_name = "DURATION")]
+    pub reboot_delay: Duration,
+    /// Method to use for reboots
+    #[arg(long, value_enum, default_value = "command")]
+    pub reboot_method: RebootMethod,
+    /// Sentinel check period
+    #[arg(long, default_value = "1h0m0s", value_parser = parse_nonzero_go_duration, value_name = "DURATION")]
+    pub period: Duration,
+    /// Namespace containing the daemonset on which to place the lock
+    #[arg(long, default_value = "kube-system", value_parser = parse_non_empty, value_name = "NAMESPACE")]
+    pub ds_namespace: String,
+    /// Name of the daemonset on which to place the lock
+    #[arg(long, default_value = "kured", value_parser = parse_non_empty, value_name = "NAME")]
+    pub ds_name: String,
+    /// Annotation in which to record the locking node
+    #[arg(long, default_value = lock::DEFAULT_ANNOTATION, value_parser = parse_non_empty, value_name = "KEY")]
+    pub lock_annotation: String,
+    /// Expire the lock annotation after this duration (0: disabled)
+    #[arg(long, default_value = "0s", value_parser = parse_go_duration, value_name = "DURATION")]
+    pub lock_ttl: Duration,
+    /// Delay the lock release for this duration (0: disabled)
+    #[arg(long, default_value = "0s", value_parser = parse_go_duration, value_name = "DURATION")]
+    pub lock_release_delay: Duration,
+    /// Prometheus instance to probe for active alerts
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        value_name = "URL"
+    )]
+    pub prometheus_url: String,
+    /// Alert names to ignore when checking for active alerts
+    #[arg(long, default_value = "", hide_default_value = true, value_parser = parse_regex, value_name = "REGEXP")]
+    pub alert_filter_regexp: String,
+    /// Only block if the alert-filter-regexp matches active alerts
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    pub alert_filter_match_only: bool,
+    /// Only consider firing alerts when checking for active alerts
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    pub alert_firing_only: bool,
+    /// Path to the file whose existence triggers the reboot
+    #[arg(long, default_value = "/var/run/reboot-required", value_name = "PATH")]
+    pub reboot_sentinel: String,
+    /// Taint name applied during a pending node reboot (e.g. weave.works/kured-node-reboot); disabled when empty
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        value_name = "KEY"
+    )]
+    pub prefer_no_schedule_taint: String,
+    /// Command for which a zero return code will trigger a reboot (replaces --reboot-sentinel)
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        value_name = "COMMAND"
+    )]
+    pub reboot_sentinel_command: String,
+    /// Command to run when a reboot is required
+    #[arg(long, default_value = "/bin/systemctl reboot", value_name = "COMMAND")]
+    pub reboot_command: String,
+    /// Number of nodes to reboot concurrently
+    #[arg(long, default_value = "1", value_parser = clap::value_parser!(u32).range(1..), value_name = "N")]
+    pub concurrency: u32,
+    /// Signal to use for reboot (SIGRTMIN+5)
+    #[arg(long, default_value = "39", value_parser = parse_signal, value_name = "SIGNAL")]
+    pub reboot_signal: i32,
+    /// Slack hook URL for reboot notifications [deprecated in favor of --notify-url]
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        value_name = "URL"
+    )]
+    pub slack_hook_url: String,
+    /// Slack username for reboot notifications
+    #[arg(long, default_value = "kured", value_name = "NAME")]
+    pub slack_username: String,
+    /// Slack channel for reboot notifications
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        value_name = "CHANNEL"
+    )]
+    pub slack_channel: String,
+    /// Notify URL(s) for reboot notifications (shoutrrr syntax, comma separated; cannot be used with --slack-hook-url)
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        value_name = "URL"
+    )]
+    pub notify_url: String,
+    /// Message template used to notify about a node being drained
+    #[arg(long, default_value = notify::DEFAULT_DRAIN, value_name = "TEMPLATE")]
+    pub message_template_drain: String,
+    /// Message template used to notify about a node being rebooted
+    #[arg(long, default_value = notify::DEFAULT_REBOOT, value_name = "TEMPLATE")]
+    pub message_template_reboot: String,
+    /// Message template used to notify about a node being successfully uncordoned
+    #[arg(long, default_value = notify::DEFAULT_UNCORDON, value_name = "TEMPLATE")]
+    pub message_template_uncordon: String,
+    /// Label selector identifying pods whose presence should prevent reboots (repeatable)
+    #[arg(long, action = ArgAction::Append, value_parser = parse_selector, value_name = "SELECTOR")]
+    pub blocking_pod_selector: Vec<String>,
+    /// Schedule reboots on these days (comma separated or repeated)
+    #[arg(long, action = ArgAction::Append, value_delimiter = ',', default_value = "su,mo,tu,we,th,fr,sa", value_name = "DAYS")]
+    pub reboot_days: Vec<String>,
+    /// Schedule reboots only after this time of day
+    #[arg(long, default_value = "0:00", value_name = "TIME")]
+    pub start_time: String,
+    /// Schedule reboots only before this time of day
+    #[arg(long, default_value = "23:59:59", value_name = "TIME")]
+    pub end_time: String,
+    /// Use this time zone for schedule inputs
+    #[arg(long, default_value = "UTC", value_name = "ZONE")]
+    pub time_zone: String,
+    /// Annotate nodes undergoing reboots with weave.works/kured-reboot-in-progress and weave.works/kured-most-recent-reboot-needed
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL")]
+    pub annotate_nodes: bool,
+    /// Use text or json log format
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Labels (key=value) to add to nodes before cordoning (comma separated or repeated)
+    #[arg(long, action = ArgAction::Append, value_delimiter = ',', value_parser = parse_label, value_name = "LABELS")]
+    pub pre_reboot_node_labels: Vec<String>,
+    /// Labels (key=value) to add to nodes after uncordoning (comma separated or repeated)
+    #[arg(long, action = ArgAction::Append, value_delimiter = ',', value_parser = parse_label, value_name = "LABELS")]
+    pub post_reboot_node_labels: Vec<String>,
+
+    // ---- kured-rs only (defaults keep kured's behaviour) ----
+    /// [kured-rs] Where the lock lives: kured's DaemonSet annotation, or Leases
+    #[arg(
+        long,
+        value_enum,
+        default_value = "annotation",
+        help_heading = "kured-rs options"
+    )]
+    pub lock_backend: LockBackend,
+    /// [kured-rs] While the lock is held by others: poll each period (kured) or wake on lock changes
+    #[arg(
+        long,
+        value_enum,
+        default_value = "poll",
+        help_heading = "kured-rs options"
+    )]
+    pub lock_wait: LockWait,
+    /// [kured-rs] Label/annotation key that opts a node out of reboots (any value but "false"); disabled when empty
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        help_heading = "kured-rs options",
+        value_name = "KEY"
+    )]
+    pub opt_out_key: String,
+}
+
+/// The 43 flags of kured 1.23, in kured's order.
+#[cfg(test)]
+pub const KURED_FLAGS: [&str; 43] = [
+    "node-id",
+    "force-reboot",
+    "metrics-host",
+    "metrics-port",
+    "drain-grace-period",
+    "drain-pod-selector",
+    "skip-wait-for-delete-timeout",
+    "drain-delay",
+    "drain-timeout",
+    "reboot-delay",
+    "reboot-method",
+    "period",
+    "ds-namespace",
+    "ds-name",
+    "lock-annotation",
+    "lock-ttl",
+    "lock-release-delay",
+    "prometheus-url",
+    "alert-filter-regexp",
+    "alert-filter-match-only",
+    "alert-firing-only",
+    "reboot-sentinel",
+    "prefer-no-schedule-taint",
+    "reboot-sentinel-command",
+    "reboot-command",
+    "concurrency",
+    "reboot-signal",
+    "slack-hook-url",
+    "slack-username",
+    "slack-channel",
+    "notify-url",
+    "message-template-drain",
+    "message-template-reboot",
+    "message-template-uncordon",
+    "blocking-pod-selector",
+    "reboot-days",
+    "start-time",
+    "end-time",
+    "time-zone",
+    "annotate-nodes",
+    "log-format",
+    "pre-reboot-node-labels",
+    "post-reboot-node-labels",
+];
+
+/// `KURED_<NAME_IN_UPPER_SNAKE>` for a flag name.
+pub fn env_var(flag: &str) -> String {
+    format!("KURED_{}", flag.replace('-', "_").to_ascii_uppercase())
+}
+
+/// Rewrites `args` (without the program name) so that every flag whose `KURED_*` variable is
+/// set (as returned by `lookup`) takes the variable's value instead of its command-line
+/// value(s): the environment wins, as in kured 1.23.
+pub fn apply_env(args: Vec<String>, lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let command = Flags::command();
+    let mut from_env: Vec<(String, bool, String)> = Vec::new(); // (flag, takes separate value, value)
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if let Some(value) = lookup(&env_var(long)) {
+            from_env.push((long.to_string(), !arg.is_require_equals_set(), value));
+        }
+    }
+    if from_env.is_empty() {
+        return args;
+    }
+    let mut out = Vec::with_capacity(args.len() + from_env.len());
+    let mut iter = args.into_iter();
+    while let Some(token) = iter.next() {
+        if token == "--" {
+            out.push(token);
+            out.extend(iter.by_ref());
+            break;
+        }
+        let overridden = token.strip_prefix("--").and_then(|rest| {
+            let (name, inline) = match rest.split_once('=') {
+                Some((n, _)) => (n, true),
+                None => (rest, false),
+            };
+            from_env
+                .iter()
+                .find(|(flag, _, _)| flag == name)
+                .map(|(_, separate, _)| *separate && !inline)
+        });
+        match overridden {
+            Some(skip_next) => {
+                if skip_next {
+                    iter.next();
+                }
+            }
+            None => out.push(token),
+        }
+    }
+    for (flag, _, value) in from_env {
+        out.push(format!("--{flag}={value}"));
+    }
+    out
+}
+
+/// Go's `strconv.ParseBool`.
+fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+/// Go's `time.ParseDuration`, without negative values: `300ms`, `1.5h`, `2h45m`, `0`.
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if t.starts_with('-') {
+        return Err("must not be negative".into());
+    }
+    if t.is_empty() {
+        return Err("empty duration (expected e.g. 90s, 5m, 1h30m)".into());
+    }
+    let mut rest = t;
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..num_len];
+        if number.is_empty() || number == "." {
+            return Err(format!(
+                "invalid duration {s:?} (expected e.g. 90s, 5m, 1h30m)"
+            ));
+        }
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("invalid number {number:?} in duration {s:?}"))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let scale = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => {
+                return Err(format!(
+                    "missing unit in duration {s:?} (ns, us, ms, s, m, h)"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "unknown unit {other:?} in duration {s:?} (ns, us, ms, s, m, h)"
+                ));
+            }
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| format!("duration {s:?} out of range"))
+}
+
+fn parse_nonzero_go_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_go_duration(s)?;
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+fn parse_non_empty(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(s.to_string())
+}
+
+fn parse_regex(s: &str) -> Result<String, String> {
+    if !s.is_empty() {
+        blockers::regex::Regex::new(s).map_err(|e| format!("invalid regular expression: {e}"))?;
+    }
+    Ok(s.to_string())
+}
+
+fn parse_signal(s: &str) -> Result<i32, String> {
+    let n: i32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("invalid signal number {s:?}"))?;
+    sentinel::SignalRebooter::new(n, 1).map_err(|e| e.to_string())?;
+    Ok(n)
+}
+
+fn parse_label(s: &str) -> Result<String, String> {
+    drain::parse_labels(&[s.to_string()]).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
+fn parse_optional_selector(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Ok(String::new());
+    }
+    parse_selector(s)
+}
+
+/// Checks a label selector's syntax (the API server's grammar): comma-separated
+/// requirements `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (a,b)`,
+/// `key notin (a,b)`.
+pub fn parse_selector(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("empty label selector (it would match every pod)".into());
+    }
+    for requirement in split_requirements(s)? {
+        check_requirement(requirement.trim())
+            .map_err(|e| format!("invalid label selector {s:?}: {e}"))?;
+    }
+    Ok(s.to_string())
+}
+
+fn split_requirements(s: &str) -> Result<Vec<&str>, String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(format!("invalid label selector {s:?}: unbalanced ')'"));
+                }
+            }
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err(format!("invalid label selector {s:?}: unbalanced '('"));
+    }
+    out.push(&s[start..]);
+    Ok(out)
+}
+
+fn valid_key(k: &str) -> bool {
+    let (prefix, name) = match k.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, k),
+    };
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    });
+    prefix_ok && valid_value(name) && !name.is_empty()
+}
+
+fn valid_value(v: &str) -> bool {
+    v.len() <= 63
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && v.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
+        && v.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
+}
+
+fn check_requirement(r: &str) -> Result<(), String> {
+    if r.is_empty() {
+        return Err("empty requirement".into());
+    }
+    if let Some(key) = r.strip_prefix('!') {
+        return if valid_key(key.trim()) {
+            Ok(())
+        } else {
+            Err(format!("invalid key {:?}", key.trim()))
+        };
+    }
+    for op in ["!=", "==", "="] {
+        if let Some((k, v)) = r.split_once(op) {
+            let (k, v) = (k.trim(), v.trim());
+            if !valid_key(k) {
+                return Err(format!("invalid key {k:?}"));
+            }
+            if !valid_value(v) {
+                return Err(format!("invalid value {v:?}"));
+            }
+            return Ok(());
+        }
+    }
+    let words: Vec<&str> = r
+        .splitn(3, char::is_whitespace)
+        .filter(|w| !w.is_empty())
+        .collect();
+    if let [key, op, rest @ ..] = words.as_slice()
+        && (*op == "in" || *op == "notin")
+    {
+        if !valid_key(key) {
+            return Err(format!("invalid key {key:?}"));
+        }
+        let set = rest.join(" ");
+        let inner = set
+            .trim()
+            .strip_prefix('(')
+            .and_then(|x| x.strip_suffix(')'))
+            .ok_or_else(|| format!("expected ( values ) after {op}"))?;
+        for v in inner.split(',') {
+            if !valid_value(v.trim()) {
+                return Err(format!("invalid value {:?}", v.trim()));
+            }
+        }
+        return Ok(());
+    }
+    if valid_key(r) {
+        Ok(())
+    } else {
+        Err(format!("invalid requirement {r:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_43_kured_flags_exist_with_kureds_names() {
+        let command = Flags::command();
+        let longs: Vec<&str> = command
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .collect();
+        for flag in KURED_FLAGS {
+            assert!(longs.contains(&flag), "missing --{flag}");
+        }
+        let ours = [
+            "lock-backend",
+            "lock-wait",
+            "opt-out-key",
+            "help",
+            "version",
+        ];
+        let extra: Vec<&&str> = longs
+            .iter()
+            .filter(|l| !KURED_FLAGS.contains(l) && !ours.contains(l))
+            .collect();
+        assert!(extra.is_empty(), "unexpected flags {extra:?}");
+        assert_eq!(KURED_FLAGS.len(), 43);
+        Flags::command().debug_assert();
+    }
+
+    #[test]
+    fn kured_defaults() {
+        let f = Flags::try_parse_from(["kured-rs"]).unwrap();
+        assert_eq!(f.period, Duration::from_secs(3600));
+        assert_eq!(f.metrics_port, 8080);
+        assert_eq!(f.drain_grace_period, -1);
+        assert_eq!(f.reboot_signal, 39);
+        assert_eq!(f.concurrency, 1);
+        assert_eq!(f.reboot_days, ["su", "mo", "tu", "we", "th", "fr", "sa"]);
+        assert_eq!(f.start_time, "0:00");
+        assert_eq!(f.end_time, "23:59:59");
+        assert_eq!(f.reboot_command, "/bin/systemctl reboot");
+        assert_eq!(f.reboot_sentinel, "/var/run/reboot-required");
+        assert_eq!(f.slack_username, "kured");
+        assert_eq!(f.lock_annotation, "weave.works/kured-node-lock");
+        assert_eq!(f.message_template_drain, "Draining node %s");
+        assert_eq!(f.reboot_method, RebootMethod::Command);
+        assert_eq!(f.lock_backend, LockBackend::Annotation);
+        assert_eq!(f.lock_wait, LockWait::Poll);
+        assert!(!f.force_reboot && !f.annotate_nodes);
+    }
+
+    #[test]
+    fn go_bools_and_repeatable_flags() {
+        let f = Flags::try_parse_from([
+            "kured-rs",
+            "--force-reboot",
+            "--annotate-nodes=F",
+            "--blocking-pod-selector=app=a,tier in (x,y)",
+            "--blocking-pod-selector",
+            "b=c",
+            "--reboot-days=mo,tu",
+            "--reboot-days",
+            "we",
+            "--pre-reboot-node-labels=a=1,b=2",
+        ])
+        .unwrap();
+        assert!(f.force_reboot);
+        assert!(!f.annotate_nodes);
+        assert_eq!(f.blocking_pod_selector, ["app=a,tier in (x,y)", "b=c"]);
+        assert_eq!(f.reboot_days, ["mo", "tu", "we"]);
+        assert_eq!(f.pre_reboot_node_labels, ["a=1", "b=2"]);
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("1h0m0s"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_go_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+        assert!(
+            parse_go_duration("10")
+                .unwrap_err()
+                .contains("missing unit")
+        );
+        assert!(
+            parse_go_duration("5d")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(parse_go_duration("-5s").is_err());
+        assert!(parse_go_duration("").is_err());
+    }
+
+    #[test]
+    fn selectors() {
+        for ok in [
+            "app=x",
+            "app==x",
+            "app!=x",
+            "!app",
+            "app",
+            "example.com/a=b",
+            "a in (x, y),!b",
+            "a notin (x)",
+        ] {
+            assert!(parse_selector(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "app=x,", "a in x", "=x", "a=(x", "a b", "app=-x"] {
+            assert!(parse_selector(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn environment_wins_over_the_command_line() {
+        let env = |name: &str| match name {
+            "KURED_PERIOD" => Some("5m".to_string()),
+            "KURED_FORCE_REBOOT" => Some("false".to_string()),
+            "KURED_REBOOT_DAYS" => Some("sa,su".to_string()),
+            _ => None,
+        };
+        let args: Vec<String> = [
+            "--period",
+            "1m",
+            "--force-reboot",
+            "--reboot-days=mo",
+            "--ds-name",
+            "x",
+        ]
+        .map(String::from)
+        .to_vec();
+        let rewritten = apply_env(args, env);
+        let mut full = vec!["kured-rs".to_string()];
+        full.extend(rewritten);
+        let f = Flags::try_parse_from(full).unwrap();
+        assert_eq!(f.period, Duration::from_secs(300));
+        assert!(!f.force_reboot);
+        assert_eq!(f.reboot_days, ["sa", "su"]);
+        assert_eq!(f.ds_name, "x");
+    }
+}
