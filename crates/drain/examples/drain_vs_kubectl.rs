@@ -262,12 +262,16 @@ async fn main() -> anyhow::Result<()> {
         "", "wall", "requests", "pods left", "min PDB ok"
     );
     for (name, r) in [("kured-rs drain", &a), ("kubectl drain", &b)] {
+        let min_ok = if r.min_healthy == usize::MAX {
+            "-".to_string()
+        } else {
+            format!("{}/{REPLICAS_PER_GROUP}", r.min_healthy)
+        };
         println!(
-            "{name:<16} {:>8.2}s {:>9}  {:>11}  {:>10}  {}",
+            "{name:<16} {:>8.2}s {:>9}  {:>11}  {min_ok:>10}  {}",
             r.wall.as_secs_f64(),
             r.total(),
             r.left,
-            r.min_healthy,
             verbs(&r.requests)
         );
     }

@@ -44,7 +44,8 @@ pub enum EvictResponse {
     Evicted,
     /// 404: the pod is already gone.
     NotFound,
-    /// 409 on the uid precondition: the name now belongs to a new pod; ours is gone.
+    /// 409 on the uid precondition (`Precondition failed: UID in precondition: …`): the name
+    /// now belongs to a new pod; ours is gone.
     UidChanged,
     /// 429: not now.
     TooManyRequests {
@@ -181,7 +182,13 @@ pub fn classify_error(e: &kube::Error) -> EvictResponse {
     };
     match s.code {
         404 => EvictResponse::NotFound,
-        409 => EvictResponse::UidChanged,
+        // The uid precondition failed: the name belongs to a new pod. Any other conflict is
+        // transient (kube-apiserver's own resourceVersion guard).
+        409 if s.message.contains("UID in precondition") => EvictResponse::UidChanged,
+        409 => EvictResponse::Retryable {
+            code: Some(409),
+            message,
+        },
         429 => EvictResponse::TooManyRequests {
             pdb: causes.iter().any(|c| c.reason == DISRUPTION_BUDGET_CAUSE)
                 || s.message.contains("disruption budget"),
@@ -464,9 +471,22 @@ mod tests {
             EvictResponse::NotFound
         );
         assert_eq!(
-            classify_error(&status(409, "x", &[], 0)),
+            classify_error(&status(
+                409,
+                "Operation cannot be fulfilled on Pod \"p\": Precondition failed: UID in \
+                 precondition: a, UID in object meta: b",
+                &[],
+                0
+            )),
             EvictResponse::UidChanged
         );
+        assert!(matches!(
+            classify_error(&status(409, "the object has been modified", &[], 0)),
+            EvictResponse::Retryable {
+                code: Some(409),
+                ..
+            }
+        ));
         assert!(matches!(
             classify_error(&status(500, "multiple PDBs", &[], 0)),
             EvictResponse::Retryable {

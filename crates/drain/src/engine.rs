@@ -235,6 +235,18 @@ impl<A: PodApi + 'static> DrainEngine<A> {
         self
     }
 
+    /// Sends every [`DrainEvent`] to the returned channel (unbounded, so a slow reader never
+    /// slows the drain; events stop when the receiver is dropped).
+    pub fn with_event_channel(self) -> (Self, mpsc::UnboundedReceiver<DrainEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            self.on_event(move |e| {
+                let _ = tx.send(e.clone());
+            }),
+            rx,
+        )
+    }
+
     /// The options.
     pub fn options(&self) -> &DrainOptions {
         &self.options

@@ -255,11 +255,17 @@ async fn not_found_and_uid_conflict_count_as_gone() {
         ]),
         after: HashMap::new(),
     });
-    let report = DrainEngine::new(s.api, fast_options())
-        .drain("n1")
-        .await
-        .unwrap();
+    let (engine, mut events) = DrainEngine::new(s.api, fast_options()).with_event_channel();
+    let report = engine.drain("n1").await.unwrap();
     assert_eq!(report.already_gone, [r("a"), r("b")]);
+    let mut gone = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let DrainEvent::AlreadyGone(p) = e {
+            gone.push(p.name);
+        }
+    }
+    gone.sort();
+    assert_eq!(gone, ["a", "b"]);
     assert!(report.evicted.is_empty());
     assert_eq!(s.calls.lock().unwrap().len(), 2, "no retries");
 }

@@ -121,6 +121,14 @@ fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
         .join(sep)
 }
 
+fn pending_text(pending: &[PendingPod]) -> String {
+    if pending.is_empty() {
+        "while listing its pods".to_string()
+    } else {
+        format!("{} pod(s) left: {}", pending.len(), join(pending, ", "))
+    }
+}
+
 /// Why a drain failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DrainError {
@@ -132,10 +140,11 @@ pub enum DrainError {
         /// Every refused pod, grouped by reason.
         refusals: Vec<Refusal>,
     },
-    /// The drain timeout passed with pods left on the node.
+    /// The drain timeout passed with pods left on the node (`pending` is empty when it passed
+    /// before the pods were even listed).
     #[error(
-        "drain of node {node} timed out after {}: {} pod(s) left: {}",
-        humanize(*.timeout), .pending.len(), join(.pending, ", ")
+        "drain of node {node} timed out after {}: {}",
+        humanize(*.timeout), pending_text(.pending)
     )]
     Timeout {
         /// The node.
@@ -253,5 +262,14 @@ mod tests {
         );
         assert!(e.is_retryable());
         assert_eq!(e.pods().len(), 2);
+        let early = DrainError::Timeout {
+            node: "n1".into(),
+            timeout: Duration::from_secs(1),
+            pending: Vec::new(),
+        };
+        assert_eq!(
+            early.to_string(),
+            "drain of node n1 timed out after 1s: while listing its pods"
+        );
     }
 }

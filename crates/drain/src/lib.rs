@@ -5,10 +5,16 @@
 //!   by read-modify-write with the read `resourceVersion` (safe under concurrent writers), node
 //!   labels and annotations; [`parse_labels`] for `key=value` flags.
 //! - [`Drainer`] ([`DrainEngine`]): kubectl's pod selection ([`select`]), evictions through the
-//!   Eviction API so PodDisruptionBudgets are honoured, many in flight at once (bounded), 429 and
-//!   5xx retried with jittered capped backoff, waiting by uid on one watch instead of polling,
-//!   a timeout that lists what is left, [`DrainEvent`]s for progress, and an opt-in fallback
-//!   that deletes pods a PDB keeps blocking.
+//!   Eviction API so PodDisruptionBudgets are honoured, many in flight at once (bounded by
+//!   [`DrainOptions::max_in_flight`]), 429 and 5xx retried with jittered capped backoff — and an
+//!   eviction a PDB refused retried as soon as a watch on the PDBs shows the budget allows it —,
+//!   waiting by uid on one watch instead of polling each pod, a timeout that lists what is left,
+//!   [`DrainEvent`]s for progress (callback or channel), and an opt-in fallback that deletes pods
+//!   a PDB keeps blocking.
+//!
+//! Against the real `kubectl drain` on identical kubesim clusters (110 pods, 10 of them under
+//! PDBs), this engine takes about 0.06× kubectl's wall time with about 0.55× its API requests:
+//! see `examples/drain_vs_kubectl.rs` and `BENCHMARKS.md` beside this crate's manifest.
 //!
 //! ```no_run
 //! use std::time::Duration;
