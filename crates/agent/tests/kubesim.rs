@@ -1,0 +1,747 @@
+//! The agent on kubesim, with the real lock, drain, node and blocker implementations over
+//! HTTP. The "reboot" is a `Rebooter` double that stops the agent task and reboots the node
+//! in kubesim; a fresh agent then starts for that node, as the `DaemonSet` would restart it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent::{Agent, CancellationToken, Clock, Config, Deps, LockWaitMode, Metrics, SystemClock};
+use async_trait::async_trait;
+use blockers::{CompositeBlocker, RebootBlocker};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kubesim::cluster::{Cluster, ClusterBuilder, IntOrPercent, PdbSpec, RunningCluster};
+use kubesim::resources::well_known::NODES;
+use notify::{Message, Notifications, Notifier, NotifyError};
+use sentinel::{RebootError, RebootSentinel, Rebooter, SentinelError};
+use serde_json::json;
+
+const DOWN_FOR: Duration = Duration::from_millis(100);
+
+#[derive(Debug, Default)]
+struct Shared {
+    required: Mutex<BTreeSet<String>>,
+    reboots: Mutex<Vec<String>>,
+    messages: Mutex<Vec<String>>,
+}
+
+impl Shared {
+    fn reboots(&self) -> Vec<String> {
+        self.reboots.lock().unwrap().clone()
+    }
+    fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+    fn require(&self, node: &str) {
+        self.required.lock().unwrap().insert(node.to_string());
+    }
+}
+
+struct SimSentinel {
+    node: String,
+    shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl RebootSentinel for SimSentinel {
+    async fn reboot_required(&self) -> Result<bool, SentinelError> {
+        Ok(self.shared.required.lock().unwrap().contains(&self.node))
+    }
+}
+
+/// Reboots the node in kubesim and stops the agent task (its process "dies").
+struct SimRebooter {
+    node: String,
+    shared: Arc<Shared>,
+    cluster: Arc<RunningCluster>,
+    stop_agent: CancellationToken,
+}
+
+#[async_trait]
+impl Rebooter for SimRebooter {
+    async fn reboot(&self) -> Result<(), RebootError> {
+        self.shared.reboots.lock().unwrap().push(self.node.clone());
+        self.shared.required.lock().unwrap().remove(&self.node);
+        self.cluster
+            .reboot_node(&self.node, DOWN_FOR)
+            .expect("kubesim reboot");
+        self.stop_agent.cancel();
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct RecordingNotifier(Arc<Shared>);
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    fn service(&self) -> &'static str {
+        "test"
+    }
+    fn target(&self) -> String {
+        "memory".into()
+    }
+    async fn send(&self, message: &Message) -> Result<(), NotifyError> {
+        self.0.messages.lock().unwrap().push(message.text.clone());
+        Ok(())
+    }
+}
+
+/// How each agent is built.
+#[derive(Clone)]
+struct Setup {
+    concurrency: u32,
+    lock_ttl: Duration,
+    force_reboot: bool,
+    drain_timeout: Duration,
+    blocking_selectors: Vec<String>,
+    opt_out_key: Option<String>,
+    clock: Arc<dyn Clock>,
+    window: schedule::TimeWindow,
+    period: Duration,
+    lock_wait: LockWaitMode,
+    taint: Option<String>,
+    annotate: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            concurrency: 1,
+            lock_ttl: Duration::ZERO,
+            force_reboot: false,
+            drain_timeout: Duration::from_secs(20),
+            blocking_selectors: Vec::new(),
+            opt_out_key: None,
+            clock: Arc::new(SystemClock),
+            window: schedule::TimeWindow::default(),
+            period: Duration::from_millis(100),
+            lock_wait: LockWaitMode::Wait,
+            taint: Some("weave.works/kured-node-reboot".into()),
+            annotate: true,
+        }
+    }
+}
+
+struct Sim {
+    cluster: Arc<RunningCluster>,
+    client: kube::Client,
+    shared: Arc<Shared>,
+    setup: Setup,
+    metrics: Mutex<BTreeMap<String, Metrics>>,
+    stops: Mutex<BTreeMap<String, CancellationToken>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+fn builder() -> ClusterBuilder {
+    Cluster::builder()
+        .nodes(3)
+        .daemonset("kube-system", "kured")
+        .pods_per_node(1)
+        .kubelet_start_delay(Duration::from_millis(20))
+        .shutdown_time(Duration::from_millis(20))
+        .reschedule_delay(Duration::from_millis(20))
+        .record_history(true)
+}
+
+impl Sim {
+    async fn start(builder: ClusterBuilder, setup: Setup) -> Arc<Sim> {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("info")
+            .try_init();
+        let cluster = Arc::new(builder.start().await.expect("kubesim"));
+        let client = cluster.client().expect("client");
+        Arc::new(Sim {
+            cluster,
+            client,
+            shared: Arc::default(),
+            setup,
+            metrics: Mutex::default(),
+            stops: Mutex::default(),
+            tasks: Mutex::default(),
+        })
+    }
+
+    fn deps(&self, node: &str, stop_agent: CancellationToken) -> Deps {
+        let client = self.client.clone();
+        let lock = lock::DaemonSetLock::new(
+            client.clone(),
+            lock::DaemonSetLockConfig::default()
+                .concurrency(self.setup.concurrency)
+                .ttl(self.setup.lock_ttl)
+                .node_cache(Duration::ZERO),
+        )
+        .expect("lock");
+        let mut blockers = CompositeBlocker::new();
+        if !self.setup.blocking_selectors.is_empty() {
+            blockers.push(Arc::new(
+                blockers::PodBlocker::new(client.clone(), self.setup.blocking_selectors.clone())
+                    .unwrap(),
+            ));
+        }
+        if let Some(key) = &self.setup.opt_out_key {
+            blockers.push(Arc::new(
+                blockers::OptOutBlocker::new(
+                    client.clone(),
+                    key.clone(),
+                    blockers::OptOutSource::LabelOrAnnotation,
+                )
+                .unwrap(),
+            ));
+        }
+        let blockers: Arc<dyn RebootBlocker> = Arc::new(blockers);
+        let metrics = self
+            .metrics
+            .lock()
+            .unwrap()
+            .entry(node.to_string())
+            .or_default()
+            .clone();
+        Deps {
+            nodes: Arc::new(drain::KubeNodeOps::new(client.clone())),
+            node_reader: Arc::new(agent::KubeNodeReader::new(client.clone())),
+            drainer: Arc::new(drain::DrainEngine::for_client(
+                client,
+                drain::DrainOptions {
+                    timeout: self.setup.drain_timeout,
+                    ..drain::DrainOptions::default()
+                },
+            )),
+            lock: Arc::new(lock),
+            sentinel: Arc::new(SimSentinel {
+                node: node.to_string(),
+                shared: self.shared.clone(),
+            }),
+            rebooter: Arc::new(SimRebooter {
+                node: node.to_string(),
+                shared: self.shared.clone(),
+                cluster: self.cluster.clone(),
+                stop_agent,
+            }),
+            blockers,
+            notifications: Some(Notifications::new(
+                Arc::new(RecordingNotifier(self.shared.clone())),
+                notify::MessageTemplates::default(),
+            )),
+            clock: self.setup.clock.clone(),
+            metrics,
+        }
+    }
+
+    fn config(&self, node: &str) -> Config {
+        let mut c = Config::new(node);
+        c.period = self.setup.period;
+        c.window = self.setup.window.clone();
+        c.force_reboot = self.setup.force_reboot;
+        c.lock_wait = self.setup.lock_wait;
+        c.retry_interval = Duration::from_millis(50);
+        c.metrics_interval = Duration::from_millis(200);
+        c.prefer_no_schedule_taint.clone_from(&self.setup.taint);
+        c.annotate_nodes = self.setup.annotate;
+        c
+    }
+
+    /// Runs agents for `node` like a `DaemonSet`: a fresh one after each reboot, until stopped.
+    fn spawn_node(self: &Arc<Self>, node: &str) {
+        let stop = CancellationToken::new();
+        self.stops
+            .lock()
+            .unwrap()
+            .insert(node.to_string(), stop.clone());
+        let sim = self.clone();
+        let node = node.to_string();
+        let task = tokio::spawn(async move {
+            loop {
+                let token = stop.child_token();
+                let agent = Agent::new(sim.config(&node), sim.deps(&node, token.clone()));
+                agent.run(token).await;
+                if stop.is_cancelled() {
+                    return;
+                }
+                // The node is down; the DaemonSet pod comes back after the boot.
+                tokio::time::sleep(DOWN_FOR + Duration::from_millis(20)).await;
+            }
+        });
+        self.tasks.lock().unwrap().push(task);
+    }
+
+    fn spawn_all(self: &Arc<Self>) {
+        for node in self.nodes() {
+            self.spawn_node(&node);
+        }
+    }
+
+    /// Kills `node`'s agent (a crash: no clean-up).
+    fn kill(&self, node: &str) {
+        if let Some(stop) = self.stops.lock().unwrap().get(node) {
+            stop.cancel();
+        }
+    }
+
+    fn nodes(&self) -> Vec<String> {
+        let (nodes, _) = self.cluster.store().list(NODES, None, |_| true);
+        nodes
+            .iter()
+            .map(|n| n["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn unschedulable(&self, node: &str) -> bool {
+        self.cluster
+            .store()
+            .get(NODES, "", node)
+            .is_some_and(|n| n["spec"]["unschedulable"] == json!(true))
+    }
+
+    fn node_json(&self, node: &str) -> serde_json::Value {
+        (*self.cluster.store().get(NODES, "", node).unwrap()).clone()
+    }
+
+    fn lock_value(&self) -> Option<String> {
+        let ds = self.cluster.store().get(
+            kubesim::resources::well_known::DAEMONSETS,
+            "kube-system",
+            "kured",
+        )?;
+        ds["metadata"]["annotations"][lock::DEFAULT_ANNOTATION]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    fn max_cordoned(&self) -> usize {
+        let history = self.cluster.history();
+        kubesim::cluster::matching_over_time(&history, NODES, |v| {
+            v["spec"]["unschedulable"] == json!(true)
+        })
+        .iter()
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(0)
+    }
+
+    fn metrics(&self, node: &str) -> String {
+        self.metrics
+            .lock()
+            .unwrap()
+            .get(node)
+            .map(Metrics::encode)
+            .unwrap_or_default()
+    }
+
+    async fn stop(&self) {
+        for stop in self.stops.lock().unwrap().values() {
+            stop.cancel();
+        }
+        let tasks: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
+        for t in tasks {
+            tokio::time::timeout(Duration::from_secs(5), t)
+                .await
+                .expect("agent stops on cancellation")
+                .unwrap();
+        }
+    }
+}
+
+/// Polls `cond` every 20 ms for up to `secs` seconds.
+async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every node rebooted once, all uncordoned, lock free, per-node notifications in order.
+async fn rolling(concurrency: u32) {
+    let sim = Sim::start(
+        builder(),
+        Setup {
+            concurrency,
+            ..Setup::default()
+        },
+    )
+    .await;
+    for n in sim.nodes() {
+        sim.shared.require(&n);
+    }
+    sim.spawn_all();
+    let nodes = sim.nodes();
+    eventually(30, "all nodes rebooted and uncordoned", || {
+        sim.shared.reboots().len() == nodes.len()
+            && nodes.iter().all(|n| !sim.unschedulable(n))
+            && sim
+                .shared
+                .messages()
+                .iter()
+                .filter(|m| m.contains("uncordoned"))
+                .count()
+                == nodes.len()
+    })
+    .await;
+    // Give a late agent a chance to misbehave before checking.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sim.stop().await;
+
+    let reboots = sim.shared.reboots();
+    assert_eq!(
+        reboots.iter().collect::<BTreeSet<_>>().len(),
+        nodes.len(),
+        "every node rebooted exactly once: {reboots:?}"
+    );
+    assert_eq!(reboots.len(), nodes.len(), "{reboots:?}");
+    let max = sim.max_cordoned();
+    assert!(
+        max >= 1 && max <= concurrency as usize,
+        "at most {concurrency} cordoned at once, saw {max}"
+    );
+    assert!(nodes.iter().all(|n| !sim.unschedulable(n)));
+    let value = sim.lock_value();
+    assert!(
+        value
+            .as_deref()
+            .is_none_or(|v| !v.contains("nodeID\":\"node")),
+        "lock still held: {value:?}"
+    );
+    let messages = sim.shared.messages();
+    for n in &nodes {
+        let mine: Vec<&String> = messages
+            .iter()
+            .filter(|m| m.split_whitespace().any(|w| w == n))
+            .collect();
+        assert_eq!(
+            mine,
+            [
+                &format!("Draining node {n}"),
+                &format!("Rebooting node {n}"),
+                &format!("Node {n} rebooted & uncordoned successfully!"),
+            ],
+            "{messages:?}"
+        );
+    }
+    if concurrency == 1 {
+        // Strictly one node at a time: drain, reboot, uncordon of one before the next drains.
+        for chunk in messages.chunks(3) {
+            assert!(chunk[0].starts_with("Draining"), "{messages:?}");
+            assert!(chunk[1].starts_with("Rebooting"), "{messages:?}");
+            assert!(chunk[2].ends_with("successfully!"), "{messages:?}");
+        }
+    }
+    for n in &nodes {
+        let node = sim.node_json(n);
+        let annotations = &node["metadata"]["annotations"];
+        assert!(
+            annotations[agent::REBOOT_IN_PROGRESS_ANNOTATION].is_null(),
+            "{n}: in-progress annotation left: {annotations}"
+        );
+        assert!(
+            annotations[agent::MOST_RECENT_REBOOT_NEEDED_ANNOTATION]
+                .as_str()
+                .is_some_and(|t| t.parse::<jiff::Timestamp>().is_ok() && t.ends_with('Z')),
+            "{n}: {annotations}"
+        );
+        assert!(
+            node["spec"]["taints"].as_array().is_none_or(Vec::is_empty),
+            "{n}: taint left: {}",
+            node["spec"]["taints"]
+        );
+        assert!(sim.metrics(n).contains("kured_reboots_total 1"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_reboot_concurrency_1() {
+    rolling(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_reboot_concurrency_2() {
+    rolling(2).await;
+}
+
+async fn patch_node(sim: &Sim, node: &str, patch: serde_json::Value) {
+    Api::<Node>::all(sim.client.clone())
+        .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("patch node");
+}
+
+fn lock_free(value: Option<&str>) -> bool {
+    value.is_none_or(|v| !v.contains("\"nodeID\":\"node"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_cordoned_node_stays_cordoned() {
+    let sim = Sim::start(builder(), Setup::default()).await;
+    patch_node(&sim, "node-1", json!({"spec": {"unschedulable": true}})).await;
+    for n in sim.nodes() {
+        sim.shared.require(&n);
+    }
+    sim.spawn_all();
+    eventually(30, "all rebooted", || sim.shared.reboots().len() == 3).await;
+    eventually(10, "others uncordoned", || {
+        !sim.unschedulable("node-0") && !sim.unschedulable("node-2")
+    })
+    .await;
+    let mut free = false;
+    for _ in 0..100 {
+        if lock_free(sim.lock_value().as_deref()) {
+            free = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sim.stop().await;
+    assert!(free, "lock released");
+    assert!(sim.unschedulable("node-1"), "admin cordon kept");
+    let uncordons: Vec<String> = sim
+        .shared
+        .messages()
+        .into_iter()
+        .filter(|m| m.ends_with("successfully!"))
+        .collect();
+    assert_eq!(uncordons.len(), 2, "{uncordons:?}");
+    assert!(!uncordons.iter().any(|m| m.contains("node-1")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_pod_holds_the_reboot_until_it_is_gone() {
+    let sim = Sim::start(
+        builder(),
+        Setup {
+            blocking_selectors: vec!["block=yes".into()],
+            ..Setup::default()
+        },
+    )
+    .await;
+    let pods = Api::<Pod>::namespaced(sim.client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "backup", "labels": {"block": "yes"}},
+        "spec": {"nodeName": "node-0", "containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    sim.shared.require("node-0");
+    sim.spawn_all();
+    eventually(10, "blocked metric", || {
+        sim.metrics("node-0")
+            .contains("kured_reboot_blocked{reason=\"blocker_pod\"} 1")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        sim.shared.reboots().is_empty(),
+        "rebooted despite the blocking pod"
+    );
+    assert!(!sim.unschedulable("node-0"));
+    pods.delete("backup", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    eventually(20, "rebooted after the pod left", || {
+        sim.shared.reboots() == ["node-0"] && !sim.unschedulable("node-0")
+    })
+    .await;
+    sim.stop().await;
+    assert!(!sim.metrics("node-0").contains("blocker_pod\"} 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_window_then_opening() {
+    let clock = agent::ManualClock::new("2026-11-21T12:00:00Z".parse().unwrap());
+    let sim = Sim::start(
+        builder(),
+        Setup {
+            clock: Arc::new(clock.clone()),
+            window: schedule::TimeWindow::parse_str("su,mo,tu,we,th,fr,sa", "1:00", "2:00", "UTC")
+                .unwrap(),
+            ..Setup::default()
+        },
+    )
+    .await;
+    sim.shared.require("node-2");
+    sim.spawn_all();
+    eventually(10, "window closed metric", || {
+        sim.metrics("node-2").contains("kured_window_open 0")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        sim.shared.reboots().is_empty(),
+        "rebooted outside the window"
+    );
+    clock.set("2026-11-22T01:30:00Z".parse().unwrap());
+    eventually(20, "rebooted once the window opened", || {
+        sim.shared.reboots() == ["node-2"] && !sim.unschedulable("node-2")
+    })
+    .await;
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opted_out_node_waits_for_the_label_to_go() {
+    let key = blockers::DEFAULT_OPT_OUT_KEY;
+    let sim = Sim::start(
+        builder(),
+        Setup {
+            opt_out_key: Some(key.into()),
+            ..Setup::default()
+        },
+    )
+    .await;
+    patch_node(
+        &sim,
+        "node-0",
+        json!({"metadata": {"labels": {key: "true"}}}),
+    )
+    .await;
+    sim.shared.require("node-0");
+    sim.shared.require("node-1");
+    sim.spawn_all();
+    eventually(20, "node-1 rebooted", || {
+        sim.shared.reboots() == ["node-1"] && !sim.unschedulable("node-1")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sim.shared.reboots(), ["node-1"], "opted-out node rebooted");
+    assert!(sim.metrics("node-0").contains("opt_out\"} 1"));
+    patch_node(&sim, "node-0", json!({"metadata": {"labels": {key: null}}})).await;
+    eventually(20, "node-0 rebooted after opting in", || {
+        sim.shared.reboots() == ["node-1", "node-0"] && !sim.unschedulable("node-0")
+    })
+    .await;
+    sim.stop().await;
+}
+
+/// A cluster whose `stuck` pod (one replica, PDB minAvailable 1) can never be evicted, and
+/// the node it runs on.
+async fn stuck_cluster(setup: Setup) -> (Arc<Sim>, String) {
+    let sim = Sim::start(
+        builder().deployment(
+            "default",
+            "stuck",
+            1,
+            Some(PdbSpec::MinAvailable(IntOrPercent::Int(1))),
+        ),
+        setup,
+    )
+    .await;
+    let (pods, _) =
+        sim.cluster
+            .store()
+            .list(kubesim::resources::well_known::PODS, Some("default"), |p| {
+                p["metadata"]["labels"]["app"] == json!("stuck")
+            });
+    let victim = pods[0]["spec"]["nodeName"].as_str().unwrap().to_string();
+    (sim, victim)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_failure_without_force_releases_and_uncordons() {
+    let (sim, victim) = stuck_cluster(Setup {
+        drain_timeout: Duration::from_millis(300),
+        period: Duration::from_secs(1),
+        lock_wait: LockWaitMode::Poll,
+        ..Setup::default()
+    })
+    .await;
+    sim.shared.require(&victim);
+    sim.spawn_node(&victim);
+    eventually(10, "a drain failure", || {
+        sim.metrics(&victim)
+            .contains("kured_drain_failures_total 1")
+    })
+    .await;
+    let mut ok = false;
+    for _ in 0..25 {
+        if !sim.unschedulable(&victim) && lock_free(sim.lock_value().as_deref()) {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(ok, "after the failed drain: uncordoned and released");
+    assert!(
+        sim.shared.reboots().is_empty(),
+        "rebooted without --force-reboot"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_failure_with_force_reboots_anyway() {
+    let (sim, victim) = stuck_cluster(Setup {
+        drain_timeout: Duration::from_millis(300),
+        force_reboot: true,
+        ..Setup::default()
+    })
+    .await;
+    sim.shared.require(&victim);
+    sim.spawn_node(&victim);
+    eventually(20, "forced reboot and uncordon", || {
+        sim.shared.reboots() == [victim.clone()] && !sim.unschedulable(&victim)
+    })
+    .await;
+    assert!(
+        sim.metrics(&victim)
+            .contains("kured_drain_failures_total 1")
+    );
+    sim.stop().await;
+}
+
+/// The holder crashes mid-drain (its drain can never finish); `free` frees its lock; the
+/// other node then reboots.
+async fn holder_crash(lock_ttl: Duration, delete_holder: bool) {
+    let (sim, victim) = stuck_cluster(Setup {
+        drain_timeout: Duration::ZERO,
+        lock_ttl,
+        ..Setup::default()
+    })
+    .await;
+    sim.shared.require(&victim);
+    sim.spawn_node(&victim);
+    let mut held = false;
+    for _ in 0..250 {
+        if sim.unschedulable(&victim)
+            && sim
+                .lock_value()
+                .is_some_and(|v| v.contains(&format!("\"nodeID\":\"{victim}\"")))
+        {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(held, "victim took the lock and cordoned");
+    sim.kill(&victim);
+    let other = sim.nodes().into_iter().find(|n| *n != victim).unwrap();
+    sim.shared.require(&other);
+    sim.spawn_node(&other);
+    if delete_holder {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(sim.shared.reboots().is_empty(), "lock ignored");
+        Api::<Node>::all(sim.client.clone())
+            .delete(&victim, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    eventually(20, "the other node rebooted", || {
+        sim.shared.reboots() == [other.clone()] && !sim.unschedulable(&other)
+    })
+    .await;
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holder_crash_mid_drain_freed_by_ttl() {
+    holder_crash(Duration::from_secs(1), false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holder_crash_mid_drain_freed_by_node_deletion() {
+    holder_crash(Duration::ZERO, true).await;
+}
