@@ -409,8 +409,11 @@ impl<A: PodApi + 'static> DrainEngine<A> {
             pdb_watch: Mutex::new(None),
         });
         let mut tasks = JoinSet::new();
+        let mut task_pods = HashMap::new();
         for t in targets {
-            tasks.spawn(evict_pod(ctx.clone(), t.pod, t.labels));
+            let pod = t.pod.clone();
+            let handle = tasks.spawn(evict_pod(ctx.clone(), t.pod, t.labels));
+            task_pods.insert(handle.id(), pod);
         }
         let skip_wait = self.options.skip_wait_for_delete_timeout.as_secs();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -430,7 +433,18 @@ impl<A: PodApi + 'static> DrainEngine<A> {
                     });
                 }
                 Some(done) = tasks.join_next() => {
-                    let Ok((pod, outcome)) = done else { continue };
+                    let (pod, outcome) = match done {
+                        Ok(done) => done,
+                        // Only a bug panics a task: fail that pod rather than wait forever.
+                        Err(e) => match task_pods.get(&e.id()) {
+                            Some(pod) => (pod.clone(), Outcome::Failed(EvictionFailure {
+                                pod: pod.clone(),
+                                code: None,
+                                message: format!("eviction task failed: {e}"),
+                            })),
+                            None => continue,
+                        },
+                    };
                     match outcome {
                         Outcome::Evicted | Outcome::Deleted => {
                             if matches!(outcome, Outcome::Deleted) {
