@@ -273,20 +273,22 @@ fn decode(body: &[u8]) -> Result<Decoded, ApiError> {
              version/kind; json parse error: not a JSON object",
         ));
     }
-    let api_version = v["apiVersion"].as_str().unwrap_or_default();
-    let kind = v["kind"].as_str().unwrap_or_default();
+    // As the real decoder (gvkWithDefaults), a missing kind or apiVersion is filled from the
+    // endpoint's own type, policy/v1 Eviction: kube-rs' `Api::evict` sends neither.
+    let api_version = v["apiVersion"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("policy/v1");
+    let kind = v["kind"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("Eviction");
     let version = match api_version {
         "policy/v1" => "v1",
         "policy/v1beta1" => "v1beta1",
         other => other,
     }
     .to_string();
-    if kind.is_empty() {
-        return Err(ApiError::bad_request(format!(
-            "Object 'Kind' is missing in '{}'",
-            String::from_utf8_lossy(body).trim()
-        )));
-    }
     if kind != "Eviction" || !matches!(api_version, "policy/v1" | "policy/v1beta1") {
         let shown_kind = kind;
         return Err(ApiError::bad_request(format!(
@@ -582,10 +584,12 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.code, 400);
-        let e = evict(&s, "default", "a", br#"{"metadata":{"name":"a"}}"#, false).unwrap_err();
-        assert_eq!(
-            e.message,
-            r#"Object 'Kind' is missing in '{"metadata":{"name":"a"}}'"#
+        // No kind and no apiVersion (what kube-rs' `Api::evict` sends): the endpoint's type.
+        pod(&s, "c", "Running", true);
+        assert!(evict(&s, "default", "c", br#"{"metadata":{"name":"c"}}"#, false).is_ok());
+        assert!(
+            s.get(PODS, "default", "c")
+                .is_none_or(|p| { p["metadata"].get("deletionTimestamp").is_some() })
         );
         let e = evict(
             &s,
