@@ -14,7 +14,7 @@
 //!
 //! Against the real `kubectl drain` on identical kubesim clusters (110 pods, 10 of them under
 //! PDBs), this engine takes about 0.06× kubectl's wall time with about 0.55× its API requests:
-//! see `examples/drain_vs_kubectl.rs` and `BENCHMARKS.md` beside this crate's manifest.
+//! see `examples/drain_vs_kubectl.rs` and the workspace `BENCHMARKS.md`.
 //!
 //! ```no_run
 //! use std::time::Duration;
