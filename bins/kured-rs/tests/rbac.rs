@@ -1,0 +1,211 @@
+//! Proves the RBAC rules shipped in `deploy/kured-rs` are sufficient: a full rolling reboot
+//! of two nodes on kubesim, every agent authenticating with a token allowed exactly the
+//! `(verb, resource)` pairs of the rendered `ClusterRole` and `Role` (kubesim does not model
+//! `resourceNames` or namespaces of rules, so those restrictions are checked by the deploy
+//! test instead).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent::{Agent, CancellationToken, Config, Deps, LockWaitMode, Metrics, SystemClock};
+use async_trait::async_trait;
+use kubesim::auth::AuthConfig;
+use kubesim::cluster::{Cluster, RunningCluster};
+use sentinel::{RebootError, RebootSentinel, Rebooter, SentinelError};
+use serde_json::Value;
+
+fn deploy_rules() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(root.join("deploy/kured-rs"))
+        .output()
+        .expect("kubectl");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut rules = BTreeSet::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+        let v: serde_yaml_ng::Value = serde::Deserialize::deserialize(doc).unwrap();
+        let v = serde_json::to_value(v).unwrap();
+        if v["kind"] != "ClusterRole" && v["kind"] != "Role" {
+            continue;
+        }
+        for rule in v["rules"].as_array().unwrap() {
+            let list = |k: &str| -> Vec<String> {
+                rule[k]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|s| s.as_str().unwrap().to_string())
+                    .collect()
+            };
+            for r in list("resources") {
+                for verb in list("verbs") {
+                    rules.insert((verb, r.clone()));
+                }
+            }
+        }
+    }
+    rules.into_iter().collect()
+}
+
+#[derive(Default)]
+struct Shared {
+    required: Mutex<BTreeSet<String>>,
+    reboots: Mutex<Vec<String>>,
+}
+
+struct Sentinel(String, Arc<Shared>);
+
+#[async_trait]
+impl RebootSentinel for Sentinel {
+    async fn reboot_required(&self) -> Result<bool, SentinelError> {
+        Ok(self.1.required.lock().unwrap().contains(&self.0))
+    }
+}
+
+struct Reboot(String, Arc<Shared>, Arc<RunningCluster>, CancellationToken);
+
+#[async_trait]
+impl Rebooter for Reboot {
+    async fn reboot(&self) -> Result<(), RebootError> {
+        self.1.reboots.lock().unwrap().push(self.0.clone());
+        self.1.required.lock().unwrap().remove(&self.0);
+        self.2
+            .reboot_node(&self.0, Duration::from_millis(50))
+            .unwrap();
+        self.3.cancel();
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one scenario, read top to bottom
+async fn deploy_rules_suffice_for_a_full_reboot_cycle() {
+    let rules = deploy_rules();
+    let pairs: Vec<(&str, &str)> = rules
+        .iter()
+        .map(|(v, r)| (v.as_str(), r.as_str()))
+        .collect();
+    let cluster = Arc::new(
+        Cluster::builder()
+            .nodes(2)
+            .daemonset("kube-system", "kured")
+            .pods_per_node(1)
+            .kubelet_start_delay(Duration::from_millis(20))
+            .shutdown_time(Duration::from_millis(20))
+            .reschedule_delay(Duration::from_millis(20))
+            .auth(AuthConfig::new().admin("admin", "admin").user(
+                "kured",
+                "system:serviceaccount:kube-system:kured",
+                &pairs,
+            ))
+            .start()
+            .await
+            .unwrap(),
+    );
+    let client = cluster.client_with_token("kured").unwrap();
+    let shared = Arc::new(Shared::default());
+    let nodes = ["node-0", "node-1"];
+    for n in nodes {
+        shared.required.lock().unwrap().insert(n.to_string());
+    }
+    let stop = CancellationToken::new();
+    let mut tasks = Vec::new();
+    for node in nodes {
+        let (client, shared, cluster, stop) = (
+            client.clone(),
+            shared.clone(),
+            cluster.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                let token = stop.child_token();
+                let mut blockers = blockers::CompositeBlocker::new();
+                blockers.push(Arc::new(
+                    blockers::PodBlocker::new(client.clone(), ["kured/blocking=true"]).unwrap(),
+                ));
+                blockers.push(Arc::new(
+                    blockers::OptOutBlocker::new(
+                        client.clone(),
+                        blockers::DEFAULT_OPT_OUT_KEY,
+                        blockers::OptOutSource::LabelOrAnnotation,
+                    )
+                    .unwrap(),
+                ));
+                let deps = Deps {
+                    nodes: Arc::new(drain::KubeNodeOps::new(client.clone())),
+                    node_reader: Arc::new(agent::KubeNodeReader::new(client.clone())),
+                    drainer: Arc::new(drain::DrainEngine::for_client(
+                        client.clone(),
+                        drain::DrainOptions {
+                            timeout: Duration::from_secs(20),
+                            ..drain::DrainOptions::default()
+                        },
+                    )),
+                    lock: Arc::new(
+                        lock::DaemonSetLock::new(
+                            client.clone(),
+                            lock::DaemonSetLockConfig::default().node_cache(Duration::ZERO),
+                        )
+                        .unwrap(),
+                    ),
+                    sentinel: Arc::new(Sentinel(node.into(), shared.clone())),
+                    rebooter: Arc::new(Reboot(
+                        node.into(),
+                        shared.clone(),
+                        cluster.clone(),
+                        token.clone(),
+                    )),
+                    blockers: Arc::new(blockers),
+                    notifications: None,
+                    clock: Arc::new(SystemClock),
+                    metrics: Metrics::new(),
+                };
+                let mut config = Config::new(node);
+                config.period = Duration::from_millis(100);
+                config.lock_wait = LockWaitMode::Wait;
+                config.retry_interval = Duration::from_millis(50);
+                config.prefer_no_schedule_taint = Some("weave.works/kured-node-reboot".into());
+                config.annotate_nodes = true;
+                config.post_reboot_node_labels = [("kured".to_string(), "done".to_string())].into();
+                Agent::new(config, deps).run(token).await;
+                tokio::time::sleep(Duration::from_millis(80)).await;
+            }
+        }));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let done = shared.reboots.lock().unwrap().len() == 2
+            && nodes.iter().all(|n| {
+                let node = cluster
+                    .store()
+                    .get(kubesim::resources::well_known::NODES, "", n)
+                    .unwrap();
+                node["spec"]["unschedulable"] != Value::Bool(true)
+                    && node["metadata"]["labels"]["kured"] == "done"
+            });
+        if done {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rollout with the deploy RBAC did not finish: reboots {:?}",
+            shared.reboots.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let reboots = shared.reboots.lock().unwrap().clone();
+    assert_eq!(reboots.len(), 2, "{reboots:?}");
+}
