@@ -6,6 +6,24 @@
 //! - [`server`]: the HTTP API (discovery, CRUD, patch, watch, eviction) over the store;
 //! - [`controllers`]: simulated kubelet, `ReplicaSet`/`Deployment`, `DaemonSet` and PDB controllers;
 //! - [`cluster`]: a builder that seeds a cluster and serves it on 127.0.0.1.
+//!
+//! ```
+//! use k8s_openapi::api::core::v1::Node;
+//! use kube::api::{Api, ListParams};
+//! use kubesim::cluster::Cluster;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Three Ready nodes served on 127.0.0.1 (a free port), controllers running.
+//! let cluster = Cluster::builder().nodes(3).record_history(true).start().await?;
+//! let nodes: Api<Node> = Api::all(cluster.client()?);
+//! assert_eq!(nodes.list(&ListParams::default()).await?.items.len(), 3);
+//! // With `record_history`, every write is kept, for invariant checks.
+//! assert!(!cluster.history().is_empty());
+//! cluster.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 // `ApiError` carries a whole `Status` body; errors are the cold path of a test server, so the
 // size of `Result<_, ApiError>` does not matter here.
