@@ -22,6 +22,8 @@ const DOWN_FOR: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Default)]
 struct Shared {
+    /// Nodes whose sentinel cannot tell (an error, never a reboot).
+    broken: Mutex<BTreeSet<String>>,
     required: Mutex<BTreeSet<String>>,
     reboots: Mutex<Vec<String>>,
     messages: Mutex<Vec<String>>,
@@ -47,6 +49,12 @@ struct SimSentinel {
 #[async_trait]
 impl RebootSentinel for SimSentinel {
     async fn reboot_required(&self) -> Result<bool, SentinelError> {
+        if self.shared.broken.lock().unwrap().contains(&self.node) {
+            return Err(SentinelError::File {
+                path: "/sentinel/reboot-required".into(),
+                source: std::io::Error::other("input/output error"),
+            });
+        }
         Ok(self.shared.required.lock().unwrap().contains(&self.node))
     }
 }
@@ -98,6 +106,7 @@ struct Setup {
     drain_timeout: Duration,
     blocking_selectors: Vec<String>,
     opt_out_key: Option<String>,
+    prometheus_url: Option<String>,
     clock: Arc<dyn Clock>,
     window: schedule::TimeWindow,
     period: Duration,
@@ -115,6 +124,7 @@ impl Default for Setup {
             drain_timeout: Duration::from_secs(20),
             blocking_selectors: Vec::new(),
             opt_out_key: None,
+            prometheus_url: None,
             clock: Arc::new(SystemClock),
             window: schedule::TimeWindow::default(),
             period: Duration::from_millis(100),
@@ -190,6 +200,13 @@ impl Sim {
                     blockers::OptOutSource::LabelOrAnnotation,
                 )
                 .unwrap(),
+            ));
+        }
+        if let Some(url) = &self.setup.prometheus_url {
+            blockers.push(Arc::new(
+                blockers::PrometheusBlocker::new(url)
+                    .unwrap()
+                    .firing_only(true),
             ));
         }
         let blockers: Arc<dyn RebootBlocker> = Arc::new(blockers);
@@ -358,6 +375,7 @@ async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Every node rebooted once, all uncordoned, lock free, per-node notifications in order.
+#[allow(clippy::too_many_lines)] // one scenario and its checks, read top to bottom
 async fn rolling(concurrency: u32) {
     let sim = Sim::start(
         builder(),
@@ -401,6 +419,18 @@ async fn rolling(concurrency: u32) {
         "at most {concurrency} cordoned at once, saw {max}"
     );
     assert!(nodes.iter().all(|n| !sim.unschedulable(n)));
+    // Nodes waiting for the lock carried the PreferNoSchedule taint at some point.
+    let tainted = kubesim::cluster::matching_over_time(&sim.cluster.history(), NODES, |v| {
+        v["spec"]["taints"].as_array().is_some_and(|t| {
+            t.iter().any(|t| {
+                t["key"] == "weave.works/kured-node-reboot" && t["effect"] == "PreferNoSchedule"
+            })
+        })
+    });
+    assert!(
+        tainted.iter().any(|(_, n)| *n >= 1),
+        "no waiting node was tainted"
+    );
     let value = sim.lock_value();
     assert!(
         value
@@ -744,4 +774,97 @@ async fn holder_crash_mid_drain_freed_by_ttl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holder_crash_mid_drain_freed_by_node_deletion() {
     holder_crash(Duration::ZERO, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_errors_never_reboot() {
+    let sim = Sim::start(builder(), Setup::default()).await;
+    sim.shared.require("node-0");
+    sim.shared.broken.lock().unwrap().insert("node-0".into());
+    sim.spawn_all();
+    eventually(10, "sentinel errors counted", || {
+        sim.metrics("node-0")
+            .lines()
+            .any(|l| l.starts_with("kured_sentinel_errors_total ") && !l.ends_with(" 0"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        sim.shared.reboots().is_empty(),
+        "rebooted on a sentinel error"
+    );
+    assert!(!sim.unschedulable("node-0"));
+    // Once the sentinel can tell again, the reboot goes ahead.
+    sim.shared.broken.lock().unwrap().clear();
+    eventually(20, "rebooted after the sentinel recovered", || {
+        sim.shared.reboots() == ["node-0"] && !sim.unschedulable("node-0")
+    })
+    .await;
+    sim.stop().await;
+}
+
+/// A Prometheus stand-in answering the `ALERTS` query with one firing alert while `firing`.
+async fn fake_prometheus(
+    firing: Arc<std::sync::atomic::AtomicBool>,
+) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::routing::any;
+    let app = axum::Router::new().route(
+        "/api/v1/query",
+        any(move || {
+            let firing = firing.load(std::sync::atomic::Ordering::SeqCst);
+            async move {
+                let result = if firing {
+                    json!([{
+                        "metric": {"__name__": "ALERTS", "alertname": "NodeDown", "alertstate": "firing"},
+                        "value": [1_700_000_000.0, "1"]
+                    }])
+                } else {
+                    json!([])
+                };
+                axum::Json(json!({
+                    "status": "success",
+                    "data": {"resultType": "vector", "result": result}
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firing_alert_blocks_until_resolved() {
+    let firing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (url, server) = fake_prometheus(firing.clone()).await;
+    let sim = Sim::start(
+        builder(),
+        Setup {
+            prometheus_url: Some(url),
+            ..Setup::default()
+        },
+    )
+    .await;
+    sim.shared.require("node-1");
+    sim.spawn_all();
+    eventually(10, "blocked by the alert", || {
+        sim.metrics("node-1")
+            .contains("kured_reboot_blocked{reason=\"prometheus_alert\"} 1")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        sim.shared.reboots().is_empty(),
+        "rebooted during a firing alert"
+    );
+    firing.store(false, std::sync::atomic::Ordering::SeqCst);
+    eventually(20, "rebooted after the alert resolved", || {
+        sim.shared.reboots() == ["node-1"] && !sim.unschedulable("node-1")
+    })
+    .await;
+    sim.stop().await;
+    server.abort();
 }
