@@ -868,3 +868,35 @@ async fn firing_alert_blocks_until_resolved() {
     sim.stop().await;
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_drain_keeps_the_lock_and_the_restart_completes() {
+    let (sim, victim) = stuck_cluster(Setup {
+        drain_timeout: Duration::ZERO,
+        ..Setup::default()
+    })
+    .await;
+    sim.shared.require(&victim);
+    sim.spawn_node(&victim);
+    let holds = |sim: &Sim| {
+        sim.lock_value()
+            .is_some_and(|v| v.contains(&format!("\"nodeID\":\"{victim}\"")))
+    };
+    eventually(10, "victim cordoned and holding the lock", || {
+        sim.unschedulable(&victim) && holds(&sim)
+    })
+    .await;
+    // SIGTERM: the agent stops at once, mid-drain …
+    sim.stop().await;
+    // … leaving the node cordoned only while it still holds the lock.
+    assert!(sim.unschedulable(&victim) && holds(&sim));
+    // The restarted agent (the reboot is no longer required) uncordons, then releases.
+    sim.shared.required.lock().unwrap().clear();
+    sim.spawn_node(&victim);
+    eventually(10, "uncordoned and released after the restart", || {
+        !sim.unschedulable(&victim) && lock_free(sim.lock_value().as_deref())
+    })
+    .await;
+    sim.stop().await;
+    assert!(sim.shared.reboots().is_empty());
+}
