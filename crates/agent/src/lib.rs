@@ -53,6 +53,9 @@ mod config;
 mod metrics;
 mod node;
 
+#[cfg(test)]
+mod mock_tests;
+
 pub use agent::{Agent, Deps, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock, first_tick_delay};
 pub use config::{

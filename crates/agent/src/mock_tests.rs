@@ -1,0 +1,266 @@
+//! Order of effects, with every Kubernetes-facing seam mocked: uncordon always comes before
+//! the release (kured #1409), and an admin-cordoned node is never uncordoned.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use drain::{DrainError, DrainReport, MockDrainer, MockNodeOps};
+use lock::{AcquireOutcome, LockMetadata, LockRecord, MockRebootLock};
+use notify::{Message, Notifications, Notifier, NotifyError};
+use sentinel::{CommandError, RebootError, RebootSentinel, Rebooter, SentinelError};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    Agent, Config, Deps, Metrics, NodeReader, NodeState, Outcome, REBOOT_IN_PROGRESS_ANNOTATION,
+    SystemClock,
+};
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn push(log: &Log, s: impl Into<String>) {
+    log.lock().unwrap().push(s.into());
+}
+
+struct Fixed(bool);
+
+#[async_trait]
+impl RebootSentinel for Fixed {
+    async fn reboot_required(&self) -> Result<bool, SentinelError> {
+        Ok(self.0)
+    }
+}
+
+struct Schedulable;
+
+#[async_trait]
+impl NodeReader for Schedulable {
+    async fn node_state(&self, _node: &str) -> Result<NodeState, kube::Error> {
+        Ok(NodeState::default())
+    }
+}
+
+struct FailingRebooter(Log);
+
+#[async_trait]
+impl Rebooter for FailingRebooter {
+    async fn reboot(&self) -> Result<(), RebootError> {
+        push(&self.0, "reboot");
+        Err(RebootError::Command(CommandError::Empty))
+    }
+}
+
+#[derive(Debug)]
+struct LogNotifier(Log);
+
+#[async_trait]
+impl Notifier for LogNotifier {
+    fn service(&self) -> &'static str {
+        "log"
+    }
+    fn target(&self) -> String {
+        String::new()
+    }
+    async fn send(&self, message: &Message) -> Result<(), NotifyError> {
+        push(&self.0, format!("notify:{}", message.text));
+        Ok(())
+    }
+}
+
+fn record(unschedulable: bool) -> LockRecord {
+    LockRecord::new(
+        "n1",
+        LockMetadata { unschedulable },
+        jiff::Timestamp::now(),
+        jiff::SignedDuration::ZERO,
+    )
+}
+
+fn deps(
+    log: &Log,
+    nodes: MockNodeOps,
+    lock: MockRebootLock,
+    drainer: MockDrainer,
+    required: bool,
+) -> Deps {
+    Deps {
+        nodes: Arc::new(nodes),
+        node_reader: Arc::new(Schedulable),
+        drainer: Arc::new(drainer),
+        lock: Arc::new(lock),
+        sentinel: Arc::new(Fixed(required)),
+        rebooter: Arc::new(FailingRebooter(log.clone())),
+        blockers: Arc::new(blockers::CompositeBlocker::new()),
+        notifications: Some(Notifications::new(
+            Arc::new(LogNotifier(log.clone())),
+            notify::MessageTemplates::default(),
+        )),
+        clock: Arc::new(SystemClock),
+        metrics: Metrics::new(),
+    }
+}
+
+fn config() -> Config {
+    let mut c = Config::new("n1");
+    c.period = Duration::from_millis(10);
+    c.retry_interval = Duration::from_millis(10);
+    c.annotate_nodes = true;
+    c.post_reboot_node_labels = [("kured".to_string(), "done".to_string())].into();
+    c
+}
+
+/// A lock whose `release` logs and stops the agent (so the test ends after it).
+fn releasing_lock(log: &Log, cancel: &CancellationToken) -> MockRebootLock {
+    let mut lock = MockRebootLock::new();
+    let (l, c) = (log.clone(), cancel.clone());
+    lock.expect_release().times(1).returning(move |_| {
+        push(&l, "release");
+        c.cancel();
+        Ok(())
+    });
+    lock
+}
+
+#[tokio::test]
+async fn start_up_completion_uncordons_labels_notifies_then_releases() {
+    let log: Log = Arc::default();
+    let cancel = CancellationToken::new();
+    let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_holding().returning(|_| Ok(Some(record(false))));
+    let mut nodes = MockNodeOps::new();
+    let l = log.clone();
+    nodes.expect_uncordon().times(1).returning(move |_| {
+        push(&l, "uncordon");
+        Ok(true)
+    });
+    let l = log.clone();
+    nodes
+        .expect_add_labels()
+        .times(1)
+        .returning(move |_, labels| {
+            push(&l, format!("labels:{labels:?}"));
+            Ok(())
+        });
+    let l = log.clone();
+    nodes
+        .expect_remove_annotations()
+        .times(1)
+        .returning(move |_, keys| {
+            push(&l, format!("unannotate:{}", keys.join(",")));
+            Ok(())
+        });
+    let agent = Agent::new(config(), deps(&log, nodes, lock, MockDrainer::new(), false));
+    let outcome = tokio::time::timeout(Duration::from_secs(5), agent.run(cancel))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Cancelled);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "uncordon".to_string(),
+            "labels:{\"kured\": \"done\"}".to_string(),
+            format!("unannotate:{REBOOT_IN_PROGRESS_ANNOTATION}"),
+            "notify:Node n1 rebooted & uncordoned successfully!".to_string(),
+            "release".to_string(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn start_up_completion_leaves_an_admin_cordon() {
+    let log: Log = Arc::default();
+    let cancel = CancellationToken::new();
+    let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_holding().returning(|_| Ok(Some(record(true))));
+    let mut nodes = MockNodeOps::new();
+    nodes.expect_uncordon().never();
+    nodes.expect_add_labels().returning(|_, _| Ok(()));
+    nodes.expect_remove_annotations().returning(|_, _| Ok(()));
+    let agent = Agent::new(config(), deps(&log, nodes, lock, MockDrainer::new(), false));
+    tokio::time::timeout(Duration::from_secs(5), agent.run(cancel))
+        .await
+        .unwrap();
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["release"],
+        "no uncordon, no notification"
+    );
+}
+
+/// Lock taken, cordon, drain (ok or not), reboot (fails): uncordon strictly before release.
+async fn attempt(pre_cordoned: bool, drain_ok: bool) -> Vec<String> {
+    let log: Log = Arc::default();
+    let cancel = CancellationToken::new();
+    let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_holding().returning(|_| Ok(None));
+    let l = log.clone();
+    lock.expect_acquire().times(1).returning(move |_, meta| {
+        push(&l, "acquire");
+        Ok(AcquireOutcome::Acquired(record(
+            meta.unschedulable || pre_cordoned,
+        )))
+    });
+    let mut nodes = MockNodeOps::new();
+    let l = log.clone();
+    nodes.expect_cordon().returning(move |_| {
+        push(&l, "cordon");
+        Ok(pre_cordoned)
+    });
+    let l = log.clone();
+    nodes.expect_uncordon().returning(move |_| {
+        push(&l, "uncordon");
+        Ok(true)
+    });
+    nodes.expect_add_annotations().returning(|_, _| Ok(()));
+    let mut drainer = MockDrainer::new();
+    let l = log.clone();
+    drainer.expect_drain().returning(move |node| {
+        push(&l, "drain");
+        if drain_ok {
+            Ok(DrainReport::default())
+        } else {
+            Err(DrainError::Timeout {
+                node: node.to_string(),
+                timeout: Duration::from_secs(1),
+                pending: Vec::new(),
+            })
+        }
+    });
+    let agent = Agent::new(config(), deps(&log, nodes, lock, drainer, true));
+    tokio::time::timeout(Duration::from_secs(5), agent.run(cancel))
+        .await
+        .unwrap();
+    let mut log = log.lock().unwrap();
+    std::mem::take(&mut *log)
+}
+
+#[tokio::test]
+async fn failed_reboot_uncordons_then_releases() {
+    assert_eq!(
+        attempt(false, true).await,
+        [
+            "acquire",
+            "notify:Draining node n1",
+            "cordon",
+            "drain",
+            "notify:Rebooting node n1",
+            "reboot",
+            "uncordon",
+            "release"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn failed_drain_of_an_admin_cordoned_node_releases_without_uncordon() {
+    assert_eq!(
+        attempt(true, false).await,
+        [
+            "acquire",
+            "notify:Draining node n1",
+            "cordon",
+            "drain",
+            "release"
+        ]
+    );
+}
