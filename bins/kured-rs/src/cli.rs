@@ -1,11 +1,19 @@
 //! kured 1.23's command line (all 43 flags, same names, types and defaults) plus kured-rs'
 //! own flags, and the `KURED_<NAME>` environment variables.
 //!
-//! Precedence: as in kured 1.23, where `LoadFromEnv` runs after `flag.Parse()` and sets every
-//! flag whose `KURED_<NAME>` variable exists, **the environment wins over the command line**.
-//! (kured ≤ 1.16 bound the variables with viper only for flags not given on the command line;
-//! that is the opposite order.) [`apply_env`] implements the 1.23 order by replacing the
-//! command-line occurrences of a flag whose variable is set with the variable's value.
+//! Names, types and defaults were checked against kured's `cmd/kured/main.go` (the flag
+//! definitions are unchanged across the releases we could read). Durations take Go's syntax
+//! (`time.ParseDuration`), booleans Go's `strconv.ParseBool` forms, `--blocking-pod-selector`
+//! is a repeatable string array (a selector may contain commas), `--reboot-days` and the label
+//! flags are comma-separated string slices.
+//!
+//! Precedence: **the environment wins over the command line**, as specified for kured 1.23
+//! (whose flag package sets every flag that has a `KURED_<NAME>` variable after parsing the
+//! command line). Note that the older cobra/viper binding (`bindFlags`, kured ≤ 1.16, the
+//! version of `main.go` available to us for checking) applied a variable only to flags *not*
+//! given on the command line — the opposite order. [`apply_env`] implements the 1.23 order by
+//! replacing the command-line occurrences of a flag whose variable is set with the variable's
+//! value; a list flag set from the environment takes the variable's (comma-split) value only.
 
 // Doc comments of the flags are the `--help` text, where backticks would show.
 #![allow(clippy::doc_markdown)]
