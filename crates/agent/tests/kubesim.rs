@@ -113,6 +113,7 @@ struct Setup {
     lock_wait: LockWaitMode,
     taint: Option<String>,
     annotate: bool,
+    lease: bool,
 }
 
 impl Default for Setup {
@@ -131,6 +132,7 @@ impl Default for Setup {
             lock_wait: LockWaitMode::Wait,
             taint: Some("weave.works/kured-node-reboot".into()),
             annotate: true,
+            lease: false,
         }
     }
 }
@@ -177,14 +179,29 @@ impl Sim {
 
     fn deps(&self, node: &str, stop_agent: CancellationToken) -> Deps {
         let client = self.client.clone();
-        let lock = lock::DaemonSetLock::new(
-            client.clone(),
-            lock::DaemonSetLockConfig::default()
-                .concurrency(self.setup.concurrency)
-                .ttl(self.setup.lock_ttl)
-                .node_cache(Duration::ZERO),
-        )
-        .expect("lock");
+        let lock: Arc<dyn lock::RebootLock> = if self.setup.lease {
+            Arc::new(
+                lock::LeaseLock::new(
+                    client.clone(),
+                    lock::LeaseLockConfig::default()
+                        .concurrency(self.setup.concurrency)
+                        .ttl(self.setup.lock_ttl)
+                        .node_cache(Duration::ZERO),
+                )
+                .expect("lease lock"),
+            )
+        } else {
+            Arc::new(
+                lock::DaemonSetLock::new(
+                    client.clone(),
+                    lock::DaemonSetLockConfig::default()
+                        .concurrency(self.setup.concurrency)
+                        .ttl(self.setup.lock_ttl)
+                        .node_cache(Duration::ZERO),
+                )
+                .expect("lock"),
+            )
+        };
         let mut blockers = CompositeBlocker::new();
         if !self.setup.blocking_selectors.is_empty() {
             blockers.push(Arc::new(
@@ -227,7 +244,7 @@ impl Sim {
                     ..drain::DrainOptions::default()
                 },
             )),
-            lock: Arc::new(lock),
+            lock,
             sentinel: Arc::new(SimSentinel {
                 node: node.to_string(),
                 shared: self.shared.clone(),
@@ -899,4 +916,38 @@ async fn sigterm_mid_drain_keeps_the_lock_and_the_restart_completes() {
     .await;
     sim.stop().await;
     assert!(sim.shared.reboots().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_reboot_with_the_lease_backend() {
+    let sim = Sim::start(
+        builder(),
+        Setup {
+            concurrency: 2,
+            lease: true,
+            ..Setup::default()
+        },
+    )
+    .await;
+    for n in sim.nodes() {
+        sim.shared.require(&n);
+    }
+    sim.spawn_all();
+    let nodes = sim.nodes();
+    eventually(30, "all nodes rebooted and uncordoned", || {
+        sim.shared.reboots().len() == nodes.len() && nodes.iter().all(|n| !sim.unschedulable(n))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sim.stop().await;
+    assert_eq!(sim.shared.reboots().len(), nodes.len());
+    let max = sim.max_cordoned();
+    assert!(
+        (1..=2).contains(&max),
+        "at most 2 cordoned at once, saw {max}"
+    );
+    assert!(
+        sim.lock_value().is_none(),
+        "the DaemonSet annotation is not used"
+    );
 }
