@@ -77,6 +77,10 @@ fn base_renders_the_daemonset_and_least_privilege_rbac() {
     let pod = &ds["spec"]["template"]["spec"];
     assert_eq!(pod["hostPID"], true);
     assert_eq!(pod["serviceAccountName"], "kured");
+    assert_eq!(
+        pod["enableServiceLinks"], false,
+        "service links would inject KURED_* vars"
+    );
     let c = &pod["containers"][0];
     assert_eq!(c["securityContext"]["privileged"], true);
     let env = c["env"].as_array().unwrap();
