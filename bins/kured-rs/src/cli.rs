@@ -314,6 +314,43 @@ pub const KURED_FLAGS: [&str; 43] = [
     "post-reboot-node-labels",
 ];
 
+/// A Markdown table of every flag (name, environment variable, default, help), generated
+/// from the command definition (`kured-rs --print-flags-markdown`).
+pub fn flags_markdown() -> String {
+    use std::fmt::Write as _;
+    let command = Flags::command();
+    let mut out = String::from(
+        "| flag | environment variable | default | description |\n|---|---|---|---|\n",
+    );
+    for arg in command.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if matches!(long, "help" | "version") {
+            continue;
+        }
+        let default: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
+        let help = arg
+            .get_help()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+            .replace('|', "\\|");
+        let _ = writeln!(
+            out,
+            "| `--{long}` | `{}` | {} | {help} |",
+            env_var(long),
+            if default.is_empty() || default.iter().all(String::is_empty) {
+                String::new()
+            } else {
+                format!("`{}`", default.join(","))
+            },
+        );
+    }
+    out
+}
+
 /// `KURED_<NAME_IN_UPPER_SNAKE>` for a flag name.
 pub fn env_var(flag: &str) -> String {
     format!("KURED_{}", flag.replace('-', "_").to_ascii_uppercase())
@@ -620,6 +657,26 @@ mod tests {
         assert!(extra.is_empty(), "unexpected flags {extra:?}");
         assert_eq!(KURED_FLAGS.len(), 43);
         Flags::command().debug_assert();
+    }
+
+    #[test]
+    fn markdown_table_lists_every_flag_once() {
+        let table = flags_markdown();
+        let rows: Vec<&str> = table.lines().skip(2).collect();
+        assert_eq!(rows.len(), 43 + 3, "{table}");
+        for flag in KURED_FLAGS {
+            assert_eq!(
+                rows.iter()
+                    .filter(|r| r.starts_with(&format!("| `--{flag}` ")))
+                    .count(),
+                1,
+                "{flag}"
+            );
+        }
+        assert!(
+            table.contains("| `--period` | `KURED_PERIOD` | `1h0m0s` |"),
+            "{table}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! created — a bad value prints one line naming the flag and exits with code 2 — then the
 //! real implementations are wired into [`agent::Agent`], `/metrics` and `/healthz` are served
 //! on `--metrics-host:--metrics-port`, and SIGTERM/SIGINT stop the agent cleanly.
+//! `kured-rs --print-flags-markdown` prints the table of flags and variables.
 
 mod cli;
 mod settings;
@@ -26,6 +27,10 @@ fn main() -> ExitCode {
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    if args.first().is_some_and(|a| a == "--print-flags-markdown") {
+        print!("{}", cli::flags_markdown());
+        return ExitCode::SUCCESS;
+    }
     let args = apply_env(args, |name| std::env::var(name).ok());
     let flags = match Flags::try_parse_from(std::iter::once("kured-rs".to_string()).chain(args)) {
         Ok(f) => f,
