@@ -1,3 +1,86 @@
-//! fleetlock-rs (work in progress).
+//! `fleetlock-rs`: flags, environment and configuration file → [`fleetlock::ServerConfig`] →
+//! [`fleetlock::serve`]. Invalid input exits with status 2 and names the field.
 
-fn main() {}
+// Doc comments of the CLI are its --help text, where product names (FleetLock, CoreOS) read
+// better without code backticks.
+#![allow(clippy::doc_markdown)]
+
+mod cli;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli::{Args, LogFormat};
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+fn main() -> ExitCode {
+    // One TLS stack everywhere: reqwest (etcd store) uses rustls with ring. Err only means a
+    // provider was already installed, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let args = Args::parse();
+    let env_token = std::env::var("FLEETLOCK_ADMIN_TOKEN").ok();
+    let config = match cli::build_config(&args, env_token) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("fleetlock-rs: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("fleetlock-rs: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        store = ?config.store,
+        groups = ?config.groups,
+        auto_create_groups = config.auto_create_groups,
+        "starting fleetlock-rs"
+    );
+    match runtime.block_on(fleetlock::serve(config, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "fleetlock-rs failed");
+            eprintln!("fleetlock-rs: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! Command line, environment and configuration file → [`ServerConfig`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use fleetlock::config::parse_group_flag;
+use fleetlock::{ConfigError, FileConfig, ServerConfig, StoreSpec};
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// FleetLock server for Zincati (Fedora CoreOS, Flatcar): grants reboot slots per group.
+///
+/// Precedence: flags and environment variables, then the configuration file, then defaults.
+#[derive(Debug, Parser)]
+#[command(name = "fleetlock-rs", version)]
+pub struct Args {
+    /// TOML configuration file (see the README for its keys).
+    #[arg(long, env = "FLEETLOCK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 0.0.0.0:8080].
+    #[arg(long, env = "FLEETLOCK_LISTEN")]
+    pub listen: Option<String>,
+    /// Lock store: `file:PATH` (embedded, default `file:fleetlock.db`), `memory` (NOT
+    /// persistent: tests only) or `etcd://HOST:PORT[,HOST:PORT…][/PREFIX]`.
+    #[arg(long, env = "FLEETLOCK_STORE")]
+    pub store: Option<String>,
+    /// A group and its slot count, `NAME=SLOTS`; repeat for more groups. Without any group
+    /// (here or in the file) the server has one group, `default`, with 1 slot.
+    #[arg(long = "group", env = "FLEETLOCK_GROUPS", value_delimiter = ',')]
+    pub groups: Vec<String>,
+    /// Accept requests for unconfigured groups, giving them `--default-slots` slots.
+    #[arg(long, env = "FLEETLOCK_AUTO_CREATE_GROUPS")]
+    pub auto_create_groups: Option<bool>,
+    /// Slots of auto-created groups [default: 1].
+    #[arg(long, env = "FLEETLOCK_DEFAULT_SLOTS")]
+    pub default_slots: Option<String>,
+    /// File holding the bearer token for `POST /v1/admin/release`. The token may also come from
+    /// the environment variable `FLEETLOCK_ADMIN_TOKEN`. Without a token, admin is disabled.
+    #[arg(long, env = "FLEETLOCK_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Request body cap in bytes [default: 65536].
+    #[arg(long, env = "FLEETLOCK_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<String>,
+    /// Upper bound on the store work of one lock/unlock request [default: 10s].
+    #[arg(long, env = "FLEETLOCK_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+    /// Log format.
+    #[arg(long, env = "FLEETLOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+fn parse_number<T: std::str::FromStr>(field: &str, text: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.trim()
+        .parse()
+        .map_err(|e| ConfigError::new(field, format!("{text:?}: {e}")))
+}
+
+fn parse_duration(field: &str, text: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| ConfigError::new(field, format!("{text:?}: {e}")))
+}
+
+fn read_token(field: &str, path: &std::path::Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(field, format!("{}: {e}", path.display())))?;
+    let token = text.trim().to_owned();
+    if token.is_empty() {
+        return Err(ConfigError::new(
+            field,
+            format!("{} is empty", path.display()),
+        ));
+    }
+    Ok(token)
+}
+
+/// Builds the server configuration; `env_token` is `FLEETLOCK_ADMIN_TOKEN`.
+pub fn build_config(args: &Args, env_token: Option<String>) -> Result<ServerConfig, ConfigError> {
+    let file = match &args.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    let mut config = ServerConfig::default();
+
+    if let Some(listen) = args.listen.as_deref().or(file.listen.as_deref()) {
+        let field = if args.listen.is_some() {
+            "--listen"
+        } else {
+            "listen"
+        };
+        config.listen = listen
+            .parse()
+            .map_err(|e| ConfigError::new(field, format!("{listen:?}: {e}")))?;
+    }
+    if let Some(store) = args.store.as_deref().or(file.store.as_deref()) {
+        let field = if args.store.is_some() {
+            "--store"
+        } else {
+            "store"
+        };
+        config.store = store
+            .parse::<StoreSpec>()
+            .map_err(|e| ConfigError::new(field, e))?;
+    }
+
+    let mut groups: std::collections::BTreeMap<String, u32> = file
+        .groups
+        .iter()
+        .map(|(name, g)| (name.clone(), g.slots))
+        .collect();
+    for flag in &args.groups {
+        let (name, slots) = parse_group_flag(flag)?;
+        groups.insert(name, slots);
+    }
+    if !groups.is_empty() {
+        config.groups = groups;
+    }
+
+    if let Some(auto) = args.auto_create_groups.or(file.auto_create_groups) {
+        config.auto_create_groups = auto;
+    }
+    if let Some(text) = &args.default_slots {
+        config.default_slots = parse_number("--default-slots", text)?;
+    } else if let Some(n) = file.default_slots {
+        config.default_slots = n;
+    }
+    if let Some(text) = &args.max_body_bytes {
+        config.max_body_bytes = parse_number("--max-body-bytes", text)?;
+    } else if let Some(n) = file.max_body_bytes {
+        config.max_body_bytes = n;
+    }
+    if let Some(text) = &args.request_timeout {
+        config.request_timeout = parse_duration("--request-timeout", text)?;
+    } else if let Some(text) = &file.request_timeout {
+        config.request_timeout = parse_duration("request_timeout", text)?;
+    }
+
+    config.admin_token = if let Some(path) = &args.admin_token_file {
+        Some(read_token("--admin-token-file", path)?)
+    } else if let Some(token) = env_token {
+        if token.trim().is_empty() {
+            return Err(ConfigError::new(
+                "FLEETLOCK_ADMIN_TOKEN",
+                "must not be empty",
+            ));
+        }
+        Some(token.trim().to_owned())
+    } else if let Some(path) = &file.admin_token_file {
+        Some(read_token("admin_token_file", std::path::Path::new(path))?)
+    } else {
+        None
+    };
+
+    config.validate().map_err(|e| {
+        // Name the flag when the value came from one.
+        let field = match e.field.as_str() {
+            "default_slots" if args.default_slots.is_some() => "--default-slots".to_owned(),
+            "max_body_bytes" if args.max_body_bytes.is_some() => "--max-body-bytes".to_owned(),
+            "request_timeout" if args.request_timeout.is_some() => "--request-timeout".to_owned(),
+            other if other.starts_with("groups.") && !args.groups.is_empty() => {
+                format!("--group ({other})")
+            }
+            other => other.to_owned(),
+        };
+        ConfigError::new(field, e.message)
+    })?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(argv: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("fleetlock-rs").chain(argv.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = build_config(&args(&[]), None).unwrap();
+        assert_eq!(c, ServerConfig::default());
+        assert_eq!(c.store, StoreSpec::File("fleetlock.db".into()));
+        assert_eq!(c.groups.get("default"), Some(&1));
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let token = dir.path().join("token");
+        std::fs::write(&token, "tok\n").unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "listen = \"127.0.0.1:9000\"\nstore = \"memory\"\ndefault_slots = 4\nauto_create_groups = true\nadmin_token_file = {:?}\nrequest_timeout = \"3s\"\n[groups.a]\nslots = 1\n[groups.b]\nslots = 5\n",
+                token.display().to_string()
+            ),
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = build_config(
+            &args(&[
+                "--config",
+                p,
+                "--group",
+                "b=2,c=3",
+                "--listen",
+                "127.0.0.1:0",
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:0");
+        assert_eq!(c.store, StoreSpec::Memory);
+        assert_eq!(c.default_slots, 4);
+        assert!(c.auto_create_groups);
+        assert_eq!(c.admin_token.as_deref(), Some("tok"));
+        assert_eq!(c.request_timeout, Duration::from_secs(3));
+        assert_eq!(
+            c.groups.into_iter().collect::<Vec<_>>(),
+            [("a".into(), 1), ("b".into(), 2), ("c".into(), 3)]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases: [(&[&str], &str); 8] = [
+            (&["--listen", "nowhere"], "--listen"),
+            (&["--store", "redis://x"], "--store"),
+            (&["--group", "w"], "--group"),
+            (&["--group", "w=0"], "--group (groups.w.slots)"),
+            (&["--group", "a b=1"], "--group (groups.a b)"),
+            (&["--default-slots", "x"], "--default-slots"),
+            (&["--default-slots", "0"], "--default-slots"),
+            (&["--request-timeout", "soon"], "--request-timeout"),
+        ];
+        for (argv, field) in cases {
+            let e = build_config(&args(argv), None).unwrap_err();
+            assert_eq!(e.field, field, "{argv:?}: {e}");
+        }
+        let e = build_config(&args(&["--config", "/nonexistent/x.toml"]), None).unwrap_err();
+        assert_eq!(e.field, "--config");
+        let e = build_config(&args(&[]), Some("  ".into())).unwrap_err();
+        assert_eq!(e.field, "FLEETLOCK_ADMIN_TOKEN");
+    }
+}
