@@ -22,6 +22,7 @@
 pub mod client;
 pub mod config;
 pub mod metrics;
+pub mod node_id;
 pub mod protocol;
 pub mod semaphore;
 pub mod server;
