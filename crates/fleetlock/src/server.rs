@@ -340,6 +340,12 @@ async fn admin_release(
                 format!("expected {{\"group\": \"...\", \"id\": \"...\"}}: {e}"),
             )
         })?;
+        if !crate::protocol::is_valid_group(&req.group) || req.id.is_empty() {
+            return Err(ProtocolError::new(
+                ErrorKind::BadBody,
+                "group must match ^[a-zA-Z0-9.-]+$ and id must be non-empty",
+            ));
+        }
         let released = app
             .bounded(async {
                 semaphore::release(app.store.as_ref(), &req.group, &req.id)

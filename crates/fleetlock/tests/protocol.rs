@@ -407,6 +407,14 @@ async fn ops_endpoints_and_admin_release() {
     let r = http
         .post(url.clone())
         .bearer_auth("s3cret")
+        .body(r#"{"group":"a b","id":"stuck"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = http
+        .post(url.clone())
+        .bearer_auth("s3cret")
         .body(body)
         .send()
         .await
