@@ -21,6 +21,7 @@
 
 pub mod client;
 pub mod config;
+pub mod kube_nodes;
 pub mod metrics;
 pub mod node_id;
 pub mod protocol;

@@ -100,6 +100,14 @@ pub enum ErrorKind {
     Unauthorized,
     /// The admin endpoint is disabled (no token configured).
     AdminDisabled,
+    /// Kubernetes mode: the node is being cordoned/drained; ask again later.
+    DrainInProgress,
+    /// Kubernetes mode: the last drain attempt failed; it is being retried.
+    DrainFailed,
+    /// Kubernetes mode: the id matches several nodes.
+    NodeAmbiguous,
+    /// Kubernetes mode: the Kubernetes API failed.
+    KubernetesUnavailable,
 }
 
 impl ErrorKind {
@@ -118,6 +126,10 @@ impl ErrorKind {
             Self::NotFound => "failed_not_found",
             Self::Unauthorized => "failed_unauthorized",
             Self::AdminDisabled => "failed_admin_disabled",
+            Self::DrainInProgress => "drain_in_progress",
+            Self::DrainFailed => "failed_drain",
+            Self::NodeAmbiguous => "failed_node_ambiguous",
+            Self::KubernetesUnavailable => "failed_kubernetes_unavailable",
         }
     }
 
@@ -128,8 +140,11 @@ impl ErrorKind {
                 StatusCode::BAD_REQUEST
             }
             Self::UnknownGroup | Self::NotFound | Self::AdminDisabled => StatusCode::NOT_FOUND,
-            Self::SemaphoreFull => StatusCode::CONFLICT,
-            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::SemaphoreFull
+            | Self::DrainInProgress
+            | Self::DrainFailed
+            | Self::NodeAmbiguous => StatusCode::CONFLICT,
+            Self::StoreUnavailable | Self::KubernetesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
+use crate::kube_nodes::{NodeError, NodeHandler, Preparation};
 use crate::metrics::Metrics;
 use crate::protocol::{ErrorKind, LockRequest, PROTOCOL_HEADER, ProtocolError};
 use crate::semaphore::{self, AcquireError, Acquired, Released};
@@ -58,6 +59,7 @@ pub struct FleetLock {
     config: ServerConfig,
     store: Arc<dyn LockStore>,
     metrics: Metrics,
+    nodes: Option<Arc<dyn NodeHandler>>,
 }
 
 /// `GET /v1/status` answer.
@@ -95,7 +97,21 @@ impl FleetLock {
             config,
             store,
             metrics: Metrics::new(),
+            nodes: None,
         })
+    }
+
+    /// Enables Kubernetes node handling (cordon + drain before granting, uncordon after).
+    pub fn with_node_handler(mut self, nodes: Arc<dyn NodeHandler>) -> Self {
+        self.nodes = Some(nodes);
+        self
+    }
+
+    fn node_for(&self, id: &str) -> Result<Option<String>, ProtocolError> {
+        match &self.nodes {
+            None => Ok(None),
+            Some(h) => h.lookup(id).map_err(|e| node_error(&e)),
+        }
     }
 
     /// The configuration in effect.
@@ -134,19 +150,34 @@ impl FleetLock {
             })
     }
 
-    /// The lock operation behind `POST /v1/pre-reboot`.
+    /// The lock operation behind `POST /v1/pre-reboot`. In Kubernetes mode a node's slot is
+    /// only reported granted once the node is cordoned and drained.
     pub async fn pre_reboot(&self, req: &LockRequest) -> Result<Acquired, ProtocolError> {
         let p = &req.client_params;
         let slots = self.slots(&p.group)?;
+        let node = self.node_for(&p.id)?;
         self.bounded(async {
-            semaphore::acquire(self.store.as_ref(), &p.group, &p.id, slots)
+            let acquired = semaphore::acquire(self.store.as_ref(), &p.group, &p.id, slots)
                 .await
                 .map_err(|e| match e {
                     AcquireError::Full { .. } => {
                         ProtocolError::new(ErrorKind::SemaphoreFull, e.to_string())
                     }
                     AcquireError::Store(e) => store_error(&e),
-                })
+                })?;
+            if let (Some(handler), Some(node)) = (&self.nodes, node) {
+                match handler.prepare(&p.id, &node).await {
+                    Ok(Preparation::Ready | Preparation::NotANode) => {}
+                    Ok(Preparation::Draining(msg)) => {
+                        return Err(ProtocolError::new(ErrorKind::DrainInProgress, msg));
+                    }
+                    Ok(Preparation::DrainFailed(msg)) => {
+                        return Err(ProtocolError::new(ErrorKind::DrainFailed, msg));
+                    }
+                    Err(e) => return Err(node_error(&e)),
+                }
+            }
+            Ok(acquired)
         })
         .await
     }
@@ -155,7 +186,13 @@ impl FleetLock {
     pub async fn steady_state(&self, req: &LockRequest) -> Result<Released, ProtocolError> {
         let p = &req.client_params;
         self.slots(&p.group)?;
+        let node = self.node_for(&p.id)?;
         self.bounded(async {
+            // Undo the node marks first: if that fails, the slot stays held and Zincati's
+            // retry finds everything as it was.
+            if let (Some(handler), Some(node)) = (&self.nodes, node) {
+                handler.finish(&node).await.map_err(|e| node_error(&e))?;
+            }
             semaphore::release(self.store.as_ref(), &p.group, &p.id)
                 .await
                 .map_err(|e| store_error(&e))
@@ -183,6 +220,16 @@ impl FleetLock {
 fn store_error(e: &StoreError) -> ProtocolError {
     tracing::warn!(error = %e, "lock store failure");
     ProtocolError::new(ErrorKind::StoreUnavailable, e.to_string())
+}
+
+fn node_error(e: &NodeError) -> ProtocolError {
+    match e {
+        NodeError::Ambiguous(_) => ProtocolError::new(ErrorKind::NodeAmbiguous, e.to_string()),
+        NodeError::Api(_) => {
+            tracing::warn!(error = %e, "kubernetes failure");
+            ProtocolError::new(ErrorKind::KubernetesUnavailable, e.to_string())
+        }
+    }
 }
 
 fn error_response(e: &ProtocolError) -> Response {

@@ -209,3 +209,27 @@ pub async fn protocol_suite(server: &TestServer) {
     assert!(holders(server, "one").await.is_empty());
     assert!(holders(server, "two").await.is_empty());
 }
+
+/// Starts a server around a ready-made service.
+pub async fn start_app(app: FleetLock) -> TestServer {
+    let app = Arc::new(app);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, rx) = oneshot::channel();
+    let task = tokio::spawn({
+        let app = Arc::clone(&app);
+        async move {
+            fleetlock::serve_on(listener, app, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        }
+    });
+    TestServer {
+        addr,
+        app,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}

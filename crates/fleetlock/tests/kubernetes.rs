@@ -1,0 +1,288 @@
+//! Kubernetes node handling on kubesim: id → node mapping, cordon + drain before the grant,
+//! PDB blocking, admin cordon preserved, unknown and ambiguous ids.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{TestServer, config, holders, post, start_app};
+use fleetlock::FleetLock;
+use fleetlock::kube_nodes::{
+    ANNOTATION_HOLDER, ANNOTATION_WAS_UNSCHEDULABLE, KubeNodeHandler, NodeCache, NodeHandler,
+};
+use fleetlock::node_id::zincati_id;
+use fleetlock::store::MemoryStore;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::Api;
+use kube::api::{ListParams, Patch, PatchParams};
+use kubesim::cluster::{Cluster, ClusterBuilder, IntOrPercent, PdbSpec, RunningCluster};
+
+const MID0: &str = "c988d2509fdf4cdcbed39037c56406fb";
+
+struct Env {
+    _cluster: RunningCluster,
+    client: kube::Client,
+    handler: Arc<KubeNodeHandler>,
+    server: TestServer,
+}
+
+async fn env(builder: ClusterBuilder, machine_ids: &[(&str, &str)]) -> Env {
+    kubesim::cluster::install_crypto_provider();
+    let cluster = builder.start().await.unwrap();
+    let client = cluster.client().unwrap();
+    let nodes: Api<Node> = Api::all(client.clone());
+    for (node, mid) in machine_ids {
+        nodes
+            .patch_status(
+                node,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"status": {"nodeInfo": {"machineID": mid}}})),
+            )
+            .await
+            .unwrap();
+    }
+    let cache = NodeCache::start(client.clone()).await.unwrap();
+    let drainer =
+        drain::DrainEngine::for_config(cluster.kube_config(), drain::DrainOptions::default())
+            .unwrap();
+    let handler = Arc::new(KubeNodeHandler::new(
+        client.clone(),
+        cache,
+        Arc::new(drain::KubeNodeOps::new(client.clone())),
+        Arc::new(drainer),
+    ));
+    // Wait until the watch has delivered the machine ids.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for (_, mid) in machine_ids {
+        let id = zincati_id(mid).unwrap();
+        while handler.lookup(&id).is_ok_and(|n| n.is_none()) {
+            assert!(
+                Instant::now() < deadline,
+                "node cache never saw machine id {mid}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let app = FleetLock::new(config(&[("default", 1)]), Arc::new(MemoryStore::new()))
+        .unwrap()
+        .with_node_handler(handler.clone());
+    let server = start_app(app).await;
+    Env {
+        _cluster: cluster,
+        client,
+        handler,
+        server,
+    }
+}
+
+async fn node(env: &Env, name: &str) -> Node {
+    Api::<Node>::all(env.client.clone())
+        .get(name)
+        .await
+        .unwrap()
+}
+
+fn unschedulable(n: &Node) -> bool {
+    n.spec
+        .as_ref()
+        .and_then(|s| s.unschedulable)
+        .unwrap_or(false)
+}
+
+fn annotation(n: &Node, key: &str) -> Option<String> {
+    n.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(key).cloned())
+}
+
+/// Pods on `node` that a drain must move (not `DaemonSet` pods, not finished ones).
+async fn movable_pods(env: &Env, node: &str) -> Vec<String> {
+    let pods: Api<Pod> = Api::all(env.client.clone());
+    let list = pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await
+        .unwrap();
+    list.items
+        .into_iter()
+        .filter(|p| {
+            let phase = p
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .unwrap_or("");
+            let ds = p
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|o| o.iter().any(|r| r.kind == "DaemonSet"));
+            !ds && phase != "Succeeded" && phase != "Failed"
+        })
+        .map(|p| p.metadata.name.unwrap_or_default())
+        .collect()
+}
+
+/// Asks pre-reboot until 200; returns the kinds seen before.
+async fn until_granted(env: &Env, id: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut kinds = Vec::new();
+    loop {
+        let started = Instant::now();
+        let (status, kind) = post(&env.server, "pre-reboot", id, "default").await;
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "pre-reboot answered slowly"
+        );
+        if status == 200 {
+            return kinds;
+        }
+        kinds.push(kind.unwrap());
+        assert!(Instant::now() < deadline, "never granted: {kinds:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn drains_before_grant_and_uncordons_after() {
+    let env = env(
+        Cluster::builder()
+            .nodes(3)
+            .deployment("default", "web", 6, None),
+        &[("node-0", MID0)],
+    )
+    .await;
+    let id = zincati_id(MID0).unwrap();
+    assert!(
+        !movable_pods(&env, "node-0").await.is_empty(),
+        "test needs pods on node-0"
+    );
+
+    let (status, kind) = post(&env.server, "pre-reboot", &id, "default").await;
+    assert_eq!((status, kind.as_deref()), (409, Some("drain_in_progress")));
+    let n = node(&env, "node-0").await;
+    assert!(unschedulable(&n));
+    assert_eq!(
+        annotation(&n, ANNOTATION_WAS_UNSCHEDULABLE).as_deref(),
+        Some("false")
+    );
+    assert_eq!(
+        annotation(&n, ANNOTATION_HOLDER).as_deref(),
+        Some(id.as_str())
+    );
+    // Someone else cannot take the slot meanwhile.
+    assert_eq!(
+        post(&env.server, "pre-reboot", "node-1", "default").await.0,
+        409
+    );
+
+    let kinds = until_granted(&env, &id).await;
+    assert!(kinds.iter().all(|k| k == "drain_in_progress"), "{kinds:?}");
+    assert!(
+        movable_pods(&env, "node-0").await.is_empty(),
+        "granted before the node was empty"
+    );
+    assert_eq!(holders(&env.server, "default").await, vec![id.clone()]);
+
+    assert_eq!(
+        post(&env.server, "steady-state", &id, "default").await,
+        (200, None)
+    );
+    let n = node(&env, "node-0").await;
+    assert!(!unschedulable(&n), "we cordoned it, so we uncordon it");
+    assert_eq!(annotation(&n, ANNOTATION_WAS_UNSCHEDULABLE), None);
+    assert_eq!(annotation(&n, ANNOTATION_HOLDER), None);
+    assert!(holders(&env.server, "default").await.is_empty());
+    env.server.stop().await;
+}
+
+#[tokio::test]
+async fn admin_cordon_is_preserved_and_node_name_is_an_id() {
+    let env = env(
+        Cluster::builder()
+            .nodes(2)
+            .deployment("default", "web", 2, None),
+        &[],
+    )
+    .await;
+    drain::NodeOps::cordon(&drain::KubeNodeOps::new(env.client.clone()), "node-1")
+        .await
+        .unwrap();
+    until_granted(&env, "node-1").await;
+    assert_eq!(
+        annotation(&node(&env, "node-1").await, ANNOTATION_WAS_UNSCHEDULABLE).as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        post(&env.server, "steady-state", "node-1", "default").await,
+        (200, None)
+    );
+    let n = node(&env, "node-1").await;
+    assert!(unschedulable(&n), "an admin cordon must survive the reboot");
+    assert_eq!(annotation(&n, ANNOTATION_WAS_UNSCHEDULABLE), None);
+    env.server.stop().await;
+}
+
+#[tokio::test]
+async fn pdb_keeps_answering_drain_in_progress() {
+    let env = env(
+        Cluster::builder().nodes(2).deployment(
+            "default",
+            "db",
+            2,
+            Some(PdbSpec::MinAvailable(IntOrPercent::Int(2))),
+        ),
+        &[],
+    )
+    .await;
+    let mut target = None;
+    for n in ["node-0", "node-1"] {
+        if !movable_pods(&env, n).await.is_empty() {
+            target = Some(n);
+        }
+    }
+    let target = target.expect("a node with a db pod");
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        let (status, kind) = post(&env.server, "pre-reboot", target, "default").await;
+        assert_eq!((status, kind.as_deref()), (409, Some("drain_in_progress")));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !movable_pods(&env, target).await.is_empty(),
+        "the PDB must hold the pod"
+    );
+    env.server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_id_is_a_plain_fleet_machine_and_ambiguous_is_refused() {
+    let env = env(
+        Cluster::builder().nodes(3),
+        &[("node-0", MID0), ("node-1", MID0)],
+    )
+    .await;
+    assert_eq!(
+        post(&env.server, "pre-reboot", "plain-machine", "default").await,
+        (200, None)
+    );
+    assert_eq!(
+        post(&env.server, "steady-state", "plain-machine", "default").await,
+        (200, None)
+    );
+
+    let id = zincati_id(MID0).unwrap();
+    assert!(env.handler.lookup(&id).is_err());
+    let (status, kind) = post(&env.server, "pre-reboot", &id, "default").await;
+    assert_eq!(
+        (status, kind.as_deref()),
+        (409, Some("failed_node_ambiguous"))
+    );
+    assert!(
+        holders(&env.server, "default").await.is_empty(),
+        "no slot for an ambiguous id"
+    );
+    assert!(!unschedulable(&node(&env, "node-0").await));
+    assert!(!unschedulable(&node(&env, "node-1").await));
+    env.server.stop().await;
+}
