@@ -35,6 +35,7 @@ use serde_json::{Map, Value, json};
 
 use crate::deletion::{DeleteOptions, delete_object};
 use crate::errors::ApiError;
+use crate::resources::OBJECT_META_FIELDS;
 use crate::resources::well_known::{PDBS, PODS};
 use crate::selector::LabelSelector;
 use crate::store::{Store, now_rfc3339};
@@ -48,25 +49,6 @@ pub const VIOLATES_BUDGET: &str =
 
 /// Message of the 500 for a pod covered by several PDBs.
 pub const MULTIPLE_PDBS: &str = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.";
-
-/// Fields of `metav1.ObjectMeta` (for unknown-field detection under `metadata`).
-const OBJECT_META_FIELDS: &[&str] = &[
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
 
 /// Fields of `metav1.DeleteOptions`.
 const DELETE_OPTIONS_FIELDS: &[&str] = &[

@@ -169,6 +169,25 @@ static TABLE: [ResourceType; 9] = [
     ),
 ];
 
+/// Fields of `metav1.ObjectMeta`, for unknown-field detection under `metadata`.
+pub const OBJECT_META_FIELDS: &[&str] = &[
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+];
+
 /// Looks a resource type up by group, version and plural (as in a URL).
 pub fn lookup(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
     RESOURCES

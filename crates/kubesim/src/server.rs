@@ -48,7 +48,7 @@ use serde_json::{Map, Value, json};
 use crate::deletion::{self, DeleteOptions, DeleteOutcome};
 use crate::errors::ApiError;
 use crate::patch::{self, PatchKind};
-use crate::resources::{self, ResourceType, well_known};
+use crate::resources::{self, OBJECT_META_FIELDS, ResourceType, well_known};
 use crate::selector::{FieldSelector, LabelSelector};
 use crate::store::{EventType, Store, object_key};
 use crate::table::{self, IncludeObject};
@@ -1210,25 +1210,6 @@ fn known_top_level(rt: &ResourceType) -> &'static [&'static str] {
         _ => &["kind", "apiVersion", "metadata", "spec", "status"],
     }
 }
-
-/// Fields of `metav1.ObjectMeta`.
-const OBJECT_META_FIELDS: &[&str] = &[
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-];
 
 /// How unknown fields are treated (`?fieldValidation=`; the server default is `Warn`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
