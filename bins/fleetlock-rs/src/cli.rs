@@ -52,6 +52,11 @@ pub struct Args {
     /// Upper bound on the store work of one lock/unlock request [default: 10s].
     #[arg(long, env = "FLEETLOCK_REQUEST_TIMEOUT")]
     pub request_timeout: Option<String>,
+    /// Kubernetes node handling: map ids (Zincati's app-specific machine id, node name, machine
+    /// id) to Nodes; cordon and drain a node before granting its reboot, uncordon it after
+    /// (only if it was not cordoned before). Credentials: kubeconfig or in-cluster.
+    #[arg(long, env = "FLEETLOCK_KUBERNETES_NODES")]
+    pub kubernetes_nodes: Option<bool>,
     /// Log format.
     #[arg(long, env = "FLEETLOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -145,6 +150,10 @@ pub fn build_config(args: &Args, env_token: Option<String>) -> Result<ServerConf
         config.request_timeout = parse_duration("request_timeout", text)?;
     }
 
+    if let Some(on) = args.kubernetes_nodes.or(file.kubernetes_nodes) {
+        config.kubernetes_nodes = on;
+    }
+
     config.admin_token = if let Some(path) = &args.admin_token_file {
         Some(read_token("--admin-token-file", path)?)
     } else if let Some(token) = env_token {
@@ -202,7 +211,7 @@ mod tests {
         std::fs::write(
             &path,
             format!(
-                "listen = \"127.0.0.1:9000\"\nstore = \"memory\"\ndefault_slots = 4\nauto_create_groups = true\nadmin_token_file = {:?}\nrequest_timeout = \"3s\"\n[groups.a]\nslots = 1\n[groups.b]\nslots = 5\n",
+                "listen = \"127.0.0.1:9000\"\nstore = \"memory\"\ndefault_slots = 4\nauto_create_groups = true\nadmin_token_file = {:?}\nrequest_timeout = \"3s\"\nkubernetes_nodes = true\n[groups.a]\nslots = 1\n[groups.b]\nslots = 5\n",
                 token.display().to_string()
             ),
         )
@@ -226,6 +235,7 @@ mod tests {
         assert!(c.auto_create_groups);
         assert_eq!(c.admin_token.as_deref(), Some("tok"));
         assert_eq!(c.request_timeout, Duration::from_secs(3));
+        assert!(c.kubernetes_nodes);
         assert_eq!(
             c.groups.into_iter().collect::<Vec<_>>(),
             [("a".into(), 1), ("b".into(), 2), ("c".into(), 3)]

@@ -111,3 +111,102 @@ fn wait_timeout(child: &mut std::process::Child, limit: Duration) -> std::proces
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn kubernetes_nodes_mode_cordons_before_granting() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        kubesim::cluster::install_crypto_provider();
+        let cluster = kubesim::cluster::Cluster::builder()
+            .nodes(2)
+            .deployment("default", "web", 4, None)
+            .start()
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        cluster.kubeconfig(&kubeconfig).unwrap();
+        let mut child = Command::new(BIN)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--store",
+                "memory",
+                "--kubernetes-nodes",
+                "true",
+            ])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stderr.lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("local=").nth(1) {
+                    let _ = tx.send(
+                        rest.split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
+                }
+            }
+        });
+        let addr = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
+            .await
+            .unwrap();
+        if addr.is_err() {
+            let _ = child.kill();
+        }
+        let addr = addr.expect("server logged its listen address");
+        let base = url::Url::parse(&format!("http://{addr}/")).unwrap();
+        let client =
+            fleetlock::Client::new(base, "node-0", "default", reqwest::Client::new()).unwrap();
+        let first = client.pre_reboot().await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut granted = false;
+        while std::time::Instant::now() < deadline {
+            if client.pre_reboot().await.is_ok() {
+                granted = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> =
+            kube::Api::all(cluster.client().unwrap());
+        let cordoned = nodes
+            .get("node-0")
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
+        client.steady_state().await.unwrap();
+        let uncordoned = !nodes
+            .get("node-0")
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.unschedulable)
+            .unwrap_or(false);
+        send_sigterm(child.id());
+        let status = wait_timeout(&mut child, Duration::from_secs(10));
+        match first {
+            Err(fleetlock::ClientError::Rejected { body, .. }) => {
+                assert_eq!(body.kind, "drain_in_progress");
+            }
+            other => panic!("first pre-reboot should wait for the drain: {other:?}"),
+        }
+        assert!(granted, "never granted");
+        assert!(cordoned, "granted while the node was schedulable");
+        assert!(uncordoned);
+        assert!(status.success());
+        cluster.shutdown().await;
+    });
+}

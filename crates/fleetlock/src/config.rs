@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Upper bound on the time a lock/unlock request spends on the store.
     pub request_timeout: Duration,
+    /// Kubernetes node handling: map ids to Nodes, cordon + drain before granting, uncordon
+    /// after (kubeconfig or in-cluster credentials are inferred as kubectl does).
+    pub kubernetes_nodes: bool,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +50,7 @@ impl Default for ServerConfig {
             admin_token: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(10),
+            kubernetes_nodes: false,
         }
     }
 }
@@ -122,6 +126,7 @@ impl ServerConfig {
 /// admin_token_file = "/etc/fleetlock/admin-token"
 /// max_body_bytes = 65536
 /// request_timeout = "10s"
+/// kubernetes_nodes = false
 ///
 /// [groups.default]
 /// slots = 1
@@ -145,6 +150,8 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     /// See [`ServerConfig::request_timeout`], as a humantime string (`10s`).
     pub request_timeout: Option<String>,
+    /// See [`ServerConfig::kubernetes_nodes`].
+    pub kubernetes_nodes: Option<bool>,
     /// Groups.
     #[serde(default)]
     pub groups: BTreeMap<String, GroupConfig>,

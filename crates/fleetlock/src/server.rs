@@ -32,6 +32,9 @@ pub enum ServeError {
     /// The store could not be opened.
     #[error("opening the lock store: {0}")]
     Store(#[from] StoreError),
+    /// Kubernetes mode could not start.
+    #[error("kubernetes: {0}")]
+    Kubernetes(String),
     /// Binding or serving failed.
     #[error("serving on {addr}: {source}")]
     Io {
@@ -521,6 +524,27 @@ pub async fn serve_on(
         .await
 }
 
+/// Builds the Kubernetes node handler from inferred credentials (kubeconfig or in-cluster)
+/// and waits until the node cache holds the first list.
+pub async fn kubernetes_node_handler() -> Result<Arc<dyn NodeHandler>, ServeError> {
+    let kube_config = kube::Config::infer()
+        .await
+        .map_err(|e| ServeError::Kubernetes(format!("no Kubernetes credentials: {e}")))?;
+    let client = kube::Client::try_from(kube_config.clone())
+        .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
+    let drainer = drain::DrainEngine::for_config(kube_config, drain::DrainOptions::default())
+        .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
+    let cache = crate::kube_nodes::NodeCache::start(client.clone())
+        .await
+        .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
+    Ok(Arc::new(crate::kube_nodes::KubeNodeHandler::new(
+        client.clone(),
+        cache,
+        Arc::new(drain::KubeNodeOps::new(client)),
+        Arc::new(drainer),
+    )))
+}
+
 /// Opens the configured store, binds `config.listen` and serves until `shutdown`.
 pub async fn serve(
     config: ServerConfig,
@@ -529,7 +553,12 @@ pub async fn serve(
     config.validate()?;
     let store = open_store(&config.store).await?;
     let addr = config.listen;
-    let app = Arc::new(FleetLock::new(config, store)?);
+    let kubernetes_nodes = config.kubernetes_nodes;
+    let mut app = FleetLock::new(config, store)?;
+    if kubernetes_nodes {
+        app = app.with_node_handler(kubernetes_node_handler().await?);
+    }
+    let app = Arc::new(app);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Io { addr, source })?;
