@@ -50,6 +50,15 @@ pub async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn LockStore>, StoreErr
     Ok(match spec {
         StoreSpec::Memory => Arc::new(MemoryStore::new()),
         StoreSpec::File(path) => Arc::new(FileStore::open(path.clone()).await?),
+        StoreSpec::Kubernetes { namespace } => {
+            let client = kube::Client::try_default()
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("no Kubernetes client: {e}")))?;
+            let ns = namespace
+                .clone()
+                .unwrap_or_else(|| client.default_namespace().to_owned());
+            Arc::new(crate::store::KubernetesStore::new(client, &ns))
+        }
         StoreSpec::Etcd { endpoints, prefix } => {
             Arc::new(EtcdStore::new(endpoints.clone(), prefix.clone())?)
         }

@@ -286,3 +286,54 @@ async fn unknown_id_is_a_plain_fleet_machine_and_ambiguous_is_refused() {
     assert!(!unschedulable(&node(&env, "node-1").await));
     env.server.stop().await;
 }
+
+#[tokio::test]
+async fn lease_store_protocol_suite_two_replicas_and_restart() {
+    kubesim::cluster::install_crypto_provider();
+    let cluster = Cluster::builder().nodes(1).start().await.unwrap();
+    let store = || -> Arc<dyn fleetlock::LockStore> {
+        Arc::new(fleetlock::store::KubernetesStore::new(
+            cluster.client().unwrap(),
+            "default",
+        ))
+    };
+    let c = config(&[("one", 1), ("two", 2), ("Mixed.Case", 1)]);
+    let a = common::start_with(c.clone(), store()).await;
+    common::protocol_suite(&a).await;
+
+    // Two replicas (separate clients) on the same Leases never exceed the slots.
+    let b = common::start_with(c.clone(), store()).await;
+    for (group, slots) in [("one", 1), ("two", 2)] {
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let s = if i % 2 == 0 { &a } else { &b };
+            let client = s.client(&format!("id-{i}"), group);
+            tasks.push(tokio::spawn(
+                async move { client.pre_reboot().await.is_ok() },
+            ));
+        }
+        let mut granted = 0;
+        for t in tasks {
+            granted += usize::from(t.await.unwrap());
+        }
+        assert_eq!(granted, slots, "group {group}");
+    }
+    // Case-sensitive groups map to distinct Leases.
+    assert_eq!(post(&a, "pre-reboot", "x", "Mixed.Case").await, (200, None));
+    a.stop().await;
+    b.stop().await;
+
+    // A restarted server sees the holders.
+    let r = common::start_with(c, store()).await;
+    assert_eq!(holders(&r, "one").await.len(), 1);
+    assert_eq!(holders(&r, "two").await.len(), 2);
+    assert_eq!(holders(&r, "Mixed.Case").await, ["x"]);
+    let mut groups = r.app.store().groups().await.unwrap();
+    groups.sort();
+    assert_eq!(groups, ["Mixed.Case", "one", "two"]);
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(cluster.client().unwrap(), "default");
+    let lease = leases.get("fleetlock-one").await.unwrap();
+    assert!(lease.spec.unwrap().holder_identity.is_some());
+    r.stop().await;
+}

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 
 mod etcd;
 mod file;
+mod kubernetes;
 mod memory;
 
 pub use etcd::EtcdStore;
 pub use file::FileStore;
+pub use kubernetes::{KubernetesStore, lease_name};
 pub use memory::MemoryStore;
 
 /// One holder of a reboot slot.
@@ -107,6 +109,12 @@ pub enum StoreSpec {
     Memory,
     /// A single JSON file, replaced atomically under an advisory lock file (`PATH.lock`).
     File(std::path::PathBuf),
+    /// One Lease per group in a namespace (`kubernetes` = the client's default namespace,
+    /// `kubernetes:NAMESPACE`).
+    Kubernetes {
+        /// Namespace; `None` = the kubeconfig / in-cluster default.
+        namespace: Option<String>,
+    },
     /// etcd v3 through its JSON gateway.
     Etcd {
         /// Base URLs, e.g. `http://127.0.0.1:2379`.
@@ -147,10 +155,18 @@ impl std::str::FromStr for StoreSpec {
             return Ok(Self::Etcd { endpoints, prefix });
         }
         if s == "kubernetes" {
-            return Err("the kubernetes store is not available in this build".into());
+            return Ok(Self::Kubernetes { namespace: None });
+        }
+        if let Some(ns) = s.strip_prefix("kubernetes:") {
+            if ns.is_empty() {
+                return Err("kubernetes store namespace is empty: kubernetes:NAMESPACE".into());
+            }
+            return Ok(Self::Kubernetes {
+                namespace: Some(ns.to_owned()),
+            });
         }
         Err(format!(
-            "unknown store {s:?}: expected memory, file:PATH or etcd://HOST:PORT[/PREFIX]"
+            "unknown store {s:?}: expected memory, file:PATH, kubernetes[:NAMESPACE] or etcd://HOST:PORT[/PREFIX]"
         ))
     }
 }
@@ -175,13 +191,23 @@ mod tests {
         assert_eq!(endpoints.len(), 2);
         assert_eq!(endpoints[1].as_str(), "http://h2:2380/");
         assert_eq!(prefix, "/a/b");
+        assert_eq!(
+            "kubernetes:ops".parse::<StoreSpec>().unwrap(),
+            StoreSpec::Kubernetes {
+                namespace: Some("ops".into())
+            }
+        );
+        assert_eq!(
+            "kubernetes".parse::<StoreSpec>().unwrap(),
+            StoreSpec::Kubernetes { namespace: None }
+        );
         for bad in [
             "",
             "file:",
             "etcd://",
             "etcd://host",
             "redis://x",
-            "kubernetes",
+            "kubernetes:",
         ] {
             assert!(bad.parse::<StoreSpec>().is_err(), "{bad}");
         }
