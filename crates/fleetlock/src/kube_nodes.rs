@@ -129,6 +129,20 @@ impl NodeCache {
         })
     }
 
+    /// Whether the cached node carries our marks for holder `id`.
+    pub fn marked_for(&self, node: &str, id: &str) -> bool {
+        self.store
+            .get(&reflector::ObjectRef::new(node))
+            .and_then(|n| {
+                let a = n.metadata.annotations.as_ref()?;
+                Some(
+                    a.contains_key(ANNOTATION_WAS_UNSCHEDULABLE)
+                        && a.get(ANNOTATION_HOLDER).map(String::as_str) == Some(id),
+                )
+            })
+            .unwrap_or(false)
+    }
+
     /// The current index (rebuilt only when the watch reported changes since the last build).
     pub fn index(&self) -> Arc<NodeIndex> {
         let seen = self.changes.load(std::sync::atomic::Ordering::Acquire);
@@ -230,7 +244,14 @@ impl NodeHandler for KubeNodeHandler {
                     "node {node} is being drained; ask again later"
                 )));
             }
-            Some(DrainState::Done) => return Ok(Preparation::Ready),
+            Some(DrainState::Done) => {
+                // Another replica may have finished this cycle (steady-state) since: only trust
+                // our memory while the node still carries the marks for this holder.
+                if self.cache.marked_for(node, id) {
+                    return Ok(Preparation::Ready);
+                }
+                self.drains().remove(node);
+            }
             Some(DrainState::Failed(msg)) => {
                 // Retry on this request; report the failure meanwhile.
                 self.spawn_drain(node);

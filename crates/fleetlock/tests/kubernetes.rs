@@ -337,3 +337,53 @@ async fn lease_store_protocol_suite_two_replicas_and_restart() {
     assert!(lease.spec.unwrap().holder_identity.is_some());
     r.stop().await;
 }
+
+#[tokio::test]
+async fn a_cycle_finished_on_another_replica_is_not_reused() {
+    let env = env(
+        Cluster::builder()
+            .nodes(2)
+            .deployment("default", "web", 2, None),
+        &[],
+    )
+    .await;
+    // Replica B: same store, its own node handler (its own drain memory).
+    let cache = NodeCache::start(env.client.clone()).await.unwrap();
+    let drainer =
+        drain::DrainEngine::for_client(env.client.clone(), drain::DrainOptions::default());
+    let b_handler = Arc::new(KubeNodeHandler::new(
+        env.client.clone(),
+        cache,
+        Arc::new(drain::KubeNodeOps::new(env.client.clone())),
+        Arc::new(drainer),
+    ));
+    let b = start_app(
+        FleetLock::new(
+            config(&[("default", 1)]),
+            Arc::clone(env.server.app.store()),
+        )
+        .unwrap()
+        .with_node_handler(b_handler),
+    )
+    .await;
+    until_granted(&env, "node-0").await;
+    assert_eq!(
+        post(&b, "steady-state", "node-0", "default").await,
+        (200, None)
+    );
+    assert!(!unschedulable(&node(&env, "node-0").await));
+    // Wait until replica A's cache has seen the marks go away.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while annotation(&node(&env, "node-0").await, ANNOTATION_HOLDER).is_some() {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Next cycle on replica A: it must cordon and drain again, not answer from memory.
+    let (status, kind) = post(&env.server, "pre-reboot", "node-0", "default").await;
+    assert_eq!((status, kind.as_deref()), (409, Some("drain_in_progress")));
+    assert!(unschedulable(&node(&env, "node-0").await));
+    until_granted(&env, "node-0").await;
+    b.stop().await;
+    env.server.stop().await;
+}
