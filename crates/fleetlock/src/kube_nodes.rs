@@ -18,6 +18,7 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 
+use crate::metrics::{DrainHistogram, DrainLabels};
 use crate::node_id::{LookupError, NodeIdentity, NodeIndex};
 
 /// Annotation holding `true`/`false`: was the node unschedulable before we cordoned it?
@@ -166,6 +167,7 @@ pub struct KubeNodeHandler {
     ops: Arc<dyn NodeOps>,
     drainer: Arc<dyn Drainer>,
     drains: Arc<Mutex<HashMap<String, DrainState>>>,
+    drain_metrics: Option<DrainHistogram>,
 }
 
 impl std::fmt::Debug for KubeNodeHandler {
@@ -190,7 +192,14 @@ impl KubeNodeHandler {
             ops,
             drainer,
             drains: Arc::default(),
+            drain_metrics: None,
         }
+    }
+
+    /// Records each drain's duration in `histogram` (see [`crate::metrics::Metrics::drains`]).
+    pub fn with_drain_metrics(mut self, histogram: DrainHistogram) -> Self {
+        self.drain_metrics = Some(histogram);
+        self
     }
 
     fn drains(&self) -> std::sync::MutexGuard<'_, HashMap<String, DrainState>> {
@@ -204,10 +213,16 @@ impl KubeNodeHandler {
         self.drains().insert(node.to_owned(), DrainState::Running);
         let drainer = Arc::clone(&self.drainer);
         let drains = Arc::clone(&self.drains);
+        let metrics = self.drain_metrics.clone();
         let node = node.to_owned();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             let result = drainer.drain(&node).await;
+            if let Some(m) = &metrics {
+                let result = if result.is_ok() { "ok" } else { "failed" };
+                m.get_or_create(&DrainLabels { result })
+                    .observe(started.elapsed().as_secs_f64());
+            }
             let state = match result {
                 Ok(report) => {
                     tracing::info!(%node, evicted = report.evicted.len(), elapsed = ?started.elapsed(), "node drained");

@@ -4,6 +4,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// Labels of the request counter.
@@ -32,6 +33,23 @@ pub struct Metrics {
     pub holders: Family<GroupLabels, Gauge>,
     /// Configured slots per group.
     pub slots: Family<GroupLabels, Gauge>,
+    /// Kubernetes mode: drain durations by result (`ok`, `failed`).
+    pub drains: DrainHistogram,
+}
+
+/// The drain duration histogram family.
+pub type DrainHistogram = Family<DrainLabels, Histogram, fn() -> Histogram>;
+
+/// Labels of the drain duration histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DrainLabels {
+    /// `ok` or `failed`.
+    pub result: &'static str,
+}
+
+fn drain_histogram() -> Histogram {
+    // 0.5 s … ~2.3 h
+    Histogram::new(exponential_buckets(0.5, 2.0, 15))
 }
 
 impl Default for Metrics {
@@ -47,6 +65,8 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let holders = Family::<GroupLabels, Gauge>::default();
         let slots = Family::<GroupLabels, Gauge>::default();
+        let drains: DrainHistogram =
+            Family::new_with_constructor(drain_histogram as fn() -> Histogram);
         registry.register(
             "requests",
             "FleetLock requests by endpoint and outcome",
@@ -54,11 +74,17 @@ impl Metrics {
         );
         registry.register("holders", "Current slot holders per group", holders.clone());
         registry.register("slots", "Configured slots per group", slots.clone());
+        registry.register(
+            "drain_duration_seconds",
+            "Kubernetes mode: time from drain start to its end",
+            drains.clone(),
+        );
         Self {
             registry,
             requests,
             holders,
             slots,
+            drains,
         }
     }
 

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
 use crate::kube_nodes::{NodeError, NodeHandler, Preparation};
-use crate::metrics::Metrics;
+use crate::metrics::{DrainHistogram, Metrics};
 use crate::protocol::{ErrorKind, LockRequest, PROTOCOL_HEADER, ProtocolError};
 use crate::semaphore::{self, AcquireError, Acquired, Released};
 use crate::store::{EtcdStore, FileStore, Holder, LockStore, MemoryStore, StoreError, StoreSpec};
@@ -129,6 +129,11 @@ impl FleetLock {
     /// The configuration in effect.
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// The metrics (e.g. to hand the drain histogram to a node handler).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The store.
@@ -534,8 +539,10 @@ pub async fn serve_on(
 }
 
 /// Builds the Kubernetes node handler from inferred credentials (kubeconfig or in-cluster)
-/// and waits until the node cache holds the first list.
-pub async fn kubernetes_node_handler() -> Result<Arc<dyn NodeHandler>, ServeError> {
+/// and waits until the node cache holds the first list. `drains` receives drain durations.
+pub async fn kubernetes_node_handler(
+    drains: Option<DrainHistogram>,
+) -> Result<Arc<dyn NodeHandler>, ServeError> {
     let kube_config = kube::Config::infer()
         .await
         .map_err(|e| ServeError::Kubernetes(format!("no Kubernetes credentials: {e}")))?;
@@ -546,12 +553,16 @@ pub async fn kubernetes_node_handler() -> Result<Arc<dyn NodeHandler>, ServeErro
     let cache = crate::kube_nodes::NodeCache::start(client.clone())
         .await
         .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
-    Ok(Arc::new(crate::kube_nodes::KubeNodeHandler::new(
+    let mut handler = crate::kube_nodes::KubeNodeHandler::new(
         client.clone(),
         cache,
         Arc::new(drain::KubeNodeOps::new(client)),
         Arc::new(drainer),
-    )))
+    );
+    if let Some(drains) = drains {
+        handler = handler.with_drain_metrics(drains);
+    }
+    Ok(Arc::new(handler))
 }
 
 /// Opens the configured store, binds `config.listen` and serves until `shutdown`.
@@ -565,7 +576,8 @@ pub async fn serve(
     let kubernetes_nodes = config.kubernetes_nodes;
     let mut app = FleetLock::new(config, store)?;
     if kubernetes_nodes {
-        app = app.with_node_handler(kubernetes_node_handler().await?);
+        let drains = app.metrics().drains.clone();
+        app = app.with_node_handler(kubernetes_node_handler(Some(drains)).await?);
     }
     let app = Arc::new(app);
     let listener = TcpListener::bind(addr)

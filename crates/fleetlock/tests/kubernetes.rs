@@ -46,12 +46,16 @@ async fn env(builder: ClusterBuilder, machine_ids: &[(&str, &str)]) -> Env {
     let drainer =
         drain::DrainEngine::for_config(cluster.kube_config(), drain::DrainOptions::default())
             .unwrap();
-    let handler = Arc::new(KubeNodeHandler::new(
-        client.clone(),
-        cache,
-        Arc::new(drain::KubeNodeOps::new(client.clone())),
-        Arc::new(drainer),
-    ));
+    let app = FleetLock::new(config(&[("default", 1)]), Arc::new(MemoryStore::new())).unwrap();
+    let handler = Arc::new(
+        KubeNodeHandler::new(
+            client.clone(),
+            cache,
+            Arc::new(drain::KubeNodeOps::new(client.clone())),
+            Arc::new(drainer),
+        )
+        .with_drain_metrics(app.metrics().drains.clone()),
+    );
     // Wait until the watch has delivered the machine ids.
     let deadline = Instant::now() + Duration::from_secs(10);
     for (_, mid) in machine_ids {
@@ -64,9 +68,7 @@ async fn env(builder: ClusterBuilder, machine_ids: &[(&str, &str)]) -> Env {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    let app = FleetLock::new(config(&[("default", 1)]), Arc::new(MemoryStore::new()))
-        .unwrap()
-        .with_node_handler(handler.clone());
+    let app = app.with_node_handler(handler.clone());
     let server = start_app(app).await;
     Env {
         _cluster: cluster,
@@ -183,6 +185,11 @@ async fn drains_before_grant_and_uncordons_after() {
         "granted before the node was empty"
     );
     assert_eq!(holders(&env.server, "default").await, vec![id.clone()]);
+    let metrics = env.server.app.metrics().encode().unwrap();
+    assert!(
+        metrics.contains(r#"fleetlock_drain_duration_seconds_count{result="ok"} 1"#),
+        "{metrics}"
+    );
 
     assert_eq!(
         post(&env.server, "steady-state", &id, "default").await,
