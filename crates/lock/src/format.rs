@@ -194,11 +194,22 @@ pub fn format_go_time(ts: Timestamp) -> String {
 }
 
 /// Parses an RFC 3339 time as Go's `time.Time` JSON decoding does; Go's zero time is `None`.
+///
+/// The instant must lie in the years 0000–9999 in UTC, the range [`format_go_time`] (and Go's
+/// encoder) can write: jiff also reads signed six-digit years (`-000001-…`), and a time such
+/// as `0000-01-01T00:00:00+01:00` falls in year −1 in UTC; either would be re-written as text
+/// that neither this parser nor Go can read.
 pub fn parse_go_time(text: &str) -> Result<Option<Timestamp>, FormatError> {
-    let ts: Timestamp = text.parse().map_err(|source| FormatError::Created {
+    let created = |source| FormatError::Created {
         value: text.to_string(),
         source,
-    })?;
+    };
+    let ts: Timestamp = text.parse().map_err(created)?;
+    if !(0..=9999).contains(&ts.to_zoned(TimeZone::UTC).year()) {
+        return Err(created(jiff::Error::from_args(format_args!(
+            "year outside 0000-9999 in UTC"
+        ))));
+    }
     Ok((format_go_time(ts) != GO_ZERO_TIME).then_some(ts))
 }
 
