@@ -127,3 +127,22 @@ proptest! {
         }
     }
 }
+
+/// The property above only means something if URLs with a password do parse: one per
+/// service that takes a password in the userinfo, with the password checked the same way.
+#[test]
+fn known_good_urls_with_passwords_parse_and_hide_them() {
+    let password = "PwKnownGood1234abcd";
+    for url in [
+        format!(
+            "smtp://kured:{password}@mail.example:587/?fromAddress=a@example.com&toAddresses=b@example.com"
+        ),
+        format!("ntfy://kured:{password}@ntfy.example/reboots"),
+        format!("generic+https://kured:{password}@hooks.example/reboot"),
+        format!("pushover://shoutrrr:{password}@uQiRzpo4DXghDmr9QzzfQu27cmVRsG/"),
+    ] {
+        let config = parse_url(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(!config.to_string().contains(password), "{config}");
+        assert!(!format!("{config:?}").contains(password), "{config:?}");
+    }
+}
