@@ -69,7 +69,10 @@ the same flag on the command line. Durations use Go's syntax (90s, 1h30m, 1h0m0s
     name = "kured-rs",
     version,
     about = "Kubernetes Reboot Daemon: a drop-in replacement for kured 1.23",
-    after_help = ENV_HELP
+    after_help = ENV_HELP,
+    // As Go's flag package (and so kured): a repeated single-value flag keeps its last value;
+    // list flags still add up.
+    args_override_self = true
 )]
 #[allow(clippy::struct_excessive_bools)]
 pub struct Flags {

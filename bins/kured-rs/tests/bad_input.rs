@@ -110,14 +110,20 @@ fn bad_environment_values_name_the_flag() {
 }
 
 #[test]
-fn duplicated_single_value_flags_are_rejected_and_list_flags_accumulate() {
-    // Go's flag package keeps the last value silently; kured-rs refuses the ambiguity.
+fn duplicated_single_value_flags_keep_the_last_value_and_list_flags_accumulate() {
+    // As Go's flag package (kustomize overlays often append args): the last value wins.
+    let stderr = assert_accepted(
+        &["--node-id=n1", "--start-time=1am", "--start-time=2am"],
+        &[],
+    );
+    assert!(stderr.contains("between 02:00"), "{stderr}");
+    // Every occurrence is still parsed (as Go's flag package does): a bad one is an error even
+    // when a later one would replace it.
     assert_rejected(
-        &["--node-id=n1", "--period=1h", "--period=2h"],
+        &["--node-id=n1", "--period=nope", "--period=2h"],
         &[],
         "--period",
     );
-    assert_rejected(&["--node-id=n1", "--node-id=n2"], &[], "--node-id");
     // Slice flags may repeat, as in kured: the values add up.
     let stderr = assert_accepted(
         &["--node-id=n1", "--reboot-days=mon", "--reboot-days=fri,sa"],
