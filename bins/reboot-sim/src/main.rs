@@ -211,7 +211,11 @@ impl View {
         }
     }
 
-    fn on_change(&self, t: &Transition, reached: &Mutex<std::collections::BTreeMap<Phase, u64>>) {
+    fn on_change(
+        &self,
+        t: &Transition,
+        reached: &Mutex<std::collections::BTreeMap<String, Phase>>,
+    ) {
         if self.quiet {
             return;
         }
@@ -226,15 +230,14 @@ impl View {
             None => println!("{line}"),
             Some((multi, bars)) => {
                 let _ = multi.println(line);
-                // Bars count the nodes that ever reached a phase (monotonic).
+                // A bar counts the nodes that reached its phase (or a later one) so far.
                 let mut reached = reached.lock().unwrap_or_else(PoisonError::into_inner);
-                *reached.entry(t.to).or_default() += 1;
+                let best = reached.entry(t.node.clone()).or_insert(Phase::Pending);
+                if t.to <= Phase::Done && t.to > *best {
+                    *best = t.to;
+                }
                 for (phase, bar) in bars {
-                    let n: u64 = reached
-                        .iter()
-                        .filter(|(p, _)| **p >= *phase && **p <= Phase::Done)
-                        .map(|(_, n)| *n)
-                        .sum();
+                    let n = reached.values().filter(|p| **p >= *phase).count() as u64;
                     bar.set_position(n.min(bar.length().unwrap_or(n)));
                 }
             }
