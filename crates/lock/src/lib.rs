@@ -15,36 +15,63 @@
 //! by a watch on the lock object, so a waiter learns about a release within the watch latency
 //! instead of at its next `--period`.
 //!
-//! ```no_run
-//! use lock::{AcquireOutcome, DaemonSetLock, DaemonSetLockConfig, LockMetadata, RebootLock};
+//! Two nodes may reboot at once (`--concurrency=2`); a third waits and is woken by a release.
+//! This runs against kubesim, the workspace's in-memory API server (a dev-dependency); with a
+//! real cluster, pass a `kube::Client` from `kube::Client::try_default()` instead:
 //!
-//! # async fn demo(client: kube::Client) -> Result<(), lock::LockError> {
-//! let lock = DaemonSetLock::new(client, DaemonSetLockConfig {
-//!     namespace: "kube-system".into(),
-//!     name: "kured".into(),
-//!     ..DaemonSetLockConfig::default()
-//! })?;
-//! let me = "node-1";
-//! loop {
-//!     match lock.acquire(me, LockMetadata { unschedulable: false }).await? {
-//!         AcquireOutcome::Acquired(record) => {
-//!             println!("lock taken at {:?}", record.created);
-//!             break;
-//!         }
-//!         AcquireOutcome::HeldBy(holders) => {
-//!             println!("held by {holders:?}; waiting");
-//!             // A TTL lapse changes nothing on the server: bound the wait by the period.
-//!             let _ = tokio::time::timeout(
-//!                 std::time::Duration::from_secs(60),
-//!                 lock.wait_for_change(),
-//!             )
-//!             .await;
-//!         }
-//!     }
-//! }
-//! // … drain and reboot; after boot:
-//! lock.release(me).await?;
-//! # Ok(()) }
+//! ```
+//! use std::time::Duration;
+//! use k8s_openapi::api::apps::v1::DaemonSet;
+//! use kube::Api;
+//! use kubesim::cluster::Cluster;
+//! use lock::{AcquireOutcome, DaemonSetLock, DaemonSetLockConfig, LockError, LockMetadata};
+//! use lock::RebootLock as _;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Three nodes and kured's DaemonSet `kube-system/kured`, which carries the lock.
+//! let cluster = Cluster::builder().nodes(3).daemonset("kube-system", "kured").start().await?;
+//! let client = cluster.client()?;
+//! let lock = DaemonSetLock::new(client.clone(), DaemonSetLockConfig::default().concurrency(2))?;
+//! // What the holder found before touching its node (kured uncordons only if it was schedulable).
+//! let meta = LockMetadata { unschedulable: false };
+//!
+//! assert!(matches!(lock.acquire("node-0", meta).await?, AcquireOutcome::Acquired(_)));
+//! assert!(matches!(lock.acquire("node-1", meta).await?, AcquireOutcome::Acquired(_)));
+//! // Acquiring again is idempotent; a third node is told who holds the lock.
+//! assert!(matches!(lock.acquire("node-1", meta).await?, AcquireOutcome::Acquired(_)));
+//! let AcquireOutcome::HeldBy(holders) = lock.acquire("node-2", meta).await? else {
+//!     panic!("a third holder with --concurrency=2");
+//! };
+//! let mut names: Vec<_> = holders.iter().map(|r| r.node_id.as_str()).collect();
+//! names.sort_unstable();
+//! assert_eq!(names, ["node-0", "node-1"]);
+//!
+//! // The lock is kured's annotation on the DaemonSet, in kured's JSON format.
+//! let ds = Api::<DaemonSet>::namespaced(client, "kube-system").get("kured").await?;
+//! let value = ds.metadata.annotations.unwrap_or_default()[lock::DEFAULT_ANNOTATION].clone();
+//! assert!(value.contains(r#""nodeID":"node-0""#), "{value}");
+//!
+//! // node-2 (its own process in a cluster, so its own lock value here) waits on a watch of
+//! // the lock object, re-checking every 30 s at most, and gets the slot as soon as node-0
+//! // gives it back.
+//! let config = DaemonSetLockConfig::default().concurrency(2);
+//! let node2 = DaemonSetLock::new(cluster.client()?, config)?;
+//! let waiter = tokio::spawn(async move {
+//!     lock::acquire_waiting(&node2, "node-2", meta, Duration::from_secs(30)).await
+//! });
+//! tokio::time::sleep(Duration::from_millis(300)).await;
+//! assert!(!waiter.is_finished(), "node-2 must wait while the lock is full");
+//! lock.release("node-0").await?;
+//! let record = tokio::time::timeout(Duration::from_secs(10), waiter).await???;
+//! assert_eq!(record.node_id, "node-2");
+//!
+//! // Releasing a lock one does not hold is an error naming the holders.
+//! let err = lock.release("node-0").await.unwrap_err();
+//! assert!(matches!(err, LockError::NotHeld { .. }), "{err}");
+//! cluster.shutdown().await;
+//! # Ok(())
+//! # }
 //! ```
 
 pub mod daemonset;
@@ -210,3 +237,8 @@ mod tests {
         );
     }
 }
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
