@@ -16,35 +16,73 @@
 //! PDBs), this engine takes about 0.06× kubectl's wall time with about 0.55× its API requests:
 //! see `examples/drain_vs_kubectl.rs` and the workspace `BENCHMARKS.md`.
 //!
-//! ```no_run
-//! use std::time::Duration;
-//! use drain::{DrainEngine, DrainEvent, DrainOptions, Drainer, KubeNodeOps, NodeOps};
+//! Cordon and drain a node of a cluster — here kubesim, the workspace's in-memory API server
+//! (a dev-dependency), with a Deployment of 4 pods under a PodDisruptionBudget that allows one
+//! pod down at a time. With a real cluster, take the config from `kube::Config::infer()`.
 //!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let node = "node-1";
-//! let config = kube::Config::infer().await?;
-//! let ops = KubeNodeOps::new(kube::Client::try_from(config.clone())?);
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use std::time::Duration;
+//! use drain::{DrainEngine, DrainEvent, DrainOptions, Drainer, KubeNodeOps, NodeOps, SkipReason};
+//! use k8s_openapi::api::core::v1::{Node, Pod};
+//! use kube::api::{Api, ListParams};
+//! use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cluster = Cluster::builder()
+//!     .nodes(2)
+//!     .deployment("shop", "web", 4, Some(PdbSpec::MaxUnavailable(IntOrPercent::Int(1))))
+//!     .daemonset("kube-system", "kured")
+//!     .shutdown_time(Duration::from_millis(50))
+//!     .reschedule_delay(Duration::from_millis(20))
+//!     .kubelet_start_delay(Duration::from_millis(20))
+//!     .start()
+//!     .await?;
+//! let node = "node-0";
+//! let pods: Api<Pod> = Api::all(cluster.client()?);
+//! let on_node = ListParams::default().fields(&format!("spec.nodeName={node}"));
+//! let before = pods.list(&on_node).await?.items.len();
+//!
+//! let ops = KubeNodeOps::new(cluster.client()?);
 //! let was_cordoned = ops.cordon(node).await?;
+//! assert!(!was_cordoned, "an admin had not cordoned it");
+//!
+//! let refusals = Arc::new(Mutex::new(Vec::new()));
+//! let seen = refusals.clone();
 //! let drainer = DrainEngine::for_config(
-//!     config,
+//!     cluster.kube_config(),
 //!     DrainOptions {
 //!         grace_period_seconds: 30,
-//!         timeout: Duration::from_secs(600),
+//!         timeout: Duration::from_secs(30),
 //!         ..DrainOptions::default()
 //!     },
 //! )?
-//! .on_event(|e| {
+//! .on_event(move |e| {
 //!     if let DrainEvent::BlockedByPdb { pod, message, .. } = e {
-//!         eprintln!("{pod}: {message}");
+//!         seen.lock().unwrap().push(format!("{pod}: {message}"));
 //!     }
 //! });
 //! let report = drainer.drain(node).await?;
-//! println!("evicted {} pods in {:?}", report.evicted.len(), report.elapsed);
-//! // … reboot; after boot:
+//!
+//! // Every pod but the DaemonSet's was evicted (and waited for); the budget was honoured:
+//! // the second pod of `web` had to wait until the first one was replaced on node-1.
+//! assert_eq!(report.evicted.len() + report.skipped.len(), before);
+//! assert!(report.skipped.iter().all(|(_, why)| *why == SkipReason::DaemonSet));
+//! assert_eq!(report.evicted.len(), 2, "{report:?}");
+//! assert!(!refusals.lock().unwrap().is_empty(), "the PDB never refused an eviction");
+//! let left = pods.list(&on_node).await?.items;
+//! assert!(left.iter().all(|p| p.metadata.name.as_deref().unwrap_or("").starts_with("kured")));
+//!
+//! // … reboot; after boot, uncordon only if we cordoned it.
 //! if !was_cordoned {
 //!     ops.uncordon(node).await?;
 //! }
-//! # Ok(()) }
+//! let n = Api::<Node>::all(cluster.client()?).get(node).await?;
+//! assert_ne!(n.spec.and_then(|s| s.unschedulable), Some(true));
+//! cluster.shutdown().await;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Two kube 5 pitfalls this crate avoids (see [`api`]): `Api::evict` sends its options as
@@ -83,3 +121,8 @@ pub use node::{KubeNodeOps, NodeOps, PREFER_NO_SCHEDULE};
 pub use retry::RetryPolicy;
 pub use select::{Refusal, SkipReason};
 pub use types::PodRef;
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
