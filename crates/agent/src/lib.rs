@@ -22,29 +22,109 @@
 //! Cancellation (SIGTERM) is honoured at every await point, and the agent never releases the
 //! lock while the node is cordoned by it.
 //!
-//! ```no_run
-//! use std::sync::Arc;
-//! use agent::{Agent, Config, Deps, KubeNodeReader, Metrics, SystemClock};
-//! use tokio_util::sync::CancellationToken;
+//! One node's agent on kubesim (the workspace's in-memory API server, a dev-dependency), with
+//! the real lock, node and drain implementations over HTTP and kured's sentinel file. The
+//! [`Rebooter`](sentinel::Rebooter) is a double that records the call and stops the agent, as
+//! the host going down would; a fresh agent then finishes the cycle, as the restarted
+//! DaemonSet pod does after boot. In a cluster, `kube::Client::try_default()` gives the client
+//! and [`sentinel::CommandRebooter`] or [`sentinel::SignalRebooter`] reboots the host.
 //!
-//! # async fn demo(client: kube::Client) -> Result<(), Box<dyn std::error::Error>> {
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use std::time::Duration;
+//! use agent::{Agent, CancellationToken, Config, Deps, KubeNodeReader, Metrics, Outcome};
+//! use k8s_openapi::api::core::v1::Node;
+//! use kube::Api;
+//! use kubesim::cluster::Cluster;
+//! use lock::RebootLock as _;
+//!
+//! /// Records the reboot and stops the agent (the host would go down here).
+//! struct RecordingRebooter {
+//!     calls: Arc<Mutex<u32>>,
+//!     stop: CancellationToken,
+//! }
+//!
+//! #[async_trait::async_trait]
+//! impl sentinel::Rebooter for RecordingRebooter {
+//!     async fn reboot(&self) -> Result<(), sentinel::RebootError> {
+//!         *self.calls.lock().unwrap() += 1;
+//!         self.stop.cancel();
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn deps(client: &kube::Client, sentinel: &std::path::Path, rebooter: RecordingRebooter)
+//!     -> Deps {
+//!     let lock = lock::DaemonSetLock::new(client.clone(), lock::DaemonSetLockConfig::default())
+//!         .expect("the default lock configuration is valid");
+//!     Deps {
+//!         nodes: Arc::new(drain::KubeNodeOps::new(client.clone())),
+//!         node_reader: Arc::new(KubeNodeReader::new(client.clone())),
+//!         drainer: Arc::new(drain::DrainEngine::for_client(
+//!             client.clone(),
+//!             drain::DrainOptions::default(),
+//!         )),
+//!         lock: Arc::new(lock),
+//!         sentinel: Arc::new(sentinel::FileSentinel::new(sentinel)),
+//!         rebooter: Arc::new(rebooter),
+//!         blockers: Arc::new(blockers::CompositeBlocker::new()),
+//!         notifications: None,
+//!         clock: Arc::new(agent::SystemClock),
+//!         metrics: Metrics::new(),
+//!     }
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cluster = Cluster::builder()
+//!     .nodes(2)
+//!     .daemonset("kube-system", "kured") // the lock lives on kured's DaemonSet
+//!     .pods_per_node(2)
+//!     .shutdown_time(Duration::from_millis(20))
+//!     .start()
+//!     .await?;
+//! let client = cluster.client()?;
+//! let mut config = Config::new("node-0");
+//! config.period = Duration::from_millis(200); // kured's default is 1 h
+//!
+//! // The host needs a reboot: the sentinel file exists (`touch /var/run/reboot-required`).
+//! let sentinel = std::env::temp_dir().join(format!("reboot-required-{}", std::process::id()));
+//! std::fs::write(&sentinel, "")?;
+//!
+//! let calls = Arc::new(Mutex::new(0));
+//! let stop = CancellationToken::new();
+//! let rebooter = RecordingRebooter { calls: calls.clone(), stop: stop.clone() };
+//! let agent = Agent::new(config.clone(), deps(&client, &sentinel, rebooter));
+//! let outcome = tokio::time::timeout(Duration::from_secs(20), agent.run(stop)).await?;
+//! assert_eq!(outcome, Outcome::Rebooted);
+//! assert_eq!(*calls.lock().unwrap(), 1);
+//!
+//! // Before the reboot it took the lock, cordoned and drained node-0.
+//! let nodes: Api<Node> = Api::all(client.clone());
+//! let cordoned = |n: Node| n.spec.and_then(|s| s.unschedulable) == Some(true);
+//! assert!(cordoned(nodes.get("node-0").await?));
 //! let lock = lock::DaemonSetLock::new(client.clone(), lock::DaemonSetLockConfig::default())?;
-//! let deps = Deps {
-//!     nodes: Arc::new(drain::KubeNodeOps::new(client.clone())),
-//!     node_reader: Arc::new(KubeNodeReader::new(client.clone())),
-//!     drainer: Arc::new(drain::DrainEngine::for_client(client, drain::DrainOptions::default())),
-//!     lock: Arc::new(lock),
-//!     sentinel: Arc::new(sentinel::FileSentinel::new("/sentinel/reboot-required")),
-//!     rebooter: Arc::new(sentinel::CommandRebooter::default()),
-//!     blockers: Arc::new(blockers::CompositeBlocker::new()),
-//!     notifications: None,
-//!     clock: Arc::new(SystemClock),
-//!     metrics: Metrics::new(),
-//! };
-//! let cancel = CancellationToken::new();
-//! let outcome = Agent::new(Config::new("node-1"), deps).run(cancel).await;
-//! println!("{outcome:?}");
-//! # Ok(()) }
+//! assert_eq!(lock.holders().await?[0].node_id, "node-0");
+//!
+//! // After boot (the sentinel is gone), a fresh agent uncordons the node, then releases.
+//! std::fs::remove_file(&sentinel)?;
+//! let stop = CancellationToken::new();
+//! let rebooter = RecordingRebooter { calls: calls.clone(), stop: stop.clone() };
+//! let agent = Agent::new(config, deps(&client, &sentinel, rebooter));
+//! let after_boot = tokio::spawn(agent.run(stop.clone()));
+//! tokio::time::timeout(Duration::from_secs(20), async {
+//!     while !lock.holders().await.is_ok_and(|h| h.is_empty()) {
+//!         tokio::time::sleep(Duration::from_millis(50)).await;
+//!     }
+//! })
+//! .await?;
+//! assert!(!cordoned(nodes.get("node-0").await?));
+//! stop.cancel();
+//! assert_eq!(after_boot.await?, Outcome::Cancelled);
+//! assert_eq!(*calls.lock().unwrap(), 1, "no second reboot");
+//! cluster.shutdown().await;
+//! # Ok(())
+//! # }
 //! ```
 
 mod agent;
@@ -65,3 +145,8 @@ pub use metrics::{Metrics, NodeLabel, ReasonLabel, bind, router, serve};
 pub use node::{KubeNodeReader, NodeReader, NodeState};
 /// The cancellation token type [`Agent::run`] takes.
 pub use tokio_util::sync::CancellationToken;
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
