@@ -118,3 +118,8 @@ pub async fn check_or_block(blocker: &dyn RebootBlocker, node: &str) -> Option<B
         }
     }
 }
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -46,3 +46,8 @@ pub mod store;
 pub mod table;
 pub mod validation;
 pub mod watch;
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

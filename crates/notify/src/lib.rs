@@ -116,3 +116,8 @@ pub trait Notifier: Send + Sync + std::fmt::Debug {
         1
     }
 }
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

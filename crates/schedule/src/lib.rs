@@ -53,3 +53,8 @@ pub use jiff::civil::Weekday;
 pub use time::TimeOfDay;
 pub use window::{SEARCH_HORIZON, TimeWindow};
 pub use zone::Zone;
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

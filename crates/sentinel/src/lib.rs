@@ -60,3 +60,8 @@ pub trait Rebooter: Send + Sync {
     /// time later.
     async fn reboot(&self) -> Result<(), RebootError>;
 }
+
+/// The README's example, compiled as a doctest so it cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
