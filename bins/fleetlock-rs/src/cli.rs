@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use fleetlock::config::parse_group_flag;
-use fleetlock::{ConfigError, FileConfig, ServerConfig, StoreSpec};
+use fleetlock::{ConfigError, FileConfig, ServerConfig, StoreSpec, TlsFiles};
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -46,6 +46,22 @@ pub struct Args {
     /// the environment variable `FLEETLOCK_ADMIN_TOKEN`. Without a token, admin is disabled.
     #[arg(long, env = "FLEETLOCK_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// File holding a bearer token that `POST /v1/pre-reboot` and `/v1/steady-state` must
+    /// present (`Authorization: Bearer …`); the token may also come from the environment
+    /// variable `FLEETLOCK_PROTOCOL_TOKEN`. Zincati sends no token: use this only for other
+    /// clients or behind a proxy that adds it; with Zincati, prefer --client-ca.
+    #[arg(long, env = "FLEETLOCK_PROTOCOL_TOKEN_FILE")]
+    pub protocol_token_file: Option<PathBuf>,
+    /// PEM certificate chain (leaf first): serve HTTPS instead of HTTP. Needs --tls-key.
+    #[arg(long, env = "FLEETLOCK_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "FLEETLOCK_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificate(s): clients must present a certificate chaining to one of them, or
+    /// the TLS handshake is refused. Needs --tls-cert and --tls-key.
+    #[arg(long, env = "FLEETLOCK_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
     /// Request body cap in bytes [default: 65536].
     #[arg(long, env = "FLEETLOCK_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<String>,
@@ -89,8 +105,108 @@ fn read_token(field: &str, path: &std::path::Path) -> Result<String, ConfigError
     Ok(token)
 }
 
-/// Builds the server configuration; `env_token` is `FLEETLOCK_ADMIN_TOKEN`.
-pub fn build_config(args: &Args, env_token: Option<String>) -> Result<ServerConfig, ConfigError> {
+/// Tokens given directly in the environment (read by `main`, not by clap, so `--help` never
+/// shows them).
+#[derive(Default)]
+pub struct EnvTokens {
+    /// `FLEETLOCK_ADMIN_TOKEN`.
+    pub admin: Option<String>,
+    /// `FLEETLOCK_PROTOCOL_TOKEN`.
+    pub protocol: Option<String>,
+}
+
+impl EnvTokens {
+    /// Reads both variables from the process environment.
+    pub fn from_env() -> Self {
+        Self {
+            admin: std::env::var("FLEETLOCK_ADMIN_TOKEN").ok(),
+            protocol: std::env::var("FLEETLOCK_PROTOCOL_TOKEN").ok(),
+        }
+    }
+}
+
+/// A token from (in order) its flag's file, its environment variable, the config file's key.
+fn token(
+    flag: (&str, Option<&PathBuf>),
+    env: (&str, Option<&String>),
+    file: (&str, Option<&String>),
+) -> Result<Option<String>, ConfigError> {
+    if let Some(path) = flag.1 {
+        return read_token(flag.0, path).map(Some);
+    }
+    if let Some(token) = env.1 {
+        if token.trim().is_empty() {
+            return Err(ConfigError::new(env.0, "must not be empty"));
+        }
+        return Ok(Some(token.trim().to_owned()));
+    }
+    file.1
+        .map(|path| read_token(file.0, std::path::Path::new(path)))
+        .transpose()
+}
+
+/// A TLS path from its flag or the config file's key, with the name to report it under.
+fn tls_path(
+    flag: (&'static str, Option<&PathBuf>),
+    file: (&'static str, Option<&String>),
+) -> Option<(&'static str, PathBuf)> {
+    flag.1
+        .map(|p| (flag.0, p.clone()))
+        .or_else(|| file.1.map(|p| (file.0, PathBuf::from(p))))
+}
+
+/// `--tls-cert`/`--tls-key`/`--client-ca` (or their file keys) → [`TlsFiles`], checked by
+/// loading them once, so a bad file stops the program before it serves.
+fn tls_files(args: &Args, file: &FileConfig) -> Result<Option<TlsFiles>, ConfigError> {
+    let cert = tls_path(
+        ("--tls-cert", args.tls_cert.as_ref()),
+        ("tls_cert", file.tls_cert.as_ref()),
+    );
+    let key = tls_path(
+        ("--tls-key", args.tls_key.as_ref()),
+        ("tls_key", file.tls_key.as_ref()),
+    );
+    let ca = tls_path(
+        ("--client-ca", args.client_ca.as_ref()),
+        ("client_ca", file.client_ca.as_ref()),
+    );
+    let (cert, key) = match (cert, key) {
+        (None, None) => {
+            if let Some((name, _)) = ca {
+                return Err(ConfigError::new(
+                    name,
+                    "client certificates need TLS: give --tls-cert and --tls-key too",
+                ));
+            }
+            return Ok(None);
+        }
+        (Some((name, _)), None) => {
+            return Err(ConfigError::new(name, "needs --tls-key (both or neither)"));
+        }
+        (None, Some((name, _))) => {
+            return Err(ConfigError::new(name, "needs --tls-cert (both or neither)"));
+        }
+        (Some(cert), Some(key)) => (cert, key),
+    };
+    let files = TlsFiles {
+        cert: cert.1,
+        key: key.1,
+        client_ca: ca.as_ref().map(|c| c.1.clone()),
+    };
+    fleetlock::tls::server_config(&files).map_err(|e| {
+        let field = match e.field.as_str() {
+            "tls_cert" => cert.0,
+            "tls_key" => key.0,
+            "client_ca" => ca.as_ref().map_or("client_ca", |c| c.0),
+            _ => "TLS",
+        };
+        ConfigError::new(field, e.message)
+    })?;
+    Ok(Some(files))
+}
+
+/// Builds the server configuration; `env` holds the tokens given in the environment.
+pub fn build_config(args: &Args, env: &EnvTokens) -> Result<ServerConfig, ConfigError> {
     let file = match &args.config {
         Some(path) => FileConfig::load(path)?,
         None => FileConfig::default(),
@@ -154,21 +270,17 @@ pub fn build_config(args: &Args, env_token: Option<String>) -> Result<ServerConf
         config.kubernetes_nodes = on;
     }
 
-    config.admin_token = if let Some(path) = &args.admin_token_file {
-        Some(read_token("--admin-token-file", path)?)
-    } else if let Some(token) = env_token {
-        if token.trim().is_empty() {
-            return Err(ConfigError::new(
-                "FLEETLOCK_ADMIN_TOKEN",
-                "must not be empty",
-            ));
-        }
-        Some(token.trim().to_owned())
-    } else if let Some(path) = &file.admin_token_file {
-        Some(read_token("admin_token_file", std::path::Path::new(path))?)
-    } else {
-        None
-    };
+    config.admin_token = token(
+        ("--admin-token-file", args.admin_token_file.as_ref()),
+        ("FLEETLOCK_ADMIN_TOKEN", env.admin.as_ref()),
+        ("admin_token_file", file.admin_token_file.as_ref()),
+    )?;
+    config.protocol_token = token(
+        ("--protocol-token-file", args.protocol_token_file.as_ref()),
+        ("FLEETLOCK_PROTOCOL_TOKEN", env.protocol.as_ref()),
+        ("protocol_token_file", file.protocol_token_file.as_ref()),
+    )?;
+    config.tls = tls_files(args, &file)?;
 
     config.validate().map_err(|e| {
         // Name the flag when the value came from one.
@@ -196,7 +308,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let c = build_config(&args(&[]), None).unwrap();
+        let c = build_config(&args(&[]), &EnvTokens::default()).unwrap();
         assert_eq!(c, ServerConfig::default());
         assert_eq!(c.store, StoreSpec::File("fleetlock.db".into()));
         assert_eq!(c.groups.get("default"), Some(&1));
@@ -226,7 +338,7 @@ mod tests {
                 "--listen",
                 "127.0.0.1:0",
             ]),
-            None,
+            &EnvTokens::default(),
         )
         .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:0");
@@ -255,12 +367,29 @@ mod tests {
             (&["--request-timeout", "soon"], "--request-timeout"),
         ];
         for (argv, field) in cases {
-            let e = build_config(&args(argv), None).unwrap_err();
+            let e = build_config(&args(argv), &EnvTokens::default()).unwrap_err();
             assert_eq!(e.field, field, "{argv:?}: {e}");
         }
-        let e = build_config(&args(&["--config", "/nonexistent/x.toml"]), None).unwrap_err();
+        let e = build_config(
+            &args(&["--config", "/nonexistent/x.toml"]),
+            &EnvTokens::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "--config");
-        let e = build_config(&args(&[]), Some("  ".into())).unwrap_err();
+        let env = EnvTokens {
+            admin: Some("  ".into()),
+            protocol: None,
+        };
+        let e = build_config(&args(&[]), &env).unwrap_err();
         assert_eq!(e.field, "FLEETLOCK_ADMIN_TOKEN");
+        let env = EnvTokens {
+            admin: None,
+            protocol: Some(String::new()),
+        };
+        let e = build_config(&args(&[]), &env).unwrap_err();
+        assert_eq!(e.field, "FLEETLOCK_PROTOCOL_TOKEN");
+        let e =
+            build_config(&args(&["--protocol-token-file", "/nonexistent/t"]), &env).unwrap_err();
+        assert_eq!(e.field, "--protocol-token-file");
     }
 }

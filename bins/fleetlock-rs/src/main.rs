@@ -50,8 +50,7 @@ fn main() -> ExitCode {
     // provider was already installed, which is fine.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
-    let env_token = std::env::var("FLEETLOCK_ADMIN_TOKEN").ok();
-    let config = match cli::build_config(&args, env_token) {
+    let config = match cli::build_config(&args, &cli::EnvTokens::from_env()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("fleetlock-rs: {e}");
@@ -73,6 +72,10 @@ fn main() -> ExitCode {
         store = ?config.store,
         groups = ?config.groups,
         auto_create_groups = config.auto_create_groups,
+        tls = config.tls.is_some(),
+        client_certificates = config.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+        protocol_token = config.protocol_token.is_some(),
+        admin = config.admin_token.is_some(),
         "starting fleetlock-rs"
     );
     match runtime.block_on(fleetlock::serve(config, shutdown_signal())) {

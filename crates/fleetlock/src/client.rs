@@ -44,11 +44,22 @@ struct Params<'a> {
 }
 
 /// A FleetLock client for one identity.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Client {
     base: url::Url,
     body: String,
     http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .field("body", &self.body)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -62,7 +73,20 @@ impl Client {
         let body = serde_json::to_string_pretty(&Identity {
             client_params: Params { id, group },
         })?;
-        Ok(Self { base, body, http })
+        Ok(Self {
+            base,
+            body,
+            http,
+            token: None,
+        })
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request, for servers that require a
+    /// protocol token (Zincati itself never sends one).
+    #[must_use]
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
     }
 
     /// The exact body this client sends.
@@ -82,13 +106,15 @@ impl Client {
 
     async fn post(&self, path: &str, endpoint: &'static str) -> Result<(), ClientError> {
         let url = self.base.join(path)?;
-        let resp = self
+        let mut request = self
             .http
             .post(url)
             .body(self.body.clone())
-            .header(PROTOCOL_HEADER, "true")
-            .send()
-            .await?;
+            .header(PROTOCOL_HEADER, "true");
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let resp = request.send().await?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -16,7 +16,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 
 /// Everything the server needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its `Debug` output redacts the tokens, so the configuration can be logged.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
@@ -30,6 +32,12 @@ pub struct ServerConfig {
     pub default_slots: u32,
     /// Bearer token for `/v1/admin/*`; the admin endpoints are disabled without one.
     pub admin_token: Option<String>,
+    /// Bearer token required on `/v1/pre-reboot` and `/v1/steady-state` when set. Zincati
+    /// sends no token: this is for other clients or for a proxy in front of the server (with
+    /// Zincati itself, use TLS client certificates at the proxy or [`TlsFiles::client_ca`]).
+    pub protocol_token: Option<String>,
+    /// Serve HTTPS with these PEM files instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
     /// Request body cap in bytes.
     pub max_body_bytes: usize,
     /// Upper bound on the time a lock/unlock request spends on the store.
@@ -48,11 +56,47 @@ impl Default for ServerConfig {
             auto_create_groups: false,
             default_slots: 1,
             admin_token: None,
+            protocol_token: None,
+            tls: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(10),
             kubernetes_nodes: false,
         }
     }
+}
+
+fn redacted(token: Option<&String>) -> Option<&'static str> {
+    token.map(|_| "<redacted>")
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("store", &self.store)
+            .field("groups", &self.groups)
+            .field("auto_create_groups", &self.auto_create_groups)
+            .field("default_slots", &self.default_slots)
+            .field("admin_token", &redacted(self.admin_token.as_ref()))
+            .field("protocol_token", &redacted(self.protocol_token.as_ref()))
+            .field("tls", &self.tls)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("request_timeout", &self.request_timeout)
+            .field("kubernetes_nodes", &self.kubernetes_nodes)
+            .finish()
+    }
+}
+
+/// PEM files of the HTTPS listener (`--tls-cert`, `--tls-key`, `--client-ca`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key of the leaf certificate (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// When set, clients must present a certificate chaining to one of these CA
+    /// certificates; connections without one are refused during the TLS handshake.
+    pub client_ca: Option<PathBuf>,
 }
 
 /// A configuration error naming the offending field.
@@ -112,6 +156,9 @@ impl ServerConfig {
         if self.admin_token.as_deref().is_some_and(str::is_empty) {
             return Err(ConfigError::new("admin_token", "must not be empty"));
         }
+        if self.protocol_token.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::new("protocol_token", "must not be empty"));
+        }
         Ok(())
     }
 }
@@ -124,6 +171,10 @@ impl ServerConfig {
 /// auto_create_groups = false
 /// default_slots = 1
 /// admin_token_file = "/etc/fleetlock/admin-token"
+/// protocol_token_file = "/etc/fleetlock/protocol-token"
+/// tls_cert = "/etc/fleetlock/tls/tls.crt"
+/// tls_key = "/etc/fleetlock/tls/tls.key"
+/// client_ca = "/etc/fleetlock/tls/ca.crt"
 /// max_body_bytes = 65536
 /// request_timeout = "10s"
 /// kubernetes_nodes = false
@@ -146,6 +197,14 @@ pub struct FileConfig {
     pub default_slots: Option<u32>,
     /// File holding the admin bearer token.
     pub admin_token_file: Option<String>,
+    /// File holding the bearer token of the lock endpoints.
+    pub protocol_token_file: Option<String>,
+    /// PEM certificate chain of the HTTPS listener (with `tls_key`).
+    pub tls_cert: Option<String>,
+    /// PEM private key of the HTTPS listener (with `tls_cert`).
+    pub tls_key: Option<String>,
+    /// PEM CA certificates that client certificates must chain to.
+    pub client_ca: Option<String>,
     /// See [`ServerConfig::max_body_bytes`].
     pub max_body_bytes: Option<usize>,
     /// See [`ServerConfig::request_timeout`], as a humantime string (`10s`).

@@ -28,9 +28,12 @@ pub mod protocol;
 pub mod semaphore;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 pub use client::{Client, ClientError};
-pub use config::{ConfigError, FileConfig, ServerConfig};
+pub use config::{ConfigError, FileConfig, ServerConfig, TlsFiles};
 pub use protocol::{ErrorBody, ErrorKind, LockRequest, ProtocolError};
-pub use server::{FleetLock, ServeError, Status, open_store, router, serve, serve_on};
+pub use server::{
+    FleetLock, ServeError, Status, open_store, router, serve, serve_on, serve_tls_on,
+};
 pub use store::{LockStore, StoreError, StoreSpec};

@@ -242,6 +242,14 @@ fn store_error(e: &StoreError) -> ProtocolError {
 fn node_error(e: &NodeError) -> ProtocolError {
     match e {
         NodeError::Ambiguous(_) => ProtocolError::new(ErrorKind::NodeAmbiguous, e.to_string()),
+        // Still a drain in progress for Zincati; the value names the budget and the pod.
+        // (A dedicated `failed_pdb_blocked` kind needs a new ErrorKind in protocol.rs.)
+        NodeError::PdbBlocked { .. } => {
+            ProtocolError::new(ErrorKind::DrainInProgress, e.to_string())
+        }
+        // The drain cannot start. (A dedicated `failed_node_not_ready` kind needs a new
+        // ErrorKind in protocol.rs.)
+        NodeError::NotReady { .. } => ProtocolError::new(ErrorKind::DrainFailed, e.to_string()),
         NodeError::Api(_) => {
             tracing::warn!(error = %e, "kubernetes failure");
             ProtocolError::new(ErrorKind::KubernetesUnavailable, e.to_string())
@@ -250,12 +258,19 @@ fn node_error(e: &NodeError) -> ProtocolError {
 }
 
 fn error_response(e: &ProtocolError) -> Response {
-    (
+    let mut response = (
         e.kind.status(),
         [(header::CONTENT_TYPE, "application/json")],
         serde_json::to_string(&e.body()).unwrap_or_default(),
     )
-        .into_response()
+        .into_response();
+    if e.kind == ErrorKind::Unauthorized {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
+    }
+    response
 }
 
 fn ok_json(value: &impl Serialize) -> Response {
@@ -270,11 +285,14 @@ fn ok_json(value: &impl Serialize) -> Response {
     }
 }
 
-/// Checks the body limit, the protocol header and the JSON body, in that order.
+/// Checks the token (if configured), the body limit, the protocol header and the JSON body,
+/// in that order.
 fn parse_protocol_request(
+    app: &FleetLock,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<LockRequest, ProtocolError> {
+    check_protocol_token(app, headers)?;
     let body = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ProtocolError::new(ErrorKind::BodyTooLarge, "request body is too large")
@@ -301,7 +319,7 @@ async fn pre_reboot(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     const EP: &str = "pre-reboot";
-    let result = match parse_protocol_request(&headers, body) {
+    let result = match parse_protocol_request(&app, &headers, body) {
         Ok(req) => app.pre_reboot(&req).await.map(|a| (req, a)),
         Err(e) => Err(e),
     };
@@ -329,7 +347,7 @@ async fn steady_state(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     const EP: &str = "steady-state";
-    let result = match parse_protocol_request(&headers, body) {
+    let result = match parse_protocol_request(&app, &headers, body) {
         Ok(req) => app.steady_state(&req).await.map(|r| (req, r)),
         Err(e) => Err(e),
     };
@@ -351,14 +369,42 @@ async fn steady_state(
     }
 }
 
-/// Constant-time comparison of a presented token with the configured one.
+/// Constant-time comparison of a presented token with the configured one: both are hashed
+/// first, so neither the contents nor the length of the expected token leak through timing.
 fn token_matches(presented: &[u8], expected: &[u8]) -> bool {
-    presented.len() == expected.len()
-        && presented
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    let a = ring::digest::digest(&ring::digest::SHA256, presented);
+    let b = ring::digest::digest(&ring::digest::SHA256, expected);
+    a.as_ref()
+        .iter()
+        .zip(b.as_ref())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// The bearer token of an `Authorization` header (scheme case-insensitive), or "".
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
+        })
+        .unwrap_or_default()
+}
+
+/// Checks the lock endpoints' bearer token when one is configured.
+fn check_protocol_token(app: &FleetLock, headers: &HeaderMap) -> Result<(), ProtocolError> {
+    match app.config.protocol_token.as_deref() {
+        None => Ok(()),
+        Some(expected) if token_matches(bearer(headers).as_bytes(), expected.as_bytes()) => Ok(()),
+        Some(_) => Err(ProtocolError::new(
+            ErrorKind::Unauthorized,
+            "this server requires `Authorization: Bearer <protocol token>` on the lock endpoints",
+        )),
+    }
 }
 
 fn check_admin(app: &FleetLock, headers: &HeaderMap) -> Result<(), ProtocolError> {
@@ -368,12 +414,7 @@ fn check_admin(app: &FleetLock, headers: &HeaderMap) -> Result<(), ProtocolError
             "admin endpoints are disabled: no admin token configured",
         ));
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if token_matches(presented.trim().as_bytes(), expected.as_bytes()) {
+    if token_matches(bearer(headers).as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {
         Err(ProtocolError::new(
@@ -527,7 +568,7 @@ pub fn router(app: Arc<FleetLock>) -> Router {
         .with_state(app)
 }
 
-/// Serves `app` on an already bound listener until `shutdown` completes.
+/// Serves `app` over plain HTTP on an already bound listener until `shutdown` completes.
 pub async fn serve_on(
     listener: TcpListener,
     app: Arc<FleetLock>,
@@ -538,8 +579,23 @@ pub async fn serve_on(
         .await
 }
 
+/// Serves `app` over HTTPS on an already bound listener until `shutdown` completes; `tls`
+/// comes from [`crate::tls::server_config`].
+pub async fn serve_tls_on(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    app: Arc<FleetLock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = crate::tls::TlsListener::new(listener, tls)?;
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// Builds the Kubernetes node handler from inferred credentials (kubeconfig or in-cluster)
 /// and waits until the node cache holds the first list. `drains` receives drain durations.
+/// Drain progress and PodDisruptionBudget refusals are reported in the answers.
 pub async fn kubernetes_node_handler(
     drains: Option<DrainHistogram>,
 ) -> Result<Arc<dyn NodeHandler>, ServeError> {
@@ -548,8 +604,10 @@ pub async fn kubernetes_node_handler(
         .map_err(|e| ServeError::Kubernetes(format!("no Kubernetes credentials: {e}")))?;
     let client = kube::Client::try_from(kube_config.clone())
         .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
+    let progress = crate::kube_nodes::DrainProgress::new();
     let drainer = drain::DrainEngine::for_config(kube_config, drain::DrainOptions::default())
-        .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
+        .map_err(|e| ServeError::Kubernetes(e.to_string()))?
+        .on_event(progress.sink());
     let cache = crate::kube_nodes::NodeCache::start(client.clone())
         .await
         .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
@@ -558,7 +616,8 @@ pub async fn kubernetes_node_handler(
         cache,
         Arc::new(drain::KubeNodeOps::new(client)),
         Arc::new(drainer),
-    );
+    )
+    .with_progress(progress);
     if let Some(drains) = drains {
         handler = handler.with_drain_metrics(drains);
     }
@@ -571,6 +630,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     config.validate()?;
+    tracing::debug!(?config, "configuration");
+    let tls = config
+        .tls
+        .as_ref()
+        .map(crate::tls::server_config)
+        .transpose()?;
     let store = open_store(&config.store).await?;
     let addr = config.listen;
     let kubernetes_nodes = config.kubernetes_nodes;
@@ -584,8 +649,17 @@ pub async fn serve(
         .await
         .map_err(|source| ServeError::Io { addr, source })?;
     let local = listener.local_addr().unwrap_or(addr);
-    tracing::info!(%local, "fleetlock listening");
-    serve_on(listener, app, shutdown)
-        .await
-        .map_err(|source| ServeError::Io { addr, source })
+    let served = if let Some(tls) = tls {
+        let client_certificates = app
+            .config
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_ca.is_some());
+        tracing::info!(%local, client_certificates, "fleetlock listening (HTTPS)");
+        serve_tls_on(listener, tls, app, shutdown).await
+    } else {
+        tracing::info!(%local, "fleetlock listening");
+        serve_on(listener, app, shutdown).await
+    };
+    served.map_err(|source| ServeError::Io { addr, source })
 }

@@ -22,17 +22,21 @@ pub fn http() -> reqwest::Client {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub app: Arc<FleetLock>,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// The HTTP client [`TestServer::client`] uses (trusts the test CA for HTTPS servers).
+    pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
     pub fn base(&self) -> url::Url {
-        url::Url::parse(&format!("http://{}/", self.addr)).unwrap()
+        url::Url::parse(&format!("{}://{}/", self.scheme, self.addr)).unwrap()
     }
 
     pub fn client(&self, id: &str, group: &str) -> fleetlock::Client {
-        fleetlock::Client::new(self.base(), id, group, http()).unwrap()
+        fleetlock::Client::new(self.base(), id, group, self.http.clone()).unwrap()
     }
 
     /// Stops the server and waits until it no longer serves.
@@ -67,23 +71,39 @@ pub fn config(groups: &[(&str, u32)]) -> ServerConfig {
 }
 
 pub async fn start_with(config: ServerConfig, store: Arc<dyn LockStore>) -> TestServer {
-    let app = Arc::new(FleetLock::new(config, store).unwrap());
+    start_app(FleetLock::new(config, store).unwrap()).await
+}
+
+/// Starts `app` on 127.0.0.1:0; HTTPS with `tls` (then `http` must trust its CA).
+pub async fn spawn_server(
+    app: FleetLock,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    http: reqwest::Client,
+) -> TestServer {
+    install_crypto();
+    let app = Arc::new(app);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, rx) = oneshot::channel();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let task = tokio::spawn({
         let app = Arc::clone(&app);
         async move {
-            fleetlock::serve_on(listener, app, async {
+            let shutdown = async {
                 let _ = rx.await;
-            })
-            .await
+            };
+            match tls {
+                Some(tls) => fleetlock::serve_tls_on(listener, tls, app, shutdown).await,
+                None => fleetlock::serve_on(listener, app, shutdown).await,
+            }
             .unwrap();
         }
     });
     TestServer {
         addr,
         app,
+        scheme,
+        http,
         stop: Some(stop),
         task: Some(task),
     }
@@ -212,24 +232,5 @@ pub async fn protocol_suite(server: &TestServer) {
 
 /// Starts a server around a ready-made service.
 pub async fn start_app(app: FleetLock) -> TestServer {
-    let app = Arc::new(app);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, rx) = oneshot::channel();
-    let task = tokio::spawn({
-        let app = Arc::clone(&app);
-        async move {
-            fleetlock::serve_on(listener, app, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        }
-    });
-    TestServer {
-        addr,
-        app,
-        stop: Some(stop),
-        task: Some(task),
-    }
+    spawn_server(app, None, http()).await
 }
