@@ -3,85 +3,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{config, holders, post, start};
+use common::{Etcd, config, holders, post, start, start_etcd};
 use fleetlock::StoreSpec;
-
-struct Etcd {
-    child: Child,
-    client_url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_etcd() -> Etcd {
-    common::install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let (client, peer) = (free_port(), free_port());
-    let client_url = format!("http://127.0.0.1:{client}");
-    let peer_url = format!("http://127.0.0.1:{peer}");
-    let child = Command::new("etcd")
-        .args([
-            "--name",
-            "fleetlock-test",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--listen-client-urls",
-            &client_url,
-            "--advertise-client-urls",
-            &client_url,
-            "--listen-peer-urls",
-            &peer_url,
-            "--initial-advertise-peer-urls",
-            &peer_url,
-            "--initial-cluster",
-            &format!("fleetlock-test={peer_url}"),
-            "--log-level",
-            "error",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start `etcd` ({e}); install it: apt-get install -y etcd-server")
-        });
-    let etcd = Etcd {
-        child,
-        client_url,
-        _dir: dir,
-    };
-    let http = common::http();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ok = http
-            .post(format!("{}/v3/kv/range", etcd.client_url))
-            .body(r#"{"key":"AA=="}"#)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ok {
-            return etcd;
-        }
-        assert!(Instant::now() < deadline, "etcd did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn spec(etcd: &Etcd, prefix: &str) -> StoreSpec {
     format!("{}{prefix}", etcd.client_url.replace("http://", "etcd://"))

@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use fleetlock::{FleetLock, LockStore, ServerConfig, StoreSpec};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 
@@ -233,4 +236,91 @@ pub async fn protocol_suite(server: &TestServer) {
 /// Starts a server around a ready-made service.
 pub async fn start_app(app: FleetLock) -> TestServer {
     spawn_server(app, None, http()).await
+}
+
+/// A real `etcd` (Debian package `etcd-server`) on free loopback ports with a temporary data
+/// directory; killed when dropped.
+pub struct Etcd {
+    child: Child,
+    pub client_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts etcd and waits until it answers.
+pub async fn start_etcd() -> Etcd {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let (client, peer) = (free_port(), free_port());
+    let client_url = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let child = Command::new("etcd")
+        .args([
+            "--name",
+            "fleetlock-test",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--listen-client-urls",
+            &client_url,
+            "--advertise-client-urls",
+            &client_url,
+            "--listen-peer-urls",
+            &peer_url,
+            "--initial-advertise-peer-urls",
+            &peer_url,
+            "--initial-cluster",
+            &format!("fleetlock-test={peer_url}"),
+            "--log-level",
+            "error",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start `etcd` ({e}); install it: apt-get install -y etcd-server")
+        });
+    let etcd = Etcd {
+        child,
+        client_url,
+        _dir: dir,
+    };
+    let http = http();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ok = http
+            .post(format!("{}/v3/kv/range", etcd.client_url))
+            .body(r#"{"key":"AA=="}"#)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ok {
+            return etcd;
+        }
+        assert!(Instant::now() < deadline, "etcd did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether an `etcd` binary is on the PATH.
+pub fn etcd_installed() -> bool {
+    Command::new("etcd")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
