@@ -1,32 +1,57 @@
-//! Benchmark: pre-reboot answers at 5,000 nodes on kubesim, our server (watch-fed
-//! node cache) against a baseline that LISTs all nodes on every request (what the PHP reboot
-//! manager does), measured in the same run with the same client load.
+//! Benchmark: lock-protocol answers at 5,000 nodes on kubesim, our server (watch-fed node index)
+//! against a baseline that LISTs all nodes on every request (what the original PHP reboot
+//! manager does), measured in the same run.
 //!
-//! Ours is measured on its hot path: ids that already hold their slot and whose (empty) node
-//! is drained, i.e. Zincati re-asking while it postpones the reboot. The baseline does only the
-//! LIST and the lookup by name, nothing else, so the ratio favours the baseline.
+//! The measured requests are what a Zincati fleet sends during a rolling update, byte for byte
+//! (POST, `fleet-lock-protocol: true`, pretty-printed JSON body, no Content-Type), with ids
+//! that are Zincati's app-specific machine ids, so every request goes through the id → node
+//! mapping:
 //!
-//! `cargo run -p fleetlock --example bench_nodes [NODES] [CONCURRENCY]`
+//! - `pre-reboot, holder`: the ids holding the group's slots re-ask while Zincati postpones
+//!   the reboot; their (empty) nodes are already cordoned and drained, so no eviction happens
+//!   per request — the path is id mapping + semaphore read + drain state → 200;
+//! - `pre-reboot, slots full`: the rest of the fleet asking for a slot → 409
+//!   `failed_lock_semaphore_full` with its JSON body;
+//! - `steady-state, not held`: machines reporting after boot; by design this path reads the
+//!   node's metadata from the API server once (our marks decide whether to uncordon, and a
+//!   cache that lags must never leave a node cordoned), so it is bound by the API server.
+//!
+//! The baseline does only the LIST and a lookup by name, nothing else, so the ratio favours
+//! the baseline.
+//!
+//! The load generator is a minimal HTTP/1.1 keep-alive client (pre-encoded requests) on its
+//! own single-threaded runtime and OS thread. It shares the machine's cores with the server and
+//! with kubesim; `load generator CPU` in the output is what it used.
+//!
+//! `cargo run --release -p fleetlock --example bench_nodes -- [NODES] [CONNECTIONS] [REQUESTS]`
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use fleetlock::kube_nodes::{KubeNodeHandler, NodeCache};
+use fleetlock::kube_nodes::{DrainProgress, KubeNodeHandler, NodeCache};
+use fleetlock::node_id::zincati_id;
 use fleetlock::store::MemoryStore;
 use fleetlock::{FleetLock, LockRequest, ServerConfig};
 use http::StatusCode;
 use k8s_openapi::api::core::v1::Node;
 use kube::Api;
 use kube::api::ListParams;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// Holders of the group's slots (and their nodes, drained during the warm-up).
+const HOLDERS: usize = 64;
 
 struct Stats {
     requests: usize,
     elapsed: Duration,
     p50: Duration,
     p99: Duration,
+    cpu: Duration,
 }
 
 impl Stats {
@@ -37,50 +62,151 @@ impl Stats {
     }
 }
 
-/// `workers` connections, each sending pre-reboots for its own ids until `total` are done.
-async fn load(base: url::Url, ids: Arc<Vec<String>>, workers: usize, total: usize) -> Stats {
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for w in 0..workers {
-        let (base, ids, done) = (base.clone(), Arc::clone(&ids), Arc::clone(&done));
-        tasks.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let mut latencies = Vec::new();
-            let mut i = w;
-            while done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < total {
-                let id = &ids[i % ids.len()];
-                i += workers;
-                let c = fleetlock::Client::new(base.clone(), id, "default", http.clone())
-                    .expect("client body encodes");
-                let t = Instant::now();
-                c.pre_reboot().await.expect("pre-reboot granted");
-                latencies.push(t.elapsed());
+/// The exact bytes Zincati sends (reqwest: Host, Accept, Content-Length; no Content-Type).
+fn request(addr: std::net::SocketAddr, path: &str, id: &str) -> Vec<u8> {
+    let body = serde_json::to_string_pretty(&LockRequest::new(id, "default"))
+        .expect("a request body always encodes");
+    format!(
+        "POST /{path} HTTP/1.1\r\nhost: {addr}\r\nfleet-lock-protocol: true\r\naccept: */*\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Sends one request on a keep-alive connection and reads the status and the whole answer.
+async fn exchange(
+    conn: &mut BufReader<TcpStream>,
+    req: &[u8],
+    line: &mut String,
+) -> std::io::Result<u16> {
+    conn.get_mut().write_all(req).await?;
+    line.clear();
+    conn.read_line(line).await?;
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut length = 0usize;
+    loop {
+        line.clear();
+        if conn.read_line(line).await? == 0 {
+            return Err(std::io::Error::other("connection closed"));
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    conn.read_exact(&mut body).await?;
+    Ok(status)
+}
+
+/// `connections` keep-alive connections, cycling through `requests` (pre-encoded), until
+/// `total` answers are in; every answer must have status `want`. Runs on its own thread and
+/// single-threaded runtime so its cost is measured apart (thread CPU time).
+fn load(
+    addr: std::net::SocketAddr,
+    requests: Vec<Vec<u8>>,
+    connections: usize,
+    total: usize,
+    want: u16,
+) -> Stats {
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("load generator runtime");
+        let cpu_start = thread_cpu();
+        let stats = rt.block_on(async move {
+            let requests = Arc::new(requests);
+            let done = Arc::new(AtomicUsize::new(0));
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for c in 0..connections {
+                let (requests, done) = (Arc::clone(&requests), Arc::clone(&done));
+                tasks.push(tokio::spawn(async move {
+                    let stream = TcpStream::connect(addr).await.expect("connect");
+                    stream.set_nodelay(true).expect("nodelay");
+                    let mut conn = BufReader::new(stream);
+                    let mut line = String::new();
+                    let mut latencies = Vec::with_capacity(total / connections + 1);
+                    let mut i = c;
+                    while done.fetch_add(1, Ordering::Relaxed) < total {
+                        let req = &requests[i % requests.len()];
+                        i += connections;
+                        let t = Instant::now();
+                        let status = exchange(&mut conn, req, &mut line).await.expect("answer");
+                        latencies.push(t.elapsed());
+                        assert_eq!(status, want, "unexpected answer");
+                    }
+                    latencies
+                }));
             }
-            latencies
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.expect("worker"));
-    }
-    let elapsed = started.elapsed();
-    all.sort();
-    let pick = |q: f64| {
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            clippy::cast_precision_loss
-        )]
-        let i = ((all.len() as f64 - 1.0) * q).round() as usize;
-        all[i]
+            let mut all = Vec::new();
+            for t in tasks {
+                all.extend(t.await.expect("connection task"));
+            }
+            (all, started.elapsed())
+        });
+        let cpu = thread_cpu().saturating_sub(cpu_start);
+        let (mut all, elapsed) = stats;
+        all.sort();
+        let pick = |q: f64| {
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
+            let i = ((all.len() as f64 - 1.0) * q).round() as usize;
+            all[i]
+        };
+        Stats {
+            requests: all.len(),
+            elapsed,
+            p50: pick(0.5),
+            p99: pick(0.99),
+            cpu,
+        }
+    })
+    .join()
+    .expect("load generator thread")
+}
+
+/// CPU time of the calling thread (`/proc/thread-self/stat`, clock ticks of 10 ms).
+fn thread_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/thread-self/stat") else {
+        return Duration::ZERO;
     };
-    Stats {
-        requests: all.len(),
-        elapsed,
-        p50: pick(0.5),
-        p99: pick(0.99),
-    }
+    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // rest starts at field 3 (state, not numeric and skipped), so utime is index 10 here.
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// CPU time of the whole process.
+fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
 async fn baseline_handler(State(client): State<kube::Client>, body: Bytes) -> StatusCode {
@@ -102,7 +228,7 @@ async fn baseline_handler(State(client): State<kube::Client>, body: Bytes) -> St
     }
 }
 
-async fn serve(router: axum::Router) -> url::Url {
+async fn serve(router: axum::Router) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -110,15 +236,49 @@ async fn serve(router: axum::Router) -> url::Url {
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
-    url::Url::parse(&format!("http://{addr}/")).expect("valid URL")
+    addr
+}
+
+fn print(name: &str, s: &Stats, busy: Option<Duration>) {
+    let busy = busy.map_or(String::new(), |b| {
+        format!(
+            "  process CPU {:.0}%",
+            100.0 * b.as_secs_f64() / s.elapsed.as_secs_f64()
+        )
+    });
+    println!(
+        "{name:>28}: {:>7} requests in {:>8.2?}  {:>9.1} req/s  p50 {:>9.2?}  p99 {:>9.2?}  load generator CPU {:.0}%{busy}",
+        s.requests,
+        s.elapsed,
+        s.rate(),
+        s.p50,
+        s.p99,
+        100.0 * s.cpu.as_secs_f64() / s.elapsed.as_secs_f64(),
+    );
+}
+
+/// Runs `load` and returns its stats with the process CPU time used meanwhile.
+fn measured(
+    addr: std::net::SocketAddr,
+    requests: Vec<Vec<u8>>,
+    connections: usize,
+    total: usize,
+    want: u16,
+) -> (Stats, Duration) {
+    let before = process_cpu();
+    let stats = load(addr, requests, connections, total, want);
+    (stats, process_cpu().saturating_sub(before))
 }
 
 #[tokio::main]
+#[allow(clippy::too_many_lines)] // one benchmark, read top to bottom
 async fn main() {
     kubesim::cluster::install_crypto_provider();
     let mut args = std::env::args().skip(1);
     let nodes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5000);
-    let workers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
+    let connections: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
+    let total: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    assert!(nodes >= 2 * HOLDERS, "need at least {} nodes", 2 * HOLDERS);
     let t = Instant::now();
     let cluster = kubesim::cluster::Cluster::builder()
         .nodes(nodes)
@@ -129,34 +289,60 @@ async fn main() {
     let client = cluster.client().expect("kubesim client");
     println!("kubesim with {nodes} nodes up in {:?}", t.elapsed());
 
+    // Zincati's ids: the app-specific id of each node's machine id.
+    let list = Api::<Node>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("list nodes");
+    let mut ids: Vec<String> = list
+        .items
+        .iter()
+        .filter_map(|n| {
+            let mid = &n.status.as_ref()?.node_info.as_ref()?.machine_id;
+            zincati_id(mid)
+        })
+        .collect();
+    assert_eq!(ids.len(), nodes, "every kubesim node has a machine id");
+    ids.sort();
+    let holders: Vec<String> = ids[..HOLDERS].to_vec();
+    let others: Vec<String> = ids[HOLDERS..].to_vec();
+
     // Ours.
     let t = Instant::now();
     let cache = NodeCache::start(client.clone()).await.expect("node cache");
+    println!("node cache: {} nodes in {:?}", cache.len(), t.elapsed());
+    let progress = DrainProgress::new();
     let drainer =
         drain::DrainEngine::for_config(cluster.kube_config(), drain::DrainOptions::default())
-            .expect("drainer");
-    let handler = Arc::new(KubeNodeHandler::new(
-        client.clone(),
-        cache,
-        Arc::new(drain::KubeNodeOps::new(client.clone())),
-        Arc::new(drainer),
-    ));
+            .expect("drainer")
+            .on_event(progress.sink());
+    let handler = Arc::new(
+        KubeNodeHandler::new(
+            client.clone(),
+            cache,
+            Arc::new(drain::KubeNodeOps::new(client.clone())),
+            Arc::new(drainer),
+        )
+        .with_progress(progress),
+    );
     let mut config = ServerConfig {
         listen: "127.0.0.1:0".parse().expect("literal address"),
         ..ServerConfig::default()
     };
-    config
-        .groups
-        .insert("default".into(), u32::try_from(nodes).unwrap_or(u32::MAX));
+    config.groups.insert(
+        "default".into(),
+        u32::try_from(HOLDERS).expect("HOLDERS fits u32"),
+    );
     let app = FleetLock::new(config, Arc::new(MemoryStore::new()))
         .expect("valid config")
         .with_node_handler(handler);
     let ours = serve(fleetlock::router(Arc::new(app))).await;
-    let ids: Arc<Vec<String>> = Arc::new((0..workers * 8).map(|i| format!("node-{i}")).collect());
-    // Warm-up: every id takes its slot, its node is cordoned and drained (empty nodes).
+    // Warm-up: every holder takes its slot, its node is cordoned and drained (empty nodes).
+    let t = Instant::now();
     let http = reqwest::Client::new();
-    for id in ids.iter() {
-        let c = fleetlock::Client::new(ours.clone(), id, "default", http.clone()).expect("client");
+    let base = url::Url::parse(&format!("http://{ours}/")).expect("valid URL");
+    for id in &holders {
+        let c = fleetlock::Client::new(base.clone(), id, "default", http.clone()).expect("client");
         let deadline = Instant::now() + Duration::from_secs(60);
         while c.pre_reboot().await.is_err() {
             assert!(Instant::now() < deadline, "{id} never granted");
@@ -164,39 +350,69 @@ async fn main() {
         }
     }
     println!(
-        "ours: node cache + {} grants ready in {:?}",
-        ids.len(),
+        "{HOLDERS} holders granted (nodes cordoned + drained) in {:?}",
         t.elapsed()
     );
-    let ours_stats = load(ours, Arc::clone(&ids), workers, 20_000).await;
 
-    // Baseline: one LIST of all nodes per request.
+    let reqs = |path: &str, ids: &[String]| -> Vec<Vec<u8>> {
+        ids.iter().map(|id| request(ours, path, id)).collect()
+    };
+    // A short warm-up of the measured path (connections, allocator).
+    let _ = load(
+        ours,
+        reqs("v1/pre-reboot", &holders),
+        connections,
+        total / 20,
+        200,
+    );
+    let (held, held_cpu) = measured(
+        ours,
+        reqs("v1/pre-reboot", &holders),
+        connections,
+        total,
+        200,
+    );
+    let (full, full_cpu) = measured(
+        ours,
+        reqs("v1/pre-reboot", &others),
+        connections,
+        total,
+        409,
+    );
+    let (steady, steady_cpu) = measured(
+        ours,
+        reqs("v1/steady-state", &others),
+        connections,
+        total / 10,
+        200,
+    );
+
+    // Baseline: one LIST of all nodes per request (node names as ids: it does no mapping).
     let baseline = serve(
         axum::Router::new()
             .route("/v1/pre-reboot", post(baseline_handler))
             .with_state(client.clone()),
     )
     .await;
-    let baseline_stats = load(baseline, ids, workers, 200).await;
+    let names: Vec<String> = (0..HOLDERS).map(|i| format!("node-{i}")).collect();
+    let base_reqs = names
+        .iter()
+        .map(|n| request(baseline, "v1/pre-reboot", n))
+        .collect();
+    let (base_stats, base_cpu) = measured(baseline, base_reqs, connections, 100, 200);
 
-    println!("nodes={nodes} concurrency={workers}");
-    for (name, s) in [
-        ("fleetlock-rs", &ours_stats),
-        ("list-all-nodes baseline", &baseline_stats),
-    ] {
-        println!(
-            "{name:>24}: {:>6} requests in {:>8.2?}  {:>9.1} req/s  p50 {:>9.2?}  p99 {:>9.2?}",
-            s.requests,
-            s.elapsed,
-            s.rate(),
-            s.p50,
-            s.p99
-        );
-    }
     println!(
-        "throughput ratio {:.1}x, p99 ratio {:.1}x",
-        ours_stats.rate() / baseline_stats.rate(),
-        baseline_stats.p99.as_secs_f64() / ours_stats.p99.as_secs_f64()
+        "nodes={nodes} connections={connections} cores={}",
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
+    );
+    print("pre-reboot, holder", &held, Some(held_cpu));
+    print("pre-reboot, slots full", &full, Some(full_cpu));
+    print("steady-state, not held", &steady, Some(steady_cpu));
+    print("list-all-nodes baseline", &base_stats, Some(base_cpu));
+    println!(
+        "holder pre-reboot vs baseline: throughput {:.0}x, p99 {:.0}x",
+        held.rate() / base_stats.rate(),
+        base_stats.p99.as_secs_f64() / held.p99.as_secs_f64()
     );
     cluster.shutdown().await;
 }

@@ -1,21 +1,56 @@
 //! Kubernetes mode: map FleetLock ids to Nodes from a watch-fed cache, cordon and drain a node
 //! before its reboot is granted, uncordon it after (only if we cordoned it).
 //!
-//! The drain runs in a background task: `pre-reboot` never waits for it, it answers
-//! `drain_in_progress` (non-2xx) until the drain has finished, so every answer is fast and
-//! Zincati simply asks again. What we did to a node is recorded in annotations on the node
-//! itself ([`ANNOTATION_WAS_UNSCHEDULABLE`], [`ANNOTATION_HOLDER`]), so a restarted or another
-//! replica knows whether to uncordon.
+//! # What a Zincati caller sees
+//!
+//! `pre-reboot` never waits for a drain: the drain runs in a background task and every answer
+//! comes from memory within milliseconds, so Zincati simply asks again (it retries every few
+//! minutes, and any non-2xx means "not yet"). The answers while a node is being prepared:
+//!
+//! | situation | HTTP | `kind` | `value` says |
+//! | --- | --- | --- | --- |
+//! | cordoned, pods being evicted | 409 | `drain_in_progress` | pods evicted so far / left, the pods still waited for |
+//! | a PodDisruptionBudget refuses an eviction | 409 | see [`PDB_BLOCKED_KIND`] | the budget's message (it names the PDB) and the pod |
+//! | the node's `Ready` condition is not `True` | 409 | see [`NODE_NOT_READY_KIND`] | the condition's status, reason and message |
+//! | the drain failed (e.g. an eviction forbidden by RBAC) | 409 | `failed_drain` | the error; the drain is retried on the next request |
+//! | the id matches several nodes | 409 | `failed_node_ambiguous` | the nodes and the rule that matched |
+//! | a Kubernetes call failed (e.g. 403) | 503 | `failed_kubernetes_unavailable` | the API error, which names the verb and resource |
+//! | drained | 200 | | |
+//!
+//! **Node not ready.** A node whose kubelet is down cannot be drained (its pods would be
+//! evicted but never terminate), so fleetlock-rs does not cordon or drain it and does not let it
+//! reboot through the node path: the answer stays "not ready" until the kubelet reports Ready
+//! again. The id keeps the slot it took: a NotReady node is capacity the cluster has already
+//! lost, so letting another node of the group reboot on top of it would make the outage worse.
+//! The slot is freed by the node's steady-state, by `POST /v1/admin/release`, or by deleting the
+//! Node object (the id is then a plain fleet machine and is granted by the semaphore alone).
+//! A node that was already drained and granted is not affected: it is rebooting, and is
+//! expected to go NotReady.
+//!
+//! What we did to a node is recorded in annotations on the node itself
+//! ([`ANNOTATION_WAS_UNSCHEDULABLE`], [`ANNOTATION_HOLDER`]), so a restarted or another replica
+//! knows whether to uncordon. With [`KubeNodeHandler::with_seed_annotations`], the original
+//! reboot manager's `rebootmanager/status` annotation is maintained too: `Rebooting` when the
+//! node is cordoned for its reboot, `Ready` at steady-state.
+//!
+//! # The node cache
+//!
+//! One LIST and then one WATCH of all Nodes feed a [`NodeIndex`] that is updated node by node:
+//! a watch event costs a hash-map update (and two HMACs only when the node's machine id or
+//! system UUID changed), a lookup costs at most four hash-map probes under a read lock. Nothing
+//! about the id mapping calls the API server on the request path.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
-use drain::{Drainer, NodeOps};
+use drain::{DrainEvent, Drainer, NodeOps, PodRef};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Node;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::api::WatchParams;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::{WatchStreamExt, watcher as watch_nodes};
 use kube::{Api, Client};
 
 use crate::metrics::{DrainHistogram, DrainLabels};
@@ -26,6 +61,18 @@ use crate::node_id::{LookupError, NodeIdentity, NodeIndex};
 pub const ANNOTATION_WAS_UNSCHEDULABLE: &str = "fleetlock-rs.kured-rs.dev/was-unschedulable";
 /// Annotation holding the FleetLock id that holds the reboot slot for this node.
 pub const ANNOTATION_HOLDER: &str = "fleetlock-rs.kured-rs.dev/holder";
+/// The original reboot manager's status annotation (`Ready` / `Rebooting`), maintained with
+/// [`KubeNodeHandler::with_seed_annotations`].
+pub const ANNOTATION_SEED_STATUS: &str = "rebootmanager/status";
+
+/// The `kind` answered while a PodDisruptionBudget refuses an eviction. Until the protocol's
+/// error-kind set has a dedicated `failed_pdb_blocked`, this is `drain_in_progress` (the drain
+/// keeps retrying); [`NodeError::PdbBlocked`] keeps the case distinct in the code.
+pub const PDB_BLOCKED_KIND: &str = "drain_in_progress";
+/// The `kind` answered for a node whose `Ready` condition is not `True`. Until the protocol's
+/// error-kind set has a dedicated `failed_node_not_ready`, this is `failed_drain` (the drain
+/// cannot start); [`NodeError::NotReady`] keeps the case distinct in the code.
+pub const NODE_NOT_READY_KIND: &str = "failed_drain";
 
 /// What the node side says about a pre-reboot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,21 +81,45 @@ pub enum Preparation {
     NotANode,
     /// The node is cordoned and drained: the reboot may go ahead.
     Ready,
-    /// The node is being drained; ask again later.
+    /// The node is being drained; ask again later. The text reports the progress.
     Draining(String),
     /// The last drain attempt failed (e.g. refused pods); it is retried on the next request.
     DrainFailed(String),
 }
 
-/// Node-side failures.
+/// Node-side failures and refusals.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     /// The id matches several nodes.
     #[error(transparent)]
     Ambiguous(#[from] LookupError),
-    /// A Kubernetes call failed.
+    /// A Kubernetes call failed (the text is the API's error, naming verb and resource).
     #[error("kubernetes: {0}")]
     Api(String),
+    /// The node's `Ready` condition is not `True`: it is not cordoned or drained.
+    #[error(
+        "node {node} is not Ready ({condition}): fleetlock-rs does not drain a node whose kubelet is down; ask again once it is Ready, or delete the Node to handle this machine without Kubernetes"
+    )]
+    NotReady {
+        /// The node.
+        node: String,
+        /// The condition's status, reason and message.
+        condition: String,
+    },
+    /// A PodDisruptionBudget refuses evicting a pod of the node; the drain keeps retrying.
+    #[error(
+        "node {node} is being drained but blocked by a PodDisruptionBudget: pod {pod}: {message}; {progress}"
+    )]
+    PdbBlocked {
+        /// The node.
+        node: String,
+        /// The refused pod (`namespace/name`).
+        pod: String,
+        /// The API server's refusal (it names the budget).
+        message: String,
+        /// Drain progress so far.
+        progress: String,
+    },
 }
 
 /// The seam between the FleetLock server and the cluster.
@@ -62,27 +133,13 @@ pub trait NodeHandler: Send + Sync + std::fmt::Debug {
     async fn finish(&self, node: &str) -> Result<(), NodeError>;
 }
 
-#[derive(Debug, Clone)]
-enum DrainState {
-    Running,
-    Done,
-    Failed(String),
-}
-
-/// A watch-fed node cache with a lazily rebuilt [`NodeIndex`].
-#[derive(Clone)]
-pub struct NodeCache {
-    store: Store<Node>,
-    index: Arc<Mutex<(usize, u64, Arc<NodeIndex>)>>,
-    changes: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl std::fmt::Debug for NodeCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NodeCache")
-            .field("nodes", &self.store.state().len())
-            .finish_non_exhaustive()
-    }
+/// What the cache keeps of one Node besides its ids.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct NodeFacts {
+    /// `None` when `Ready` is `True`, else the condition's status/reason/message.
+    not_ready: Option<String>,
+    /// The [`ANNOTATION_HOLDER`] value when the node carries both of our marks.
+    marked_for: Option<String>,
 }
 
 fn identity(node: &Node) -> NodeIdentity {
@@ -96,68 +153,338 @@ fn identity(node: &Node) -> NodeIdentity {
     }
 }
 
+fn facts(node: &Node) -> NodeFacts {
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
+    let not_ready = match ready {
+        Some(c) if c.status == "True" => None,
+        Some(c) => {
+            let mut text = format!("Ready={}", c.status);
+            if let Some(r) = c.reason.as_deref().filter(|r| !r.is_empty()) {
+                let _ = write!(text, ", reason {r}");
+            }
+            if let Some(m) = c.message.as_deref().filter(|m| !m.is_empty()) {
+                let _ = write!(text, ": {m}");
+            }
+            Some(text)
+        }
+        None => Some("no Ready condition reported".to_owned()),
+    };
+    let annotations = node.metadata.annotations.as_ref();
+    let marked_for = annotations
+        .filter(|a| a.contains_key(ANNOTATION_WAS_UNSCHEDULABLE))
+        .and_then(|a| a.get(ANNOTATION_HOLDER).cloned());
+    NodeFacts {
+        not_ready,
+        marked_for,
+    }
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    index: NodeIndex,
+    facts: HashMap<String, NodeFacts>,
+}
+
+impl CacheState {
+    fn apply(&mut self, node: &Node) {
+        let id = identity(node);
+        self.facts.insert(id.name.clone(), facts(node));
+        self.index.upsert(&id);
+    }
+
+    fn delete(&mut self, node: &Node) {
+        if let Some(name) = node.metadata.name.as_deref() {
+            self.facts.remove(name);
+            self.index.remove(name);
+        }
+    }
+}
+
+/// Where the start-up of the cache is.
+#[derive(Clone, Debug)]
+enum Startup {
+    Waiting,
+    Ready,
+    Failed(String),
+}
+
+/// Aborts the watch task when the last [`NodeCache`] clone is dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A watch-fed node cache: the id index plus readiness and our marks per node.
+#[derive(Clone)]
+pub struct NodeCache {
+    state: Arc<RwLock<CacheState>>,
+    _task: Arc<AbortOnDrop>,
+}
+
+impl std::fmt::Debug for NodeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeCache")
+            .field("nodes", &self.read().index.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl NodeCache {
-    /// Starts a reflector over all Nodes (one LIST, then a WATCH) and waits until the first
-    /// list is in the cache. The task ends when the returned cache is dropped.
+    /// Starts the watch (one LIST, then a WATCH) and waits until the first list is in the
+    /// cache. Fails, instead of waiting forever, when the list or the watch is refused (e.g.
+    /// RBAC without `list`/`watch` on `nodes`): the error is the API's, naming verb and
+    /// resource. The watch task ends when the last clone of the cache is dropped.
     pub async fn start(client: Client) -> Result<Self, NodeError> {
         let api: Api<Node> = Api::all(client);
-        let (store, writer) = reflector::store();
-        let changes = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let bump = Arc::clone(&changes);
-        let stream = reflector::reflector(
-            writer,
-            watcher(api, watcher::Config::default()).default_backoff(),
-        );
-        tokio::spawn(async move {
+        let state = Arc::new(RwLock::new(CacheState::default()));
+        let (tx, mut rx) = tokio::sync::watch::channel(Startup::Waiting);
+        let stream = watch_nodes(api.clone(), watcher::Config::default()).default_backoff();
+        let writer = Arc::clone(&state);
+        let task = tokio::spawn(async move {
             let mut stream = std::pin::pin!(stream);
+            let mut buffer: Option<CacheState> = None;
             while let Some(event) = stream.next().await {
                 match event {
-                    Ok(_) => {
-                        bump.fetch_add(1, std::sync::atomic::Ordering::Release);
+                    Ok(Event::Init) => buffer = Some(CacheState::default()),
+                    Ok(Event::InitApply(node)) => buffer.get_or_insert_default().apply(&node),
+                    Ok(Event::InitDone) => {
+                        // Built outside the lock (5,000 nodes = 10,000 HMACs), swapped in whole.
+                        let fresh = buffer.take().unwrap_or_default();
+                        *writer
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh;
+                        tx.send_if_modified(|s| {
+                            let first = matches!(s, Startup::Waiting);
+                            *s = Startup::Ready;
+                            first
+                        });
                     }
-                    Err(e) => tracing::warn!(error = %e, "node watch error (retrying)"),
+                    Ok(Event::Apply(node)) => writer
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .apply(&node),
+                    Ok(Event::Delete(node)) => writer
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .delete(&node),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "node watch error (retrying)");
+                        tx.send_if_modified(|s| {
+                            if matches!(s, Startup::Waiting) {
+                                *s = Startup::Failed(e.to_string());
+                                true
+                            } else {
+                                false
+                            }
+                        });
+                    }
                 }
             }
         });
-        store
-            .wait_until_ready()
+        let task = AbortOnDrop(task);
+        let outcome = rx
+            .wait_for(|s| !matches!(s, Startup::Waiting))
             .await
-            .map_err(|e| NodeError::Api(format!("node cache never became ready: {e}")))?;
+            .map(|s| s.clone())
+            .map_err(|_| NodeError::Api("node watch task ended before the first list".into()))?;
+        if let Startup::Failed(e) = outcome {
+            return Err(NodeError::Api(format!("listing nodes: {e}")));
+        }
+        // The watcher retries a refused WATCH forever, silently serving a stale cache: probe
+        // the permission once so a missing `watch nodes` rule fails the start-up instead.
+        let probe = WatchParams::default()
+            .labels("fleetlock-rs.kured-rs.dev/watch-permission-probe")
+            .timeout(1);
+        drop(
+            api.watch(&probe, "0")
+                .await
+                .map_err(|e| NodeError::Api(format!("watching nodes: {e}")))?,
+        );
         Ok(Self {
-            store,
-            index: Arc::new(Mutex::new((usize::MAX, u64::MAX, Arc::default()))),
-            changes,
+            state,
+            _task: Arc::new(task),
         })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, CacheState> {
+        // Writers replace entries whole; a poisoned lock still holds a consistent state.
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The node `id` names (see [`NodeIndex::lookup`]).
+    pub fn lookup(&self, id: &str) -> Result<Option<String>, LookupError> {
+        Ok(self.read().index.lookup(id)?.map(str::to_owned))
+    }
+
+    /// How many nodes the cache holds.
+    pub fn len(&self) -> usize {
+        self.read().index.len()
+    }
+
+    /// Whether the cache holds no node.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Whether the cached node carries our marks for holder `id`.
     pub fn marked_for(&self, node: &str, id: &str) -> bool {
-        self.store
-            .get(&reflector::ObjectRef::new(node))
-            .and_then(|n| {
-                let a = n.metadata.annotations.as_ref()?;
-                Some(
-                    a.contains_key(ANNOTATION_WAS_UNSCHEDULABLE)
-                        && a.get(ANNOTATION_HOLDER).map(String::as_str) == Some(id),
-                )
-            })
-            .unwrap_or(false)
+        self.read()
+            .facts
+            .get(node)
+            .and_then(|f| f.marked_for.as_deref())
+            == Some(id)
     }
 
-    /// The current index (rebuilt only when the watch reported changes since the last build).
-    pub fn index(&self) -> Arc<NodeIndex> {
-        let seen = self.changes.load(std::sync::atomic::Ordering::Acquire);
-        // The index is only ever replaced whole, so a poisoned lock still holds a valid one.
-        let mut guard = self
-            .index
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.1 != seen || guard.0 == usize::MAX {
-            let nodes: Vec<NodeIdentity> = self.store.state().iter().map(|n| identity(n)).collect();
-            *guard = (nodes.len(), seen, Arc::new(NodeIndex::new(&nodes)));
-        }
-        Arc::clone(&guard.2)
+    /// `None` if the cached node is Ready (or unknown), else what its Ready condition says.
+    pub fn not_ready(&self, node: &str) -> Option<String> {
+        self.read()
+            .facts
+            .get(node)
+            .and_then(|f| f.not_ready.clone())
     }
+}
+
+/// Progress of one node's drain, from the drain engine's events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeProgress {
+    /// Pods the drain has to move.
+    pub to_evict: usize,
+    /// Evictions accepted so far (including pods deleted by the PDB fallback).
+    pub evicted: usize,
+    /// Pods gone from the node so far.
+    pub gone: usize,
+    /// Pods whose last eviction a PodDisruptionBudget refused, with the server's message.
+    pub blocked: BTreeMap<String, String>,
+}
+
+impl NodeProgress {
+    /// Pods still on the node that the drain waits for.
+    pub fn left(&self) -> usize {
+        self.to_evict.saturating_sub(self.gone)
+    }
+}
+
+impl std::fmt::Display for NodeProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} pod(s) evicted, {} left",
+            self.evicted,
+            self.to_evict,
+            self.left()
+        )
+    }
+}
+
+#[derive(Debug, Default)]
+struct ProgressState {
+    nodes: HashMap<String, NodeProgress>,
+    pod_node: HashMap<PodRef, String>,
+}
+
+/// Collects [`DrainEvent`]s per node; hand [`DrainProgress::sink`] to
+/// `drain::DrainEngine::on_event` and the same value to [`KubeNodeHandler::with_progress`].
+#[derive(Clone, Debug, Default)]
+pub struct DrainProgress {
+    state: Arc<Mutex<ProgressState>>,
+}
+
+impl DrainProgress {
+    /// An empty tracker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ProgressState> {
+        // Every update is a few field writes; a poisoned state is still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records one event.
+    pub fn record(&self, event: &DrainEvent) {
+        let mut s = self.lock();
+        let node_of = |s: &ProgressState, pod: &PodRef| s.pod_node.get(pod).cloned();
+        match event {
+            DrainEvent::Selected { node, evict, .. } => {
+                s.pod_node.retain(|_, n| n != node);
+                for pod in evict {
+                    s.pod_node.insert(pod.clone(), node.clone());
+                }
+                s.nodes.insert(
+                    node.clone(),
+                    NodeProgress {
+                        to_evict: evict.len(),
+                        ..NodeProgress::default()
+                    },
+                );
+            }
+            DrainEvent::Evicted(pod) | DrainEvent::DeletedDespitePdb { pod, .. } => {
+                if let Some(node) = node_of(&s, pod)
+                    && let Some(p) = s.nodes.get_mut(&node)
+                {
+                    p.evicted += 1;
+                    p.blocked.remove(&pod.to_string());
+                }
+            }
+            DrainEvent::AlreadyGone(pod) | DrainEvent::Gone(pod) => {
+                if let Some(node) = node_of(&s, pod)
+                    && let Some(p) = s.nodes.get_mut(&node)
+                {
+                    p.gone += 1;
+                    p.blocked.remove(&pod.to_string());
+                }
+            }
+            DrainEvent::BlockedByPdb { pod, message, .. } => {
+                if let Some(node) = node_of(&s, pod)
+                    && let Some(p) = s.nodes.get_mut(&node)
+                {
+                    p.blocked.insert(pod.to_string(), message.clone());
+                }
+            }
+            DrainEvent::Finished { node, .. } => {
+                if let Some(p) = s.nodes.get_mut(node) {
+                    p.blocked.clear();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A closure for `drain::DrainEngine::on_event`.
+    pub fn sink(&self) -> impl Fn(&DrainEvent) + Send + Sync + 'static {
+        let this = self.clone();
+        move |e| this.record(e)
+    }
+
+    /// The progress of `node`'s current (or last) drain.
+    pub fn get(&self, node: &str) -> Option<NodeProgress> {
+        self.lock().nodes.get(node).cloned()
+    }
+
+    fn forget(&self, node: &str) {
+        let mut s = self.lock();
+        s.nodes.remove(node);
+        s.pod_node.retain(|_, n| n != node);
+    }
+}
+
+#[derive(Debug, Clone)]
+enum DrainState {
+    Running,
+    Done,
+    Failed(String),
 }
 
 /// The real [`NodeHandler`]: crates/drain's `NodeOps` and `Drainer` over a [`NodeCache`].
@@ -168,12 +495,15 @@ pub struct KubeNodeHandler {
     drainer: Arc<dyn Drainer>,
     drains: Arc<Mutex<HashMap<String, DrainState>>>,
     drain_metrics: Option<DrainHistogram>,
+    progress: Option<DrainProgress>,
+    seed_annotations: bool,
 }
 
 impl std::fmt::Debug for KubeNodeHandler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KubeNodeHandler")
             .field("cache", &self.cache)
+            .field("seed_annotations", &self.seed_annotations)
             .finish_non_exhaustive()
     }
 }
@@ -193,6 +523,8 @@ impl KubeNodeHandler {
             drainer,
             drains: Arc::default(),
             drain_metrics: None,
+            progress: None,
+            seed_annotations: false,
         }
     }
 
@@ -200,6 +532,25 @@ impl KubeNodeHandler {
     pub fn with_drain_metrics(mut self, histogram: DrainHistogram) -> Self {
         self.drain_metrics = Some(histogram);
         self
+    }
+
+    /// Reports drain progress and PodDisruptionBudget refusals from `progress`, which must
+    /// be fed by the drainer's events ([`DrainProgress::sink`]).
+    pub fn with_progress(mut self, progress: DrainProgress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Maintains the original reboot manager's [`ANNOTATION_SEED_STATUS`] annotation:
+    /// `Rebooting` when a node is cordoned for its reboot, `Ready` at its steady-state.
+    pub fn with_seed_annotations(mut self, on: bool) -> Self {
+        self.seed_annotations = on;
+        self
+    }
+
+    /// The node cache.
+    pub fn cache(&self) -> &NodeCache {
+        &self.cache
     }
 
     fn drains(&self) -> std::sync::MutexGuard<'_, HashMap<String, DrainState>> {
@@ -239,6 +590,26 @@ impl KubeNodeHandler {
                 .insert(node, state);
         });
     }
+
+    /// The answer while `node`'s drain runs: progress, or the PDB refusal.
+    fn running(&self, node: &str) -> Result<Preparation, NodeError> {
+        let Some(progress) = self.progress.as_ref().and_then(|p| p.get(node)) else {
+            return Ok(Preparation::Draining(format!(
+                "node {node} is being drained; ask again later"
+            )));
+        };
+        if let Some((pod, message)) = progress.blocked.iter().next() {
+            return Err(NodeError::PdbBlocked {
+                node: node.to_owned(),
+                pod: pod.clone(),
+                message: message.clone(),
+                progress: progress.to_string(),
+            });
+        }
+        Ok(Preparation::Draining(format!(
+            "node {node} is being drained: {progress}; ask again later"
+        )))
+    }
 }
 
 fn api_err(e: impl std::fmt::Display) -> NodeError {
@@ -248,17 +619,13 @@ fn api_err(e: impl std::fmt::Display) -> NodeError {
 #[async_trait]
 impl NodeHandler for KubeNodeHandler {
     fn lookup(&self, id: &str) -> Result<Option<String>, NodeError> {
-        Ok(self.cache.index().lookup(id)?.map(str::to_owned))
+        Ok(self.cache.lookup(id)?)
     }
 
     async fn prepare(&self, id: &str, node: &str) -> Result<Preparation, NodeError> {
         let state = self.drains().get(node).cloned();
         match state {
-            Some(DrainState::Running) => {
-                return Ok(Preparation::Draining(format!(
-                    "node {node} is being drained; ask again later"
-                )));
-            }
+            Some(DrainState::Running) => return self.running(node),
             Some(DrainState::Done) => {
                 // Another replica may have finished this cycle (steady-state) since: only trust
                 // our memory while the node still carries the marks for this holder.
@@ -268,6 +635,12 @@ impl NodeHandler for KubeNodeHandler {
                 self.drains().remove(node);
             }
             Some(DrainState::Failed(msg)) => {
+                if let Some(condition) = self.cache.not_ready(node) {
+                    return Err(NodeError::NotReady {
+                        node: node.to_owned(),
+                        condition,
+                    });
+                }
                 // Retry on this request; report the failure meanwhile.
                 self.spawn_drain(node);
                 return Ok(Preparation::DrainFailed(format!(
@@ -276,28 +649,43 @@ impl NodeHandler for KubeNodeHandler {
             }
             None => {}
         }
+        if let Some(condition) = self.cache.not_ready(node) {
+            return Err(NodeError::NotReady {
+                node: node.to_owned(),
+                condition,
+            });
+        }
         let current = self.nodes.get(node).await.map_err(api_err)?;
-        let annotated = current
-            .metadata
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key(ANNOTATION_WAS_UNSCHEDULABLE));
+        let annotations = current.metadata.annotations.as_ref();
+        let annotated = annotations.is_some_and(|a| a.contains_key(ANNOTATION_WAS_UNSCHEDULABLE));
+        let mut marks = BTreeMap::new();
         if !annotated {
             let was = current
                 .spec
                 .as_ref()
                 .and_then(|s| s.unschedulable)
                 .unwrap_or(false);
-            let marks = BTreeMap::from([
-                (ANNOTATION_WAS_UNSCHEDULABLE.to_owned(), was.to_string()),
-                (ANNOTATION_HOLDER.to_owned(), id.to_owned()),
-            ]);
+            marks.insert(ANNOTATION_WAS_UNSCHEDULABLE.to_owned(), was.to_string());
+            marks.insert(ANNOTATION_HOLDER.to_owned(), id.to_owned());
+        }
+        if self.seed_annotations
+            && annotations
+                .and_then(|a| a.get(ANNOTATION_SEED_STATUS))
+                .map(String::as_str)
+                != Some("Rebooting")
+        {
+            marks.insert(ANNOTATION_SEED_STATUS.to_owned(), "Rebooting".to_owned());
+        }
+        if !marks.is_empty() {
             self.ops
                 .add_annotations(node, &marks)
                 .await
                 .map_err(api_err)?;
         }
         self.ops.cordon(node).await.map_err(api_err)?;
+        if let Some(p) = &self.progress {
+            p.forget(node);
+        }
         self.spawn_drain(node);
         Ok(Preparation::Draining(format!(
             "node {node} cordoned, drain started; ask again later"
@@ -305,16 +693,13 @@ impl NodeHandler for KubeNodeHandler {
     }
 
     async fn finish(&self, node: &str) -> Result<(), NodeError> {
-        let Some(current) = self.nodes.get_opt(node).await.map_err(api_err)? else {
+        // Metadata only: the marks are all we need, and the answer is much smaller.
+        let Some(current) = self.nodes.get_metadata_opt(node).await.map_err(api_err)? else {
             self.drains().remove(node);
             return Ok(());
         };
-        let was = current
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(ANNOTATION_WAS_UNSCHEDULABLE).cloned());
-        if let Some(was) = was {
+        let annotations = current.metadata.annotations.unwrap_or_default();
+        if let Some(was) = annotations.get(ANNOTATION_WAS_UNSCHEDULABLE) {
             if was == "false" {
                 self.ops.uncordon(node).await.map_err(api_err)?;
             }
@@ -329,7 +714,19 @@ impl NodeHandler for KubeNodeHandler {
                 .await
                 .map_err(api_err)?;
         }
+        if self.seed_annotations
+            && annotations.get(ANNOTATION_SEED_STATUS).map(String::as_str) != Some("Ready")
+        {
+            let ready = BTreeMap::from([(ANNOTATION_SEED_STATUS.to_owned(), "Ready".to_owned())]);
+            self.ops
+                .add_annotations(node, &ready)
+                .await
+                .map_err(api_err)?;
+        }
         self.drains().remove(node);
+        if let Some(p) = &self.progress {
+            p.forget(node);
+        }
         Ok(())
     }
 }

@@ -10,7 +10,8 @@
 //! after the machineID derivation. Two nodes answering to the same id at the same precedence
 //! are ambiguous: an error, never a guess.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use ring::hmac;
 
@@ -87,54 +88,106 @@ pub enum LookupError {
     },
 }
 
-/// Lookup tables from every accepted id form to node names.
+/// Which id form a table maps, in precedence order.
+const RULES: [&str; 4] = ["machineID app id", "machineID", "name", "systemUUID app id"];
+
+/// The keys one node is reachable by, one per rule (`None`: the node has no such key).
+type Keys = [Option<String>; 4];
+
+fn keys_of(node: &NodeIdentity) -> Keys {
+    let mid = node.machine_id.as_deref().and_then(parse_id128);
+    [
+        mid.map(|m| app_specific_id(&m, &ZINCATI_APP_ID)),
+        mid.map(|m| hex(&m)),
+        Some(node.name.clone()),
+        node.system_uuid
+            .as_deref()
+            .and_then(parse_id128)
+            .map(|u| app_specific_id(&u, &ZINCATI_APP_ID)),
+    ]
+}
+
+/// Lookup tables from every accepted id form to node names, updated node by node (a watch
+/// event costs at most two HMACs, and none when the node's ids did not change).
 #[derive(Clone, Debug, Default)]
 pub struct NodeIndex {
-    /// In precedence order: (rule name, id → node names).
-    tables: [(&'static str, BTreeMap<String, Vec<String>>); 4],
+    /// One table per rule in [`RULES`] order: id → names of the nodes answering to it.
+    tables: [HashMap<String, Vec<Arc<str>>>; 4],
+    /// Every node with the identity it was indexed under and the keys derived from it.
+    nodes: HashMap<Arc<str>, (NodeIdentity, Keys)>,
 }
 
 impl NodeIndex {
     /// Builds the index.
     pub fn new<'a>(nodes: impl IntoIterator<Item = &'a NodeIdentity>) -> Self {
-        let mut tables: [(&'static str, BTreeMap<String, Vec<String>>); 4] = [
-            ("machineID app id", BTreeMap::new()),
-            ("machineID", BTreeMap::new()),
-            ("name", BTreeMap::new()),
-            ("systemUUID app id", BTreeMap::new()),
-        ];
+        let mut index = Self::default();
         for node in nodes {
-            let mut add = |table: usize, key: String| {
-                tables[table]
-                    .1
-                    .entry(key)
+            index.upsert(node);
+        }
+        index
+    }
+
+    /// How many nodes are indexed.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether no node is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Adds `node`, or updates it when its ids changed (a no-op when they did not).
+    pub fn upsert(&mut self, node: &NodeIdentity) {
+        if self
+            .nodes
+            .get(node.name.as_str())
+            .is_some_and(|(known, _)| known == node)
+        {
+            return;
+        }
+        self.remove(&node.name);
+        let name: Arc<str> = Arc::from(node.name.as_str());
+        let keys = keys_of(node);
+        for (table, key) in self.tables.iter_mut().zip(&keys) {
+            if let Some(key) = key {
+                table
+                    .entry(key.clone())
                     .or_default()
-                    .push(node.name.clone());
-            };
-            if let Some(mid) = node.machine_id.as_deref()
-                && let Some(bytes) = parse_id128(mid)
-            {
-                add(0, app_specific_id(&bytes, &ZINCATI_APP_ID));
-                add(1, hex(&bytes));
-            }
-            add(2, node.name.clone());
-            if let Some(uuid) = node.system_uuid.as_deref().and_then(parse_id128) {
-                add(3, app_specific_id(&uuid, &ZINCATI_APP_ID));
+                    .push(Arc::clone(&name));
             }
         }
-        Self { tables }
+        self.nodes.insert(name, (node.clone(), keys));
+    }
+
+    /// Forgets the node called `name` (a no-op for an unknown name).
+    pub fn remove(&mut self, name: &str) {
+        let Some((_, keys)) = self.nodes.remove(name) else {
+            return;
+        };
+        for (table, key) in self.tables.iter_mut().zip(keys) {
+            let Some(key) = key else { continue };
+            if let Some(names) = table.get_mut(&key) {
+                names.retain(|n| &**n != name);
+                if names.is_empty() {
+                    table.remove(&key);
+                }
+            }
+        }
     }
 
     /// The node `id` names, `Ok(None)` if none (a plain fleet machine).
     pub fn lookup(&self, id: &str) -> Result<Option<&str>, LookupError> {
-        for (by, table) in &self.tables {
+        for (by, table) in RULES.into_iter().zip(&self.tables) {
             match table.get(id).map(Vec::as_slice) {
-                Some([one]) => return Ok(Some(one.as_str())),
+                Some([one]) => return Ok(Some(one)),
                 Some(many) if !many.is_empty() => {
+                    let mut nodes: Vec<String> = many.iter().map(ToString::to_string).collect();
+                    nodes.sort();
                     return Err(LookupError::Ambiguous {
                         id: id.to_owned(),
                         by,
-                        nodes: many.to_vec(),
+                        nodes,
                     });
                 }
                 _ => {}
