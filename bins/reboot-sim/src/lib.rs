@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod chaos;
 mod report;
 mod sim;
 

@@ -10,6 +10,8 @@ use agent::LockWaitMode;
 use clap::{Parser, ValueEnum};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use kubesim::faults::FaultConfig;
+mod chaos_cli;
+
 use reboot_sim::{CrashRecovery, FaultSpec, LockBackend, Phase, SimOptions, Transition};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -48,8 +50,10 @@ enum RecoveryArg {
 /// back, C at a time.
 #[allow(clippy::doc_markdown)] // --help text: backticks would show
 #[derive(Debug, Parser)]
-#[command(name = "reboot-sim", version)]
+#[command(name = "reboot-sim", version, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<chaos_cli::Command>,
     /// Number of nodes.
     #[arg(long, default_value_t = 12)]
     nodes: usize,
@@ -255,6 +259,9 @@ impl View {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(chaos_cli::Command::Chaos(chaos)) = &args.command {
+        return chaos_cli::main(chaos);
+    }
     let options = match options(&args) {
         Ok(o) => o,
         Err(e) => {
