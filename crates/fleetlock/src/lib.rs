@@ -1,20 +1,57 @@
 //! FleetLock for Zincati (Fedora CoreOS, Flatcar): protocol types, an axum server, a client
 //! that sends exactly what Zincati sends, and compare-and-swap lock stores (memory, embedded
-//! file, etcd).
+//! file, etcd, Kubernetes Leases).
 //!
 //! Every "not yet" answer is a non-2xx with a `{"kind", "value"}` JSON body: Zincati reboots
 //! on any 2xx.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), fleetlock::ServeError> {
-//! use fleetlock::{ServerConfig, StoreSpec};
-//! let config = ServerConfig {
-//!     store: StoreSpec::File("./fleetlock.db".into()),
-//!     ..ServerConfig::default()
-//! };
-//! fleetlock::serve(config, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! A server on a free loopback port with the (non-persistent) memory store, and two clients
+//! competing for the one slot of group `default`:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use fleetlock::{Client, ClientError, FleetLock, ServerConfig, StoreSpec};
+//!
+//! // reqwest is built with rustls and no default crypto provider: pick ring.
+//! let _ = rustls::crypto::ring::default_provider().install_default();
+//!
+//! // One group, `default`, with 1 slot.
+//! let config = ServerConfig { store: StoreSpec::Memory, ..ServerConfig::default() };
+//! let store = fleetlock::open_store(&config.store).await?;
+//! let app = Arc::new(FleetLock::new(config, store)?);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let base = url::Url::parse(&format!("http://{}/", listener.local_addr()?))?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(fleetlock::serve_on(listener, app, async {
+//!     let _ = stopped.await;
+//! }));
+//!
+//! let http = reqwest::Client::new();
+//! let a = Client::new(base.clone(), "node-a", "default", http.clone())?;
+//! let b = Client::new(base, "node-b", "default", http)?;
+//! a.pre_reboot().await?; // 200: node-a may reboot
+//! a.pre_reboot().await?; // asking again while holding the slot is fine
+//! match b.pre_reboot().await {
+//!     Err(ClientError::Rejected { status, body, .. }) => {
+//!         assert_eq!(status.as_u16(), 409); // "not yet" is never a 2xx
+//!         assert_eq!(body.kind, "failed_lock_semaphore_full");
+//!     }
+//!     other => panic!("node-b must wait: {other:?}"),
+//! }
+//! a.steady_state().await?; // node-a rebooted and is back: its slot is free
+//! b.pre_reboot().await?;
+//! b.steady_state().await?;
+//!
+//! let _ = stop.send(());
+//! server.await??;
+//! # Ok(())
 //! # }
 //! ```
+//!
+//! [`serve`] does the same from a [`ServerConfig`] alone (store, listen address, optional
+//! TLS from [`TlsFiles`], tokens), as the `fleetlock-rs` binary does.
 
 // FleetLock, Zincati and OpenMetrics are product names in prose, not code identifiers.
 #![allow(clippy::doc_markdown)]
