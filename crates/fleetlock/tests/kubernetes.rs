@@ -1,5 +1,7 @@
-//! Kubernetes node handling on kubesim: id → node mapping, cordon + drain before the grant,
-//! PDB blocking, admin cordon preserved, unknown and ambiguous ids.
+//! Kubernetes node handling on kubesim: id → node mapping (vectors cross-checked with openssl's
+//! HMAC and systemd's own `systemd-id128`), cordon + drain before the grant with progress, PDB
+//! blocking with its own answer, node not ready, admin cordon preserved, unknown and ambiguous
+//! ids, seed annotations, the index following node changes, the Lease store with two replicas.
 
 mod common;
 
@@ -9,7 +11,8 @@ use std::time::{Duration, Instant};
 use common::{TestServer, config, holders, post, start_app};
 use fleetlock::FleetLock;
 use fleetlock::kube_nodes::{
-    ANNOTATION_HOLDER, ANNOTATION_WAS_UNSCHEDULABLE, KubeNodeHandler, NodeCache, NodeHandler,
+    ANNOTATION_HOLDER, ANNOTATION_SEED_STATUS, ANNOTATION_WAS_UNSCHEDULABLE, DrainProgress,
+    KubeNodeHandler, NodeCache, NodeHandler,
 };
 use fleetlock::node_id::zincati_id;
 use fleetlock::store::MemoryStore;
@@ -21,13 +24,17 @@ use kubesim::cluster::{Cluster, ClusterBuilder, IntOrPercent, PdbSpec, RunningCl
 const MID0: &str = "c988d2509fdf4cdcbed39037c56406fb";
 
 struct Env {
-    _cluster: RunningCluster,
+    cluster: RunningCluster,
     client: kube::Client,
     handler: Arc<KubeNodeHandler>,
     server: TestServer,
 }
 
 async fn env(builder: ClusterBuilder, machine_ids: &[(&str, &str)]) -> Env {
+    env_with(builder, machine_ids, false).await
+}
+
+async fn env_with(builder: ClusterBuilder, machine_ids: &[(&str, &str)], seed: bool) -> Env {
     kubesim::cluster::install_crypto_provider();
     let cluster = builder.start().await.unwrap();
     let client = cluster.client().unwrap();
@@ -43,9 +50,11 @@ async fn env(builder: ClusterBuilder, machine_ids: &[(&str, &str)]) -> Env {
             .unwrap();
     }
     let cache = NodeCache::start(client.clone()).await.unwrap();
+    let progress = DrainProgress::new();
     let drainer =
         drain::DrainEngine::for_config(cluster.kube_config(), drain::DrainOptions::default())
-            .unwrap();
+            .unwrap()
+            .on_event(progress.sink());
     let app = FleetLock::new(config(&[("default", 1)]), Arc::new(MemoryStore::new())).unwrap();
     let handler = Arc::new(
         KubeNodeHandler::new(
@@ -54,7 +63,9 @@ async fn env(builder: ClusterBuilder, machine_ids: &[(&str, &str)]) -> Env {
             Arc::new(drain::KubeNodeOps::new(client.clone())),
             Arc::new(drainer),
         )
-        .with_drain_metrics(app.metrics().drains.clone()),
+        .with_drain_metrics(app.metrics().drains.clone())
+        .with_progress(progress)
+        .with_seed_annotations(seed),
     );
     // Wait until the watch has delivered the machine ids.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -71,7 +82,7 @@ async fn env(builder: ClusterBuilder, machine_ids: &[(&str, &str)]) -> Env {
     let app = app.with_node_handler(handler.clone());
     let server = start_app(app).await;
     Env {
-        _cluster: cluster,
+        cluster,
         client,
         handler,
         server,
@@ -123,6 +134,23 @@ async fn movable_pods(env: &Env, node: &str) -> Vec<String> {
         })
         .map(|p| p.metadata.name.unwrap_or_default())
         .collect()
+}
+
+/// POSTs like Zincati; returns (status, kind, value).
+async fn ask(env: &Env, path: &str, id: &str) -> (u16, String, String) {
+    let c = env.server.client(id, "default");
+    let result = if path == "pre-reboot" {
+        c.pre_reboot().await
+    } else {
+        c.steady_state().await
+    };
+    match result {
+        Ok(()) => (200, String::new(), String::new()),
+        Err(fleetlock::ClientError::Rejected { status, body, .. }) => {
+            (status.as_u16(), body.kind, body.value)
+        }
+        Err(e) => panic!("transport error: {e}"),
+    }
 }
 
 /// Asks pre-reboot until 200; returns the kinds seen before.
@@ -178,6 +206,15 @@ async fn drains_before_grant_and_uncordons_after() {
         409
     );
 
+    // While the drain runs, the answer reports its progress.
+    let (status, kind, value) = ask(&env, "pre-reboot", &id).await;
+    if status != 200 {
+        assert_eq!(kind, "drain_in_progress");
+        assert!(
+            value.contains("pod(s) evicted") && value.contains("left"),
+            "{value}"
+        );
+    }
     let kinds = until_granted(&env, &id).await;
     assert!(kinds.iter().all(|k| k == "drain_in_progress"), "{kinds:?}");
     assert!(
@@ -231,7 +268,7 @@ async fn admin_cordon_is_preserved_and_node_name_is_an_id() {
 }
 
 #[tokio::test]
-async fn pdb_keeps_answering_drain_in_progress() {
+async fn pdb_blocking_has_its_own_answer_naming_budget_and_pod() {
     let env = env(
         Cluster::builder().nodes(2).deployment(
             "default",
@@ -249,17 +286,238 @@ async fn pdb_keeps_answering_drain_in_progress() {
         }
     }
     let target = target.expect("a node with a db pod");
+    let pods = movable_pods(&env, target).await;
     let until = Instant::now() + Duration::from_secs(3);
+    let mut blocked = None;
     while Instant::now() < until {
-        let (status, kind) = post(&env.server, "pre-reboot", target, "default").await;
-        assert_eq!((status, kind.as_deref()), (409, Some("drain_in_progress")));
+        let (status, kind, value) = ask(&env, "pre-reboot", target).await;
+        assert_eq!(status, 409, "{kind}: {value}");
+        assert_eq!(kind, fleetlock::kube_nodes::PDB_BLOCKED_KIND, "{value}");
+        if value.contains("PodDisruptionBudget") {
+            blocked = Some(value);
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let value = blocked.expect("the answer names the PodDisruptionBudget refusal");
+    assert!(value.contains("db-pdb"), "names the budget: {value}");
+    assert!(
+        pods.iter().any(|p| value.contains(p.as_str())),
+        "names the pod {pods:?}: {value}"
+    );
+    assert!(value.contains("0 of 1 pod(s) evicted, 1 left"), "{value}");
     assert!(
         !movable_pods(&env, target).await.is_empty(),
         "the PDB must hold the pod"
     );
     env.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_node_that_is_not_ready_is_not_drained() {
+    let env = env(
+        Cluster::builder()
+            .nodes(2)
+            .deployment("default", "web", 4, None),
+        &[("node-0", MID0)],
+    )
+    .await;
+    let id = zincati_id(MID0).unwrap();
+    env.cluster
+        .reboot_node("node-0", Duration::from_secs(2))
+        .unwrap();
+    // Wait until the cache has seen the node go NotReady.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while env.handler.cache().not_ready("node-0").is_none() {
+        assert!(Instant::now() < deadline, "cache never saw NotReady");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, kind, value) = ask(&env, "pre-reboot", &id).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (409, fleetlock::kube_nodes::NODE_NOT_READY_KIND),
+        "{value}"
+    );
+    assert!(
+        value.contains("node-0 is not Ready") && value.contains("Ready=False"),
+        "{value}"
+    );
+    let n = node(&env, "node-0").await;
+    assert!(!unschedulable(&n), "a NotReady node is not cordoned");
+    assert_eq!(annotation(&n, ANNOTATION_HOLDER), None);
+    // The id keeps its slot meanwhile (the NotReady node is capacity already lost).
+    assert_eq!(holders(&env.server, "default").await, vec![id.clone()]);
+    assert_eq!(
+        post(&env.server, "pre-reboot", "node-1", "default").await.0,
+        409
+    );
+    // Once the kubelet is back, the node is cordoned, drained and granted.
+    let kinds = until_granted(&env, &id).await;
+    assert!(kinds.contains(&"drain_in_progress".to_owned()), "{kinds:?}");
+    assert!(unschedulable(&node(&env, "node-0").await));
+    assert_eq!(
+        post(&env.server, "steady-state", &id, "default").await,
+        (200, None)
+    );
+    assert!(!unschedulable(&node(&env, "node-0").await));
+    env.server.stop().await;
+}
+
+#[tokio::test]
+async fn seed_annotations_rebooting_then_ready() {
+    let env = env_with(
+        Cluster::builder()
+            .nodes(2)
+            .deployment("default", "web", 2, None),
+        &[],
+        true,
+    )
+    .await;
+    assert_eq!(
+        annotation(&node(&env, "node-0").await, ANNOTATION_SEED_STATUS),
+        None
+    );
+    until_granted(&env, "node-0").await;
+    assert_eq!(
+        annotation(&node(&env, "node-0").await, ANNOTATION_SEED_STATUS).as_deref(),
+        Some("Rebooting")
+    );
+    assert_eq!(
+        post(&env.server, "steady-state", "node-0", "default").await,
+        (200, None)
+    );
+    let n = node(&env, "node-0").await;
+    assert_eq!(
+        annotation(&n, ANNOTATION_SEED_STATUS).as_deref(),
+        Some("Ready")
+    );
+    assert!(!unschedulable(&n));
+    // As the original manager: a steady-state marks any node Ready, held or not.
+    assert_eq!(
+        post(&env.server, "steady-state", "node-1", "default").await,
+        (200, None)
+    );
+    assert_eq!(
+        annotation(&node(&env, "node-1").await, ANNOTATION_SEED_STATUS).as_deref(),
+        Some("Ready")
+    );
+    // Without the option, nothing is written.
+    let plain = env_with(Cluster::builder().nodes(1), &[], false).await;
+    until_granted(&plain, "node-0").await;
+    assert_eq!(
+        annotation(&node(&plain, "node-0").await, ANNOTATION_SEED_STATUS),
+        None
+    );
+    plain.server.stop().await;
+    env.server.stop().await;
+}
+
+#[tokio::test]
+async fn the_index_follows_node_changes() {
+    let env = env(Cluster::builder().nodes(3), &[("node-2", MID0)]).await;
+    let old = zincati_id(MID0).unwrap();
+    assert_eq!(env.handler.lookup(&old).unwrap().as_deref(), Some("node-2"));
+    let mid1 = "0123456789abcdef0123456789abcdef";
+    Api::<Node>::all(env.client.clone())
+        .patch_status(
+            "node-2",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"nodeInfo": {"machineID": mid1}}})),
+        )
+        .await
+        .unwrap();
+    let new = zincati_id(mid1).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while env.handler.lookup(&new).unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "index never saw the new machine id"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(env.handler.lookup(&new).unwrap().as_deref(), Some("node-2"));
+    assert_eq!(env.handler.lookup(&old).unwrap(), None, "old id forgotten");
+    Api::<Node>::all(env.client.clone())
+        .delete("node-2", &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    while env.handler.lookup("node-2").unwrap().is_some() {
+        assert!(Instant::now() < deadline, "index never saw the deletion");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(env.handler.lookup(&new).unwrap(), None);
+    assert_eq!(env.handler.cache().len(), 2);
+    // A deleted node's machine is a plain fleet machine: semaphore only.
+    assert_eq!(
+        post(&env.server, "pre-reboot", &new, "default").await,
+        (200, None)
+    );
+    env.server.stop().await;
+}
+
+/// Zincati's id from the machine id, cross-checked with two independent implementations:
+/// openssl's HMAC-SHA256 (then systemd's documented truncation + UUID v4 bits) for fixed
+/// vectors, and systemd's own `systemd-id128 machine-id --app-specific` for this host.
+#[test]
+fn id_vectors_match_openssl_and_systemd() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let app = "de35106b6ec24688b63afddaa156679b";
+    for mid in [
+        MID0,
+        "00000000000000000000000000000000",
+        "ffffffffffffffffffffffffffffffff",
+        "0123456789abcdef0123456789abcdef",
+    ] {
+        let mut child = Command::new("openssl")
+            .args([
+                "dgst",
+                "-sha256",
+                "-mac",
+                "HMAC",
+                "-macopt",
+                &format!("hexkey:{mid}"),
+                "-hex",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("openssl is installed (Debian package openssl)");
+        let app_bytes: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&app[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        child.stdin.take().unwrap().write_all(&app_bytes).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mac = text.trim().rsplit(' ').next().unwrap();
+        let mut id: Vec<u8> = (0..16)
+            .map(|i| u8::from_str_radix(&mac[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        id[6] = (id[6] & 0x0f) | 0x40;
+        id[8] = (id[8] & 0x3f) | 0x80;
+        let want = id.iter().fold(String::new(), |mut out, b| {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{b:02x}");
+            out
+        });
+        assert_eq!(zincati_id(mid).as_deref(), Some(want.as_str()), "{mid}");
+    }
+    // systemd itself, for this host's machine id (when the host has one and the tool).
+    let host = std::fs::read_to_string("/etc/machine-id").ok();
+    let systemd = Command::new("systemd-id128")
+        .args(["machine-id", &format!("--app-specific={app}")])
+        .output();
+    match (host, systemd) {
+        (Some(host), Ok(out)) if out.status.success() => {
+            let theirs = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(
+                zincati_id(host.trim()).as_deref(),
+                Some(theirs.trim()),
+                "systemd-id128 disagrees for machine id {}",
+                host.trim()
+            );
+        }
+        _ => eprintln!("systemd-id128 or /etc/machine-id not available: openssl check only"),
+    }
 }
 
 #[tokio::test]
