@@ -16,6 +16,9 @@
 //! `FLEETLOCK_CHAOS_SEED` sets the first seed (default 1); a failure prints its seed.
 //! etcd is skipped only when the binary is missing and `CI` is unset.
 
+// FleetLock and Zincati are product names in prose.
+#![allow(clippy::doc_markdown)]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -58,14 +61,6 @@ struct Replica {
 }
 
 impl Replica {
-    fn down() -> Self {
-        Self {
-            runtime: None,
-            stop: None,
-            served: None,
-        }
-    }
-
     async fn start(config: &ServerConfig, backing: &Backing) -> (Self, SocketAddr) {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)

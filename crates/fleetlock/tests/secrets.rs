@@ -5,8 +5,12 @@
 //! One test in its own binary, so the capturing subscriber can be the global one and sees
 //! every thread of the multi-threaded runtime.
 
+// FleetLock is a product name in prose.
+#![allow(clippy::doc_markdown)]
+
 mod common;
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -45,13 +49,15 @@ fn random_token(prefix: &str) -> String {
 async fn seen(r: reqwest::Response) -> String {
     let mut out = format!("{}\n", r.status());
     for (k, v) in r.headers() {
-        out.push_str(&format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())));
+        let _ = writeln!(out, "{k}: {}", String::from_utf8_lossy(v.as_bytes()));
     }
     out.push_str(&r.text().await.unwrap_or_default());
     out.push('\n');
     out
 }
 
+// One scenario, read top to bottom: every request kind in turn.
+#[allow(clippy::too_many_lines)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_never_appear_in_logs_metrics_status_or_errors() {
     common::install_crypto();
