@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rcgen::{
@@ -126,50 +126,20 @@ fn serves_https_with_client_certificates_and_a_protocol_token() {
     let key = write(dir.path(), "tls.key", &pki.server_key);
     let ca = write(dir.path(), "ca.crt", &pki.ca_pem);
     let token = write(dir.path(), "token", &format!("{TOKEN}\n"));
-    let mut child = Command::new(BIN)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            "memory",
-            "--tls-cert",
-            s(&cert),
-            "--tls-key",
-            s(&key),
-            "--client-ca",
-            s(&ca),
-            "--protocol-token-file",
-            s(&token),
-        ])
-        .env("RUST_LOG", "debug")
-        .env_remove("FLEETLOCK_ADMIN_TOKEN")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let log = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in stderr.lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.split("local=").nth(1) {
-                let _ = addr_tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let addr = addr_rx.recv_timeout(Duration::from_secs(30));
-    if addr.is_err() {
-        let _ = child.kill();
-    }
-    let addr = addr.expect("server logged its listen address");
+    let (mut child, addr, log) = spawn(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--store",
+        "memory",
+        "--tls-cert",
+        s(&cert),
+        "--tls-key",
+        s(&key),
+        "--client-ca",
+        s(&ca),
+        "--protocol-token-file",
+        s(&token),
+    ]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -232,6 +202,41 @@ fn serves_https_with_client_certificates_and_a_protocol_token() {
         !log.contains(TOKEN),
         "the token leaked into the log:\n{log}"
     );
+}
+
+/// Starts the binary; returns it, the address it logged and a thread collecting its log.
+fn spawn(args: &[&str]) -> (Child, String, std::thread::JoinHandle<String>) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "debug")
+        .env_remove("FLEETLOCK_ADMIN_TOKEN")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let log = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in stderr.lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("local=").nth(1) {
+                let _ = addr_tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(30));
+    if addr.is_err() {
+        let _ = child.kill();
+    }
+    (child, addr.expect("server logged its listen address"), log)
 }
 
 fn send_sigterm(pid: u32) {
