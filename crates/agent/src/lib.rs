@@ -26,7 +26,7 @@
 //! the real lock, node and drain implementations over HTTP and kured's sentinel file. The
 //! [`Rebooter`](sentinel::Rebooter) is a double that records the call and stops the agent, as
 //! the host going down would; a fresh agent then finishes the cycle, as the restarted
-//! DaemonSet pod does after boot. In a cluster, `kube::Client::try_default()` gives the client
+//! `DaemonSet` pod does after boot. In a cluster, `kube::Client::try_default()` gives the client
 //! and [`sentinel::CommandRebooter`] or [`sentinel::SignalRebooter`] reboots the host.
 //!
 //! ```
