@@ -306,7 +306,7 @@ impl NodeCache {
         drop(
             api.watch(&probe, "0")
                 .await
-                .map_err(|e| NodeError::Api(format!("watching nodes: {e}")))?,
+                .map_err(|e| NodeError::Api(format!("watching nodes: {}", api_message(&e))))?,
         );
         Ok(Self {
             state,
@@ -616,6 +616,17 @@ fn api_err(e: impl std::fmt::Display) -> NodeError {
     NodeError::Api(e.to_string())
 }
 
+/// A Kubernetes client error as an operator reads it: for an API answer, the server's message
+/// (which names the verb and resource of a 403) with code and reason, not the `Status` dump.
+pub fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => {
+            format!("{} ({} {})", s.message, s.code, s.reason)
+        }
+        other => other.to_string(),
+    }
+}
+
 #[async_trait]
 impl NodeHandler for KubeNodeHandler {
     fn lookup(&self, id: &str) -> Result<Option<String>, NodeError> {
@@ -655,7 +666,11 @@ impl NodeHandler for KubeNodeHandler {
                 condition,
             });
         }
-        let current = self.nodes.get(node).await.map_err(api_err)?;
+        let current = self
+            .nodes
+            .get(node)
+            .await
+            .map_err(|e| NodeError::Api(api_message(&e)))?;
         let annotations = current.metadata.annotations.as_ref();
         let annotated = annotations.is_some_and(|a| a.contains_key(ANNOTATION_WAS_UNSCHEDULABLE));
         let mut marks = BTreeMap::new();
@@ -694,7 +709,12 @@ impl NodeHandler for KubeNodeHandler {
 
     async fn finish(&self, node: &str) -> Result<(), NodeError> {
         // Metadata only: the marks are all we need, and the answer is much smaller.
-        let Some(current) = self.nodes.get_metadata_opt(node).await.map_err(api_err)? else {
+        let Some(current) = self
+            .nodes
+            .get_metadata_opt(node)
+            .await
+            .map_err(|e| NodeError::Api(api_message(&e)))?
+        else {
             self.drains().remove(node);
             return Ok(());
         };

@@ -46,7 +46,7 @@ pub fn lease_name(group: &str) -> String {
 }
 
 fn unavailable(e: &kube::Error) -> StoreError {
-    StoreError::Unavailable(format!("kubernetes: {e}"))
+    StoreError::Unavailable(format!("kubernetes: {}", crate::kube_nodes::api_message(e)))
 }
 
 fn status_code(e: &kube::Error) -> Option<u16> {
