@@ -365,12 +365,19 @@ impl Agent {
 
     /// Takes the lock, waiting (per [`LockWaitMode`]) while others hold it; `None` when the
     /// node is no longer eligible or the lock cannot be read.
+    ///
+    /// In [`LockWaitMode::Wait`] the wait is [`lock::RebootLock::wait_for_slot`]: it makes no
+    /// request while the lock stays full and wakes (about) one waiter per freed slot, so the
+    /// eligibility re-check (a Node GET, the blockers) and the acquire cost O(1) requests per
+    /// handoff however many nodes wait. The taint is set once per call, as kured does once per
+    /// period.
     async fn take_lock(
         &self,
         cancel: &CancellationToken,
         mut state: NodeState,
     ) -> Result<Option<LockRecord>, Cancelled> {
         let node = self.node();
+        let mut waited_before = false;
         loop {
             let metadata = LockMetadata {
                 unschedulable: state.unschedulable,
@@ -386,24 +393,34 @@ impl Agent {
                 }
                 Ok(AcquireOutcome::HeldBy(holders)) => {
                     let names: Vec<&str> = holders.iter().map(|r| r.node_id.as_str()).collect();
-                    warn!(node, held_by = ?names, "lock already held");
-                    self.add_taint().await;
+                    if waited_before {
+                        debug!(node, held_by = ?names, "lock taken by another waiter");
+                    } else {
+                        warn!(node, held_by = ?names, "lock already held");
+                        self.add_taint().await;
+                    }
                     if self.config.lock_wait == LockWaitMode::Poll {
                         return Ok(None);
                     }
+                    waited_before = true;
                     let waited = self
                         .cancellable(
                             cancel,
                             tokio::time::timeout(
                                 self.config.period,
-                                self.deps.lock.wait_for_change(),
+                                self.deps.lock.wait_for_slot(node),
                             ),
                         )
                         .await?;
-                    if let Ok(Err(e)) = waited {
-                        debug!(node, error = %e, "lock watch failed; polling");
-                        self.sleep(cancel, self.config.retry_interval.min(self.config.period))
-                            .await?;
+                    match waited {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            debug!(node, error = %e, "lock watch failed; polling");
+                            self.sleep(cancel, self.config.retry_interval.min(self.config.period))
+                                .await?;
+                        }
+                        // A whole period: log and taint again, as kured does every period.
+                        Err(_) => waited_before = false,
                     }
                     match self.eligible(cancel).await? {
                         Some(s) => state = s,

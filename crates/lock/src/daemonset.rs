@@ -25,6 +25,7 @@ use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 use serde_json::json;
+use tokio::time::Instant;
 
 use crate::decision::{
     self, AcquireDecision, LockPolicy, NodeDirectory, ReleaseDecision, gone_nodes, live_holders,
@@ -33,8 +34,12 @@ use crate::error::{LockError, is_conflict, kube_error_is_retryable};
 use crate::format::{LockMetadata, LockRecord, LockValue};
 use crate::nodes::{CachedNodeDirectory, KubeNodeDirectory};
 use crate::retry::{Attempts, RetryPolicy};
-use crate::watch::{ChangeTracker, Observed, spawn_watcher};
+use crate::watch::{Cached, ChangeTracker, Observed, SlotView, spawn_watcher};
 use crate::{AcquireOutcome, RebootLock};
+
+/// How long an acquire that lost a write race waits for the watch to bring the winner's
+/// write before it reads the object instead.
+const CACHE_CATCH_UP: Duration = Duration::from_millis(500);
 
 /// kured's default lock annotation (`--lock-annotation`).
 pub const DEFAULT_ANNOTATION: &str = "weave.works/kured-node-lock";
@@ -121,13 +126,12 @@ pub struct DaemonSetLock {
 }
 
 struct Inner {
-    /// Typed, for the watcher.
-    api: Api<DaemonSet>,
-    /// Untyped, for reads and writes that keep every field.
+    /// Untyped, for the watch, reads and writes that keep every field.
     raw: Api<DynamicObject>,
     nodes: Arc<dyn NodeDirectory>,
     config: DaemonSetLockConfig,
-    tracker: ChangeTracker,
+    /// The watch and its cache of the `DaemonSet`.
+    tracker: ChangeTracker<DynamicObject>,
 }
 
 impl std::fmt::Debug for DaemonSetLock {
@@ -163,11 +167,10 @@ impl DaemonSetLock {
         Ok(Self {
             inner: Arc::new(Inner {
                 raw: Api::namespaced_with(
-                    client.clone(),
+                    client,
                     &config.namespace,
                     &ApiResource::erase::<DaemonSet>(&()),
                 ),
-                api: Api::namespaced(client, &config.namespace),
                 nodes: Arc::new(CachedNodeDirectory::new(nodes, config.node_cache)),
                 tracker: ChangeTracker::new([config.name.clone()]),
                 config,
@@ -191,12 +194,10 @@ impl DaemonSetLock {
 
     async fn get(&self) -> Result<DynamicObject, LockError> {
         let c = &self.inner.config;
-        let ds = self
-            .inner
-            .raw
-            .get_opt(&c.name)
-            .await
-            .map_err(LockError::Api)?;
+        let started = Instant::now();
+        let ds = self.inner.raw.get_opt(&c.name).await;
+        self.inner.tracker.request_took(started.elapsed());
+        let ds = ds.map_err(LockError::Api)?;
         let Some(ds) = ds else {
             self.inner.tracker.observe(&c.name, Observed::Absent);
             return Err(LockError::NotFound {
@@ -215,8 +216,22 @@ impl DaemonSetLock {
 
     /// Reads the parsed value and the object it was read from.
     async fn read(&self) -> Result<(Option<LockValue>, DynamicObject), LockError> {
-        let c = &self.inner.config;
         let ds = self.get().await?;
+        Ok((self.parse(&ds)?, ds))
+    }
+
+    /// The watch's copy of the object, if the watch is up to date (see
+    /// [`ChangeTracker::fresh`]), with its parsed value.
+    fn read_cached(&self) -> Option<Result<(Option<LockValue>, DynamicObject), LockError>> {
+        let cached = self.inner.tracker.fresh()?;
+        let ds = cached.get(&self.inner.config.name)?;
+        let ds = DynamicObject::clone(ds);
+        Some(self.parse(&ds).map(|value| (value, ds)))
+    }
+
+    /// The lock value in `ds`.
+    fn parse(&self, ds: &DynamicObject) -> Result<Option<LockValue>, LockError> {
+        let c = &self.inner.config;
         let value = match ds
             .metadata
             .annotations
@@ -230,12 +245,41 @@ impl DaemonSetLock {
                 source,
             })?),
         };
-        Ok((value, ds))
+        Ok(value)
+    }
+
+    /// Whether `cached` lets `holder` take a slot (TTL rule only: node lookups would cost
+    /// requests; a deleted holder is found by the acquire the caller makes every period).
+    fn slot_view(&self, cached: &Cached<DynamicObject>, holder: &str, now: Timestamp) -> SlotView {
+        let policy = self.inner.config.policy;
+        let Some(ds) = cached.get(&self.inner.config.name) else {
+            // Let the acquire report the missing object.
+            return SlotView::Free;
+        };
+        let Ok(value) = self.parse(ds) else {
+            // Let the acquire report the format error.
+            return SlotView::Free;
+        };
+        let none = BTreeSet::new();
+        match decision::decide_acquire(
+            value.as_ref(),
+            holder,
+            LockMetadata::default(),
+            policy,
+            now,
+            &none,
+        ) {
+            AcquireDecision::Blocked(_) => {
+                SlotView::Full(decision::next_expiry(value.as_ref(), now, policy.ttl))
+            }
+            _ => SlotView::Free,
+        }
     }
 
     /// Writes `value` (`None` removes the annotation) if the object is still as `read`.
     async fn write(&self, read: DynamicObject, value: Option<&LockValue>) -> Result<(), LockError> {
         let c = &self.inner.config;
+        let started = Instant::now();
         let written = match c.write_method {
             WriteMethod::Update => {
                 let mut ds = read;
@@ -265,8 +309,9 @@ impl DaemonSetLock {
                     .patch(&c.name, &PatchParams::default(), &Patch::Merge(&patch))
                     .await
             }
-        }
-        .map_err(LockError::Api)?;
+        };
+        self.inner.tracker.request_took(started.elapsed());
+        let written = written.map_err(LockError::Api)?;
         if let Some(rv) = written.metadata.resource_version {
             self.inner.tracker.observe(&c.name, Observed::Present(rv));
         }
@@ -280,18 +325,40 @@ impl DaemonSetLock {
     ) -> Result<AcquireOutcome, LockError> {
         let c = &self.inner.config;
         let mut attempts = Attempts::new(c.retry);
+        // Decide from the watch's copy while it is current: no GET. A write based on it that
+        // gets a 409 lost to someone else; the watch brings their write, and we decide again.
+        let mut use_cache = true;
+        let mut conflicted = false;
         while attempts.next() {
-            let (current, read) = match self.read().await {
+            let cached = if use_cache { self.read_cached() } else { None };
+            let from_cache = cached.is_some();
+            let read = match cached {
+                Some(read) => read,
+                None => self.read().await,
+            };
+            let (current, read) = match read {
                 Ok(read) => read,
                 Err(e) => {
                     attempts.after_failure(e).await?;
                     continue;
                 }
             };
+            let read_rv =
+                Observed::Present(read.metadata.resource_version.clone().unwrap_or_default());
             let now = Timestamp::now();
             let none = BTreeSet::new();
             let mut decision =
                 decision::decide_acquire(current.as_ref(), holder, metadata, c.policy, now, &none);
+            if let AcquireDecision::Blocked(holders) = &decision
+                && conflicted
+                && from_cache
+            {
+                // Another waiter took the slot between our look and our write: a collision
+                // (a 409 because of some other change is not one). Its holders were just
+                // written by live agents, no need to look their nodes up.
+                self.inner.tracker.collided();
+                return Ok(AcquireOutcome::HeldBy(holders.clone()));
+            }
             if let AcquireDecision::Blocked(holders) = &decision {
                 let gone = gone_nodes(self.inner.nodes.as_ref(), holders).await;
                 if !gone.is_empty() {
@@ -326,6 +393,18 @@ impl DaemonSetLock {
                         }
                         tracing::info!(holder, "reboot lock acquired");
                         return Ok(AcquireOutcome::Acquired(record));
+                    }
+                    Err(LockError::Api(e)) if from_cache && is_conflict(&e) => {
+                        conflicted = true;
+                        tracing::debug!(holder, "lock write lost a race; deciding again");
+                        if !self
+                            .inner
+                            .tracker
+                            .wait_past(&c.name, &read_rv, CACHE_CATCH_UP)
+                            .await
+                        {
+                            use_cache = false;
+                        }
                     }
                     Err(e) => attempts.after_failure(e).await?,
                 },
@@ -374,6 +453,16 @@ impl DaemonSetLock {
         Err(LockError::Contention {
             attempts: attempts.made - 1,
         })
+    }
+
+    fn start_watch(
+        &self,
+        state: Arc<tokio::sync::watch::Sender<crate::watch::WatchState<DynamicObject>>>,
+    ) -> tokio::task::JoinHandle<()> {
+        let c = &self.inner.config;
+        let config = watcher::Config::default().fields(&format!("metadata.name={}", c.name));
+        let names = BTreeSet::from([c.name.clone()]);
+        spawn_watcher(self.inner.raw.clone(), config, names, state)
     }
 
     async fn read_with_retries(&self) -> Result<Option<LockValue>, LockError> {
@@ -427,13 +516,19 @@ impl RebootLock for DaemonSetLock {
     }
 
     async fn wait_for_change(&self) -> Result<(), LockError> {
-        let c = &self.inner.config;
-        let api = self.inner.api.clone();
-        let config = watcher::Config::default().fields(&format!("metadata.name={}", c.name));
-        let names = BTreeSet::from([c.name.clone()]);
         self.inner
             .tracker
-            .wait(move |state| spawn_watcher(api, config, names, state))
+            .wait(|state| self.start_watch(state))
+            .await
+    }
+
+    async fn wait_for_slot(&self, holder: &str) -> Result<(), LockError> {
+        self.inner
+            .tracker
+            .wait_for_slot(
+                |state| self.start_watch(state),
+                |cached, now| self.slot_view(cached, holder, now),
+            )
             .await
     }
 }

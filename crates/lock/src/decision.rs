@@ -130,6 +130,27 @@ pub fn holding(
         .cloned()
 }
 
+/// The earliest instant after `now` at which a record of `current` expires under the
+/// configured TTL (`None`: none expires).
+pub fn next_expiry(
+    current: Option<&LockValue>,
+    now: Timestamp,
+    configured_ttl: SignedDuration,
+) -> Option<Timestamp> {
+    current?
+        .records()
+        .iter()
+        .filter_map(|r| {
+            let ttl = effective_ttl(r.ttl, configured_ttl);
+            if !ttl.is_positive() {
+                return None;
+            }
+            r.created?.checked_add(ttl).ok()
+        })
+        .filter(|t| *t > now)
+        .min()
+}
+
 /// A record of someone else that the new value drops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Displaced {
@@ -431,6 +452,34 @@ mod tests {
             t(NOW),
             SignedDuration::ZERO
         ));
+    }
+
+    #[test]
+    fn next_expiry_is_the_earliest_future_one() {
+        let cur = multi(
+            3,
+            vec![
+                rec("a", "2024-07-17T12:59:00Z", 120),
+                rec("b", "2024-07-17T12:59:30Z", 60),
+                rec("c", "2024-07-17T12:00:00Z", 0),
+                manual("m"),
+            ],
+        );
+        let zero = SignedDuration::ZERO;
+        assert_eq!(
+            next_expiry(Some(&cur), t(NOW), zero),
+            Some(t("2024-07-17T13:00:30Z"))
+        );
+        // The configured TTL wins; records already expired are not "next".
+        assert_eq!(
+            next_expiry(Some(&cur), t(NOW), SignedDuration::from_secs(90)),
+            Some(t("2024-07-17T13:00:30Z"))
+        );
+        assert_eq!(
+            next_expiry(Some(&cur), t(NOW), SignedDuration::from_secs(10)),
+            None
+        );
+        assert_eq!(next_expiry(None, t(NOW), zero), None);
     }
 
     #[test]

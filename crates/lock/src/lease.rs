@@ -35,8 +35,12 @@ use crate::error::{LockError, is_conflict, kube_error_is_retryable};
 use crate::format::{LockMetadata, LockRecord};
 use crate::nodes::{CachedNodeDirectory, KubeNodeDirectory};
 use crate::retry::{Attempts, RetryPolicy};
-use crate::watch::{ChangeTracker, Observed, spawn_watcher};
+use crate::watch::{Cached, ChangeTracker, Observed, SlotView, WatchState, spawn_watcher};
 use crate::{AcquireOutcome, RebootLock};
+
+/// How long an acquire that lost a write race waits for the watch to bring the winner's
+/// write before it reads the slots instead.
+const CACHE_CATCH_UP: Duration = Duration::from_millis(500);
 
 /// Where the Leases live and how the lock behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +119,8 @@ struct Inner {
     nodes: Arc<dyn NodeDirectory>,
     config: LeaseLockConfig,
     slots: Vec<String>,
-    tracker: ChangeTracker,
+    /// The watch and its cache of the slot Leases.
+    tracker: ChangeTracker<Lease>,
 }
 
 impl std::fmt::Debug for LeaseLock {
@@ -203,7 +208,10 @@ impl LeaseLock {
     async fn read_slots(&self) -> Result<Vec<Slot>, LockError> {
         let mut slots = Vec::with_capacity(self.inner.slots.len());
         for name in &self.inner.slots {
-            let lease = self.inner.api.get_opt(name).await.map_err(LockError::Api)?;
+            let started = tokio::time::Instant::now();
+            let lease = self.inner.api.get_opt(name).await;
+            self.inner.tracker.request_took(started.elapsed());
+            let lease = lease.map_err(LockError::Api)?;
             let slot = match lease {
                 None => {
                     self.inner.tracker.observe(name, Observed::Absent);
@@ -214,24 +222,94 @@ impl LeaseLock {
                     }
                 }
                 Some(lease) => {
-                    let rv = lease.metadata.resource_version.clone().unwrap_or_default();
+                    let slot = self.slot_of(&lease);
                     self.inner
                         .tracker
-                        .observe(name, Observed::Present(rv.clone()));
-                    Slot {
-                        rv: Some(rv),
-                        record: self.record_of(&lease),
-                        transitions: lease
-                            .spec
-                            .as_ref()
-                            .and_then(|s| s.lease_transitions)
-                            .unwrap_or(0),
-                    }
+                        .observe(name, Observed::Present(slot.rv.clone().unwrap_or_default()));
+                    slot
                 }
             };
             slots.push(slot);
         }
         Ok(slots)
+    }
+
+    fn slot_of(&self, lease: &Lease) -> Slot {
+        Slot {
+            rv: Some(lease.metadata.resource_version.clone().unwrap_or_default()),
+            record: self.record_of(lease),
+            transitions: lease
+                .spec
+                .as_ref()
+                .and_then(|s| s.lease_transitions)
+                .unwrap_or(0),
+        }
+    }
+
+    /// The slots as the watch has them, if it is up to date (no GET).
+    fn slots_cached(&self) -> Option<Vec<Slot>> {
+        let cached = self.inner.tracker.fresh()?;
+        Some(
+            self.inner
+                .slots
+                .iter()
+                .map(|name| match cached.get(name) {
+                    Some(lease) => self.slot_of(lease),
+                    None => Slot {
+                        rv: None,
+                        record: None,
+                        transitions: 0,
+                    },
+                })
+                .collect(),
+        )
+    }
+
+    fn start_watch(
+        &self,
+        state: Arc<tokio::sync::watch::Sender<WatchState<Lease>>>,
+    ) -> tokio::task::JoinHandle<()> {
+        let names: BTreeSet<String> = self.inner.slots.iter().cloned().collect();
+        spawn_watcher(
+            self.inner.api.clone(),
+            kube::runtime::watcher::Config::default(),
+            names,
+            state,
+        )
+    }
+
+    /// Whether the cached slots let `holder` take one (TTL rule only, as for the `DaemonSet`
+    /// backend).
+    fn slot_view(&self, cached: &Cached<Lease>, holder: &str, now: Timestamp) -> SlotView {
+        let policy = self.inner.config.policy;
+        let records: Vec<Option<LockRecord>> = self
+            .inner
+            .slots
+            .iter()
+            .map(|name| cached.get(name).and_then(|l| self.record_of(l)))
+            .collect();
+        let none = BTreeSet::new();
+        match decision::decide_slots(
+            &records,
+            holder,
+            LockMetadata::default(),
+            policy,
+            now,
+            &none,
+        ) {
+            SlotDecision::Blocked(_) => {
+                let next = records
+                    .iter()
+                    .flatten()
+                    .filter_map(|r| {
+                        let value = crate::format::LockValue::Single(r.clone());
+                        decision::next_expiry(Some(&value), now, policy.ttl)
+                    })
+                    .min();
+                SlotView::Full(next)
+            }
+            _ => SlotView::Free,
+        }
     }
 
     async fn read_with_retries(&self) -> Result<Vec<Slot>, LockError> {
@@ -354,18 +432,33 @@ impl RebootLock for LeaseLock {
     ) -> Result<AcquireOutcome, LockError> {
         let policy = self.inner.config.policy;
         let mut attempts = Attempts::new(self.inner.config.retry);
+        // As the DaemonSet backend: decide from the watch's copy while it is current.
+        let mut use_cache = true;
+        let mut conflicted = false;
         while attempts.next() {
-            let slots = match self.read_slots().await {
-                Ok(s) => s,
-                Err(e) => {
-                    attempts.after_failure(e).await?;
-                    continue;
-                }
+            let cached = if use_cache { self.slots_cached() } else { None };
+            let from_cache = cached.is_some();
+            let slots = match cached {
+                Some(slots) => slots,
+                None => match self.read_slots().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        attempts.after_failure(e).await?;
+                        continue;
+                    }
+                },
             };
             let records: Vec<Option<LockRecord>> = slots.iter().map(|s| s.record.clone()).collect();
             let now = Timestamp::now();
             let mut decision =
                 decision::decide_slots(&records, holder, metadata, policy, now, &BTreeSet::new());
+            if let SlotDecision::Blocked(holders) = &decision
+                && conflicted
+                && from_cache
+            {
+                self.inner.tracker.collided();
+                return Ok(AcquireOutcome::HeldBy(holders.clone()));
+            }
             if let SlotDecision::Blocked(holders) = &decision {
                 let gone = gone_nodes(self.inner.nodes.as_ref(), holders).await;
                 if !gone.is_empty() {
@@ -395,6 +488,21 @@ impl RebootLock for LeaseLock {
                         }
                         tracing::info!(holder, lease = %self.inner.slots[slot], "reboot lock acquired");
                         return Ok(AcquireOutcome::Acquired(record));
+                    }
+                    Err(LockError::Api(e)) if from_cache && is_conflict(&e) => {
+                        conflicted = true;
+                        let seen = slots[slot]
+                            .rv
+                            .clone()
+                            .map_or(Observed::Absent, Observed::Present);
+                        if !self
+                            .inner
+                            .tracker
+                            .wait_past(&self.inner.slots[slot], &seen, CACHE_CATCH_UP)
+                            .await
+                        {
+                            use_cache = false;
+                        }
                     }
                     Err(e) => attempts.after_failure(e).await?,
                 },
@@ -484,13 +592,19 @@ impl RebootLock for LeaseLock {
     }
 
     async fn wait_for_change(&self) -> Result<(), LockError> {
-        let api = self.inner.api.clone();
-        let names: BTreeSet<String> = self.inner.slots.iter().cloned().collect();
         self.inner
             .tracker
-            .wait(move |state| {
-                spawn_watcher(api, kube::runtime::watcher::Config::default(), names, state)
-            })
+            .wait(|state| self.start_watch(state))
+            .await
+    }
+
+    async fn wait_for_slot(&self, holder: &str) -> Result<(), LockError> {
+        self.inner
+            .tracker
+            .wait_for_slot(
+                |state| self.start_watch(state),
+                |cached, now| self.slot_view(cached, holder, now),
+            )
             .await
     }
 }

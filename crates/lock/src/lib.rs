@@ -129,10 +129,23 @@ pub trait RebootLock: Send + Sync {
     /// A TTL running out changes nothing on the server, so callers bound the wait with their
     /// period.
     async fn wait_for_change(&self) -> Result<(), LockError>;
+
+    /// Resolves when, as far as the watch shows, `holder` could take a slot (or holds one):
+    /// made for waiters, it costs no API request while the lock stays full, and when a slot
+    /// frees it lets one waiter go first (a short adaptive random delay, re-checked against the
+    /// watch) instead of all of them, so that a handoff costs O(1) requests however many nodes
+    /// wait. Expired records count as free; a holder whose Node was deleted does not (that
+    /// needs node lookups; callers bound the wait with their period and then `acquire`,
+    /// which checks). The caller then calls [`Self::acquire`], which may still find the lock
+    /// full. The default waits for any change ([`Self::wait_for_change`]).
+    async fn wait_for_slot(&self, holder: &str) -> Result<(), LockError> {
+        let _ = holder;
+        self.wait_for_change().await
+    }
 }
 
-/// Acquires the lock for `holder`, waiting while others hold it: each wait ends on a change
-/// of the lock object or after `recheck` (a TTL lapse or a holder's node being deleted
+/// Acquires the lock for `holder`, waiting while others hold it: each wait
+/// ([`RebootLock::wait_for_slot`]) ends when the watch shows a free slot or after `recheck` (a TTL lapse or a holder's node being deleted
 /// changes nothing on the lock object), whichever comes first. If the watch fails, it falls
 /// back to sleeping `recheck`. Errors of `acquire` are returned as they are.
 pub async fn acquire_waiting(
@@ -150,7 +163,7 @@ pub async fn acquire_waiting(
                     held_by = ?holders.iter().map(|r| r.node_id.as_str()).collect::<Vec<_>>(),
                     "reboot lock held; waiting for a change"
                 );
-                match tokio::time::timeout(recheck, lock.wait_for_change()).await {
+                match tokio::time::timeout(recheck, lock.wait_for_slot(holder)).await {
                     Ok(Ok(())) | Err(_) => {}
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "lock watch failed; polling instead");
@@ -185,10 +198,10 @@ mod tests {
                 .times(1)
                 .in_sequence(&mut seq)
                 .returning(|_, _| Ok(AcquireOutcome::HeldBy(vec![record("other")])));
-            lock.expect_wait_for_change()
+            lock.expect_wait_for_slot()
                 .times(1)
                 .in_sequence(&mut seq)
-                .returning(|| Ok(()));
+                .returning(|_| Ok(()));
         }
         lock.expect_acquire()
             .times(1)
@@ -213,10 +226,10 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(AcquireOutcome::HeldBy(vec![record("other")])));
-        lock.expect_wait_for_change()
+        lock.expect_wait_for_slot()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|| Err(LockError::WatchEnded));
+            .returning(|_| Err(LockError::WatchEnded));
         lock.expect_acquire()
             .times(1)
             .in_sequence(&mut seq)
