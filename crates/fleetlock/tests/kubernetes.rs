@@ -652,3 +652,109 @@ async fn a_cycle_finished_on_another_replica_is_not_reused() {
     b.stop().await;
     env.server.stop().await;
 }
+
+/// Two replicas, each with its own client, Lease store, node cache and drain memory, on one
+/// kubesim; Zincati's requests land on either (a load-balanced Service).
+#[tokio::test]
+async fn a_node_cycle_spread_over_two_replicas_on_the_lease_store() {
+    kubesim::cluster::install_crypto_provider();
+    let cluster = Cluster::builder()
+        .nodes(3)
+        .deployment("default", "web", 6, None)
+        .start()
+        .await
+        .unwrap();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let client = cluster.client().unwrap();
+        let progress = DrainProgress::new();
+        let drainer =
+            drain::DrainEngine::for_config(cluster.kube_config(), drain::DrainOptions::default())
+                .unwrap()
+                .on_event(progress.sink());
+        let handler = KubeNodeHandler::new(
+            client.clone(),
+            NodeCache::start(client.clone()).await.unwrap(),
+            Arc::new(drain::KubeNodeOps::new(client.clone())),
+            Arc::new(drainer),
+        )
+        .with_progress(progress);
+        let store = Arc::new(fleetlock::store::KubernetesStore::new(client, "default"));
+        let app = FleetLock::new(config(&[("default", 1)]), store)
+            .unwrap()
+            .with_node_handler(Arc::new(handler));
+        replicas.push(start_app(app).await);
+    }
+    let nodes: Api<Node> = Api::all(cluster.client().unwrap());
+    // Three nodes race through both replicas for the one slot: exactly one gets it (its drain
+    // starts), the others are refused.
+    let mut tasks = Vec::new();
+    for (i, name) in ["node-0", "node-1", "node-2"].into_iter().enumerate() {
+        let c = replicas[i % 2].client(name, "default");
+        tasks.push(tokio::spawn(async move { (name, c.pre_reboot().await) }));
+    }
+    let mut draining = Vec::new();
+    for t in tasks {
+        let (name, result) = t.await.unwrap();
+        match result {
+            Err(fleetlock::ClientError::Rejected { body, .. })
+                if body.kind == "drain_in_progress" =>
+            {
+                draining.push(name);
+            }
+            Err(fleetlock::ClientError::Rejected { body, .. }) => {
+                assert_eq!(body.kind, "failed_lock_semaphore_full", "{}", body.value);
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert_eq!(draining.len(), 1, "one slot, one drain: {draining:?}");
+    let winner = draining[0];
+    // The holder's polls alternate between the replicas until one answers 200.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut i = 0;
+    loop {
+        match replicas[i % 2].client(winner, "default").pre_reboot().await {
+            Ok(()) => break,
+            Err(fleetlock::ClientError::Rejected { body, .. }) => {
+                assert_eq!(body.kind, "drain_in_progress", "{}", body.value);
+            }
+            Err(e) => panic!("{e}"),
+        }
+        assert!(Instant::now() < deadline, "never granted");
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pods: Api<Pod> = Api::all(cluster.client().unwrap());
+    let left = pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={winner}")))
+        .await
+        .unwrap()
+        .items;
+    assert!(left.is_empty(), "granted with pods left: {}", left.len());
+    // The others are still refused while it holds the slot, on both replicas.
+    for r in &replicas {
+        for other in ["node-0", "node-1", "node-2"]
+            .into_iter()
+            .filter(|n| *n != winner)
+        {
+            let err = r.client(other, "default").pre_reboot().await.unwrap_err();
+            assert!(matches!(err, fleetlock::ClientError::Rejected { .. }));
+        }
+    }
+    // Steady-state on the other replica than the last grant: uncordoned, slot free.
+    replicas[(i + 1) % 2]
+        .client(winner, "default")
+        .steady_state()
+        .await
+        .unwrap();
+    let n = nodes.get(winner).await.unwrap();
+    assert!(!unschedulable(&n));
+    assert_eq!(annotation(&n, ANNOTATION_HOLDER), None);
+    for r in &replicas {
+        assert!(holders(r, "default").await.is_empty());
+    }
+    for r in replicas {
+        r.stop().await;
+    }
+}

@@ -1,6 +1,33 @@
 //! Kubernetes store: one `coordination.k8s.io/v1` Lease per group, holders in an annotation,
 //! compare-and-swap on `metadata.resourceVersion` (create for an absent group, PUT carrying the
-//! read resourceVersion otherwise; 409 = someone else won).
+//! read resourceVersion otherwise; 409 = someone else won). Any number of server replicas may
+//! share it: every change of a group is one CAS of the group's whole holder list.
+//!
+//! # Why not crates/lock's `LeaseLock`
+//!
+//! Issue 8 suggests the Lease backend of crates/lock. It was read and does not fit the FleetLock
+//! semantics, for reasons that are properties of its design, not missing options:
+//!
+//! - **Slots that shrink.** `LeaseLock` keeps one Lease per slot (`<name>-0 … <name>-(c-1)`) and
+//!   does not consult slots numbered `c` and above. FleetLock's configured slot count wins but
+//!   must never evict a holder: after a change from 3 slots to 1 with three holders, nobody may
+//!   be granted until two have left. With `LeaseLock` the holders of Leases 1 and 2 would no
+//!   longer be counted and a fourth machine could reboot at once. Here the group's holder list
+//!   is one object, and [`crate::semaphore`] counts it against the configured slots.
+//! - **Holders that are not nodes.** `LeaseLock` treats a holder whose Node no longer exists as
+//!   gone (its slot is free). FleetLock holders are Zincati ids: app-specific machine ids, or
+//!   machines outside Kubernetes altogether; every one of them would read as "gone".
+//! - **Kured's record and TTL.** Its holder record is kured's (`nodeID`, `created`, `ttl`,
+//!   `unschedulable`); a FleetLock slot has no TTL and is released only by steady-state or the
+//!   admin endpoint.
+//! - **Groups.** FleetLock needs a lock per (case-sensitive) group and the list of groups for
+//!   `/v1/status` and `/metrics`; `LeaseLock` is one lock with no enumeration.
+//! - **One semaphore for every store.** The memory, file, etcd and Kubernetes stores implement
+//!   the same [`LockStore`] CAS primitive and share [`crate::semaphore`] and the protocol test
+//!   suite; a higher-level lock would bypass both for one store.
+//!
+//! Safety with two replicas is tested on kubesim (`tests/kubernetes.rs`: 20 ids racing through
+//! two servers with separate clients, and a node cycle spread over two replicas).
 
 use std::collections::BTreeMap;
 
