@@ -159,6 +159,26 @@ impl ServerConfig {
         if self.protocol_token.as_deref().is_some_and(str::is_empty) {
             return Err(ConfigError::new("protocol_token", "must not be empty"));
         }
+        #[cfg(not(feature = "kubernetes"))]
+        if self.kubernetes_nodes {
+            return Err(ConfigError::new(
+                "kubernetes_nodes",
+                "this build of fleetlock has no Kubernetes support (cargo feature `kubernetes`)",
+            ));
+        }
+        let missing = match self.store {
+            StoreSpec::Etcd { .. } if cfg!(not(feature = "etcd")) => Some("etcd"),
+            StoreSpec::Kubernetes { .. } if cfg!(not(feature = "kubernetes")) => Some("kubernetes"),
+            _ => None,
+        };
+        if let Some(feature) = missing {
+            return Err(ConfigError::new(
+                "store",
+                format!(
+                    "this build of fleetlock has no {feature} store (cargo feature `{feature}`)"
+                ),
+            ));
+        }
         Ok(())
     }
 }

@@ -5,7 +5,13 @@
 //! Every "not yet" answer is a non-2xx with a `{"kind", "value"}` JSON body: Zincati reboots
 //! on any 2xx.
 //!
-//! A server on a free loopback port with the (non-persistent) memory store, and two clients
+//! Cargo features (additive): none by default — the protocol types ([`protocol`]) and the
+//! [`Client`]; `server` — the axum server, TLS, metrics, configuration and the memory and file
+//! stores; `etcd` — the etcd store; `kubernetes` — the Lease store and node handling (cordon
+//! and drain before granting). Without `etcd`/`kubernetes`, such a `StoreSpec` still parses
+//! and opening it reports the missing feature.
+//!
+//! With `server`: a server on a free loopback port with the (non-persistent) memory store, and two clients
 //! competing for the one slot of group `default`:
 //!
 //! ```
@@ -50,27 +56,38 @@
 //! # }
 //! ```
 //!
-//! [`serve`] does the same from a [`ServerConfig`] alone (store, listen address, optional
-//! TLS from [`TlsFiles`], tokens), as the `fleetlock-rs` binary does.
+//! `serve` does the same from a `ServerConfig` alone (store, listen address, optional
+//! TLS from `TlsFiles`, tokens), as the `fleetlock-rs` binary does.
 
 // FleetLock, Zincati and OpenMetrics are product names in prose, not code identifiers.
 #![allow(clippy::doc_markdown)]
 
 pub mod client;
+#[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "kubernetes")]
 pub mod kube_nodes;
+#[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "kubernetes")]
 pub mod node_id;
 pub mod protocol;
+#[cfg(feature = "server")]
 pub mod semaphore;
+#[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
 pub mod tls;
 
 pub use client::{Client, ClientError};
+#[cfg(feature = "server")]
 pub use config::{ConfigError, FileConfig, ServerConfig, TlsFiles};
 pub use protocol::{ErrorBody, ErrorKind, LockRequest, ProtocolError};
+#[cfg(feature = "server")]
 pub use server::{
     FleetLock, ServeError, Status, open_store, router, serve, serve_on, serve_tls_on,
 };
+#[cfg(feature = "server")]
 pub use store::{LockStore, StoreError, StoreSpec};

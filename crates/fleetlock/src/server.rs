@@ -17,11 +17,16 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
+#[cfg(feature = "kubernetes")]
 use crate::kube_nodes::{NodeError, NodeHandler, Preparation};
-use crate::metrics::{DrainHistogram, Metrics};
+#[cfg(feature = "kubernetes")]
+use crate::metrics::DrainHistogram;
+use crate::metrics::Metrics;
 use crate::protocol::{ErrorKind, LockRequest, PROTOCOL_HEADER, ProtocolError};
 use crate::semaphore::{self, AcquireError, Acquired, Released};
-use crate::store::{EtcdStore, FileStore, Holder, LockStore, MemoryStore, StoreError, StoreSpec};
+#[cfg(feature = "etcd")]
+use crate::store::EtcdStore;
+use crate::store::{FileStore, Holder, LockStore, MemoryStore, StoreError, StoreSpec};
 
 /// Server start-up failures.
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +50,17 @@ pub enum ServeError {
     },
 }
 
+#[cfg(not(all(feature = "kubernetes", feature = "etcd")))]
+fn missing_feature(feature: &str) -> String {
+    format!("this build of fleetlock has no {feature} store (cargo feature `{feature}`)")
+}
+
 /// Opens the store a [`StoreSpec`] names.
 pub async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn LockStore>, StoreError> {
     Ok(match spec {
         StoreSpec::Memory => Arc::new(MemoryStore::new()),
         StoreSpec::File(path) => Arc::new(FileStore::open(path.clone()).await?),
+        #[cfg(feature = "kubernetes")]
         StoreSpec::Kubernetes { namespace } => {
             let client = kube::Client::try_default()
                 .await
@@ -59,9 +70,16 @@ pub async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn LockStore>, StoreErr
                 .unwrap_or_else(|| client.default_namespace().to_owned());
             Arc::new(crate::store::KubernetesStore::new(client, &ns))
         }
+        #[cfg(feature = "etcd")]
         StoreSpec::Etcd { endpoints, prefix } => {
             Arc::new(EtcdStore::new(endpoints.clone(), prefix.clone())?)
         }
+        #[cfg(not(feature = "kubernetes"))]
+        StoreSpec::Kubernetes { .. } => {
+            return Err(StoreError::Unsupported(missing_feature("kubernetes")));
+        }
+        #[cfg(not(feature = "etcd"))]
+        StoreSpec::Etcd { .. } => return Err(StoreError::Unsupported(missing_feature("etcd"))),
     })
 }
 
@@ -71,6 +89,7 @@ pub struct FleetLock {
     config: ServerConfig,
     store: Arc<dyn LockStore>,
     metrics: Metrics,
+    #[cfg(feature = "kubernetes")]
     nodes: Option<Arc<dyn NodeHandler>>,
 }
 
@@ -109,16 +128,19 @@ impl FleetLock {
             config,
             store,
             metrics: Metrics::new(),
+            #[cfg(feature = "kubernetes")]
             nodes: None,
         })
     }
 
     /// Enables Kubernetes node handling (cordon + drain before granting, uncordon after).
+    #[cfg(feature = "kubernetes")]
     pub fn with_node_handler(mut self, nodes: Arc<dyn NodeHandler>) -> Self {
         self.nodes = Some(nodes);
         self
     }
 
+    #[cfg(feature = "kubernetes")]
     fn node_for(&self, id: &str) -> Result<Option<String>, ProtocolError> {
         match &self.nodes {
             None => Ok(None),
@@ -172,6 +194,7 @@ impl FleetLock {
     pub async fn pre_reboot(&self, req: &LockRequest) -> Result<Acquired, ProtocolError> {
         let p = &req.client_params;
         let slots = self.slots(&p.group)?;
+        #[cfg(feature = "kubernetes")]
         let node = self.node_for(&p.id)?;
         self.bounded(async {
             let acquired = semaphore::acquire(self.store.as_ref(), &p.group, &p.id, slots)
@@ -182,6 +205,7 @@ impl FleetLock {
                     }
                     AcquireError::Store(e) => store_error(&e),
                 })?;
+            #[cfg(feature = "kubernetes")]
             if let (Some(handler), Some(node)) = (&self.nodes, node) {
                 match handler.prepare(&p.id, &node).await {
                     Ok(Preparation::Ready | Preparation::NotANode) => {}
@@ -203,10 +227,12 @@ impl FleetLock {
     pub async fn steady_state(&self, req: &LockRequest) -> Result<Released, ProtocolError> {
         let p = &req.client_params;
         self.slots(&p.group)?;
+        #[cfg(feature = "kubernetes")]
         let node = self.node_for(&p.id)?;
         self.bounded(async {
             // Undo the node marks first: if that fails, the slot stays held and Zincati's
             // retry finds everything as it was.
+            #[cfg(feature = "kubernetes")]
             if let (Some(handler), Some(node)) = (&self.nodes, node) {
                 handler.finish(&node).await.map_err(|e| node_error(&e))?;
             }
@@ -239,6 +265,7 @@ fn store_error(e: &StoreError) -> ProtocolError {
     ProtocolError::new(ErrorKind::StoreUnavailable, e.to_string())
 }
 
+#[cfg(feature = "kubernetes")]
 fn node_error(e: &NodeError) -> ProtocolError {
     match e {
         NodeError::Ambiguous(_) => ProtocolError::new(ErrorKind::NodeAmbiguous, e.to_string()),
@@ -596,6 +623,7 @@ pub async fn serve_tls_on(
 /// Builds the Kubernetes node handler from inferred credentials (kubeconfig or in-cluster)
 /// and waits until the node cache holds the first list. `drains` receives drain durations.
 /// Drain progress and PodDisruptionBudget refusals are reported in the answers.
+#[cfg(feature = "kubernetes")]
 pub async fn kubernetes_node_handler(
     drains: Option<DrainHistogram>,
 ) -> Result<Arc<dyn NodeHandler>, ServeError> {
@@ -638,8 +666,12 @@ pub async fn serve(
         .transpose()?;
     let store = open_store(&config.store).await?;
     let addr = config.listen;
+    #[cfg(feature = "kubernetes")]
     let kubernetes_nodes = config.kubernetes_nodes;
+    #[cfg_attr(not(feature = "kubernetes"), allow(unused_mut))]
     let mut app = FleetLock::new(config, store)?;
+    // Without the `kubernetes` feature, `validate` has refused `kubernetes_nodes`.
+    #[cfg(feature = "kubernetes")]
     if kubernetes_nodes {
         let drains = app.metrics().drains.clone();
         app = app.with_node_handler(kubernetes_node_handler(Some(drains)).await?);

@@ -6,13 +6,17 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "etcd")]
 mod etcd;
 mod file;
+#[cfg(feature = "kubernetes")]
 mod kubernetes;
 mod memory;
 
+#[cfg(feature = "etcd")]
 pub use etcd::EtcdStore;
 pub use file::FileStore;
+#[cfg(feature = "kubernetes")]
 pub use kubernetes::{KubernetesStore, lease_name};
 pub use memory::MemoryStore;
 
@@ -69,6 +73,9 @@ pub enum StoreError {
     /// Local I/O failure (file store).
     #[error("lock store I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The store kind is not compiled into this build (a cargo feature is off).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl StoreError {
