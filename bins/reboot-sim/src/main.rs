@@ -287,11 +287,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let view = Arc::new(View::new(
-        options.nodes,
-        std::io::stdout().is_terminal(),
-        args.json,
-    ));
+    // The header first: once the bars are drawn, plain prints would tear them.
     if !args.json {
         println!(
             "reboot-sim: {} nodes, {} app pods per node (PDB {}), concurrency {}, lock {:?}, reboot {}, drain grace {}",
@@ -304,6 +300,11 @@ fn main() -> ExitCode {
             humantime::format_duration(options.drain_grace),
         );
     }
+    let view = Arc::new(View::new(
+        options.nodes,
+        std::io::stdout().is_terminal(),
+        args.json,
+    ));
     let reached = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
     let sink = {
         let view = view.clone();

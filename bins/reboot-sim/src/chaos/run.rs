@@ -74,7 +74,8 @@ struct World {
     admin: kube::Client,
     required: Arc<Mutex<BTreeSet<String>>>,
     concurrency: AtomicU32,
-    dead: Mutex<BTreeSet<String>>,
+    /// Nodes whose agent died for good, and when.
+    dead: Mutex<BTreeMap<String, Instant>>,
 }
 
 impl World {
@@ -182,7 +183,7 @@ impl World {
                 }
                 Some(Exit::Restart(after)) => tokio::time::sleep(after).await,
                 Some(Exit::Dead(delete_after)) => {
-                    guard(&self.dead).insert(ctl.name.clone());
+                    guard(&self.dead).insert(ctl.name.clone(), Instant::now());
                     if let Some(after) = delete_after {
                         tokio::time::sleep(after).await;
                         let nodes: Api<Node> = Api::all(self.admin.clone());
@@ -226,13 +227,21 @@ impl World {
         let store = self.cluster.store().clone();
         let give_up = Instant::now() + Duration::from_secs(5);
         loop {
-            // Free: no record, or only records of nodes the operator knows are dead.
-            let dead = guard(&self.dead).clone();
+            // Free: no record, or only records the agents no longer count either: of a
+            // deleted node, or expired (the node died more than a TTL ago).
+            let ttl = self.plan.lock_ttl;
+            let stale: BTreeSet<String> = guard(&self.dead)
+                .iter()
+                .filter(|(n, died)| {
+                    self.node(n).is_none() || (!ttl.is_zero() && died.elapsed() > ttl)
+                })
+                .map(|(n, _)| n.clone())
+                .collect();
             let set = store.update(DAEMONSETS, "kube-system", "kured", |ds| {
                 let cur = ds["metadata"]["annotations"][lock::DEFAULT_ANNOTATION].as_str();
                 let free = cur.is_none_or(|t| {
                     lock::LockValue::parse(t)
-                        .is_ok_and(|v| v.records().iter().all(|r| dead.contains(&r.node_id)))
+                        .is_ok_and(|v| v.records().iter().all(|r| stale.contains(&r.node_id)))
                 });
                 if !free {
                     return Err(ApiError::new(409, Some("Conflict"), "lock held"));
@@ -288,7 +297,7 @@ impl World {
 
     /// Every live node rebooted, uncordoned and released the lock.
     fn finished(&self, ctls: &[Arc<NodeCtl>]) -> bool {
-        let dead = guard(&self.dead).clone();
+        let dead: BTreeSet<String> = guard(&self.dead).keys().cloned().collect();
         let holders = self.holders();
         ctls.iter().all(|ctl| {
             dead.contains(&ctl.name)
@@ -406,7 +415,7 @@ pub(crate) async fn run_seed(seed: u64, timeout: Duration) -> anyhow::Result<Run
         client,
         required: Arc::new(Mutex::new(names.iter().cloned().collect())),
         concurrency: AtomicU32::new(plan.concurrency),
-        dead: Mutex::new(BTreeSet::new()),
+        dead: Mutex::new(BTreeMap::new()),
     });
     let stop = CancellationToken::new();
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = ctls
@@ -464,7 +473,7 @@ pub(crate) async fn run_seed(seed: u64, timeout: Duration) -> anyhow::Result<Run
         abort.abort();
     }
 
-    let dead = guard(&world.dead).clone();
+    let dead: BTreeSet<String> = guard(&world.dead).keys().cloned().collect();
     let abandoned: BTreeSet<String> = plan
         .crash
         .iter()
