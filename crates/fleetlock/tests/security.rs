@@ -182,6 +182,71 @@ async fn client_ca_refuses_clients_without_a_trusted_certificate() {
     server.stop().await;
 }
 
+/// The DER of the certificate the server presents on a fresh connection.
+async fn served_cert(pki: &Pki, url: url::Url) -> Vec<u8> {
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())
+        .pool_max_idle_per_host(0)
+        .tls_info(true)
+        .build()
+        .unwrap();
+    let r = http.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|i| i.peer_certificate())
+        .expect("TLS info")
+        .to_vec()
+}
+
+fn der_of(pem: &str) -> Vec<u8> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
+}
+
+/// Replaces a file and moves its modification time forward, as a Secret update does.
+fn replace(path: &Path, text: &str, bump: u64) {
+    std::fs::write(path, text).unwrap();
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(bump))
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_restart() {
+    let pki = Pki::new("renewal");
+    let first = pki.server();
+    let files = TlsFiles {
+        cert: pki.write("server.crt", &first.cert),
+        key: pki.write("server.key", &first.key),
+        client_ca: None,
+    };
+    let tls =
+        fleetlock::tls::server_config_reloading_every(&files, std::time::Duration::ZERO).unwrap();
+    let store = fleetlock::open_store(&StoreSpec::Memory).await.unwrap();
+    let app = FleetLock::new(config(&[("default", 1)]), store).unwrap();
+    let server = spawn_server(app, Some(tls), pki.https(None)).await;
+    let url = server.base().join("healthz").unwrap();
+    assert_eq!(served_cert(&pki, url.clone()).await, der_of(&first.cert));
+
+    // Renewal: new key and certificate.
+    let second = pki.server();
+    replace(&files.key, &second.key, 10);
+    replace(&files.cert, &second.cert, 10);
+    assert_eq!(served_cert(&pki, url.clone()).await, der_of(&second.cert));
+
+    // A broken update (certificate without its key) keeps the last good certificate.
+    let third = pki.server();
+    replace(&files.cert, &third.cert, 20);
+    assert_eq!(served_cert(&pki, url.clone()).await, der_of(&second.cert));
+    replace(&files.cert, "garbage", 30);
+    assert_eq!(served_cert(&pki, url).await, der_of(&second.cert));
+    server.stop().await;
+}
+
 fn field_of(files: &TlsFiles) -> String {
     fleetlock::tls::server_config(files).unwrap_err().field
 }
