@@ -154,6 +154,10 @@ impl std::str::FromStr for StoreSpec {
             for host in hosts.split(',') {
                 let url = url::Url::parse(&format!("http://{host}"))
                     .map_err(|e| format!("bad etcd endpoint {host:?}: {e}"))?;
+                if !url.username().is_empty() || url.password().is_some() {
+                    // Never echo the endpoint: it holds a credential.
+                    return Err("etcd endpoints take no user or password (HOST:PORT only)".into());
+                }
                 if host.is_empty() || url.host_str().is_none() || url.port().is_none() {
                     return Err(format!("etcd endpoint {host:?} must be HOST:PORT"));
                 }
@@ -208,6 +212,10 @@ mod tests {
             "kubernetes".parse::<StoreSpec>().unwrap(),
             StoreSpec::Kubernetes { namespace: None }
         );
+        let e = "etcd://root:hunter2@127.0.0.1:2379"
+            .parse::<StoreSpec>()
+            .unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
         for bad in [
             "",
             "file:",
