@@ -392,4 +392,74 @@ mod tests {
             build_config(&args(&["--protocol-token-file", "/nonexistent/t"]), &env).unwrap_err();
         assert_eq!(e.field, "--protocol-token-file");
     }
+
+    /// A self-signed certificate for 127.0.0.1 and its key, as PEM.
+    fn self_signed() -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+    }
+
+    #[test]
+    fn tls_and_tokens_from_the_file_flags_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = self_signed();
+        let (other_cert, _) = self_signed();
+        let write = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p.display().to_string()
+        };
+        let (cert, key, other) = (
+            write("tls.crt", &cert),
+            write("tls.key", &key),
+            write("other.crt", &other_cert),
+        );
+        let token = write("protocol-token", "  from-file\n");
+        let config = write(
+            "c.toml",
+            &format!(
+                "tls_cert = {cert:?}\ntls_key = {key:?}\nclient_ca = {cert:?}\nprotocol_token_file = {token:?}\n"
+            ),
+        );
+        let none = EnvTokens::default();
+        let c = build_config(&args(&["--config", &config]), &none).unwrap();
+        let tls = c.tls.unwrap();
+        assert_eq!(tls.cert.display().to_string(), cert);
+        assert_eq!(
+            tls.client_ca.map(|p| p.display().to_string()),
+            Some(cert.clone())
+        );
+        assert_eq!(c.protocol_token.as_deref(), Some("from-file"));
+
+        // The environment token wins over the file's token file; flags win over file keys.
+        let env = EnvTokens {
+            admin: None,
+            protocol: Some("from-env".into()),
+        };
+        let c = build_config(&args(&["--config", &config]), &env).unwrap();
+        assert_eq!(c.protocol_token.as_deref(), Some("from-env"));
+        let e =
+            build_config(&args(&["--config", &config, "--tls-cert", &other]), &none).unwrap_err();
+        // other.crt does not fit tls.key: reported on the key, which came from the file.
+        assert_eq!(e.field, "tls_key", "{e}");
+        let e = build_config(
+            &args(&["--config", &config, "--client-ca", "/nonexistent/ca"]),
+            &none,
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "--client-ca");
+
+        // A bad file key is named as the key.
+        let bad = write(
+            "bad.toml",
+            "tls_cert = \"/nonexistent/c\"\ntls_key = \"/nonexistent/k\"\n",
+        );
+        let e = build_config(&args(&["--config", &bad]), &none).unwrap_err();
+        assert_eq!(e.field, "tls_cert");
+        let only = write("only.toml", &format!("tls_key = {key:?}\n"));
+        let e = build_config(&args(&["--config", &only]), &none).unwrap_err();
+        assert_eq!(e.field, "tls_key");
+        assert!(e.message.contains("--tls-cert"), "{e}");
+    }
 }
