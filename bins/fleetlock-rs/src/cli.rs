@@ -48,8 +48,8 @@ pub struct Args {
     pub admin_token_file: Option<PathBuf>,
     /// File holding a bearer token that `POST /v1/pre-reboot` and `/v1/steady-state` must
     /// present (`Authorization: Bearer …`); the token may also come from the environment
-    /// variable `FLEETLOCK_PROTOCOL_TOKEN`. Zincati sends no token: use this only for other
-    /// clients or behind a proxy that adds it; with Zincati, prefer --client-ca.
+    /// variable `FLEETLOCK_PROTOCOL_TOKEN`. Zincati sends no token (nor a client
+    /// certificate): use this only for other clients or behind a proxy that adds it.
     #[arg(long, env = "FLEETLOCK_PROTOCOL_TOKEN_FILE")]
     pub protocol_token_file: Option<PathBuf>,
     /// PEM certificate chain (leaf first): serve HTTPS instead of HTTP. Needs --tls-key.
@@ -59,7 +59,8 @@ pub struct Args {
     #[arg(long, env = "FLEETLOCK_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// PEM CA certificate(s): clients must present a certificate chaining to one of them, or
-    /// the TLS handshake is refused. Needs --tls-cert and --tls-key.
+    /// the TLS handshake is refused (Zincati presents none: for a proxy in front of the server
+    /// or other clients). Needs --tls-cert and --tls-key.
     #[arg(long, env = "FLEETLOCK_CLIENT_CA")]
     pub client_ca: Option<PathBuf>,
     /// Request body cap in bytes [default: 65536].
