@@ -290,8 +290,11 @@ async fn chaos(
     seed: u64,
 ) {
     let mut rng = fastrand::Rng::with_seed(seed ^ 0x00c0_ffee);
+    let mut first = true;
     while !world.done.load(Ordering::Relaxed) {
-        pause(&mut rng, 40).await;
+        // The first failure comes early, while every client is still at work.
+        pause(&mut rng, if first { 5 } else { 40 }).await;
+        first = false;
         // Usually one replica, sometimes both at once.
         let victims: Vec<usize> = if rng.u8(..5) == 0 {
             (0..replicas.len()).collect()
