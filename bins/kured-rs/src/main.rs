@@ -44,7 +44,9 @@ fn main() -> ExitCode {
         }
     };
     init_logging(flags.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: the agent is one loop plus a metrics endpoint, never CPU-bound, and every
+    // extra worker thread costs resident memory (its stack, its malloc arena) for nothing.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -86,10 +88,16 @@ async fn run(flags: Flags, settings: Settings) -> anyhow::Result<()> {
     let kube_config = kube::Config::infer()
         .await
         .context("cannot load the Kubernetes configuration")?;
-    let client = kube::Client::try_from(kube_config.clone())
-        .context("cannot create the Kubernetes client")?;
+    // kube's default client retries 429/503/504 inside a request for up to minutes, invisibly:
+    // a PDB refusal of an eviction would never reach the drain engine, and a lock request
+    // could hang that long. Every part retries by itself (lock: bounded rounds; drain: its
+    // own backoff and PDB watch; the loop: every period), so one client with it off serves all.
+    let mut kube_config = kube_config;
+    kube_config.default_retry = false;
+    let client =
+        kube::Client::try_from(kube_config).context("cannot create the Kubernetes client")?;
 
-    let (lock, drainer, blockers) = cluster_parts(&flags, &settings, &kube_config, &client)?;
+    let (lock, drainer, blockers) = cluster_parts(&flags, &settings, &client)?;
     run_agent(flags, settings, client, lock, drainer, blockers).await
 }
 
@@ -103,7 +111,6 @@ type ClusterParts = (
 fn cluster_parts(
     flags: &Flags,
     settings: &Settings,
-    kube_config: &kube::Config,
     client: &kube::Client,
 ) -> anyhow::Result<ClusterParts> {
     let lock: Arc<dyn lock::RebootLock> = match flags.lock_backend {
@@ -130,8 +137,8 @@ fn cluster_parts(
             .ttl(flags.lock_ttl),
         )?),
     };
-    let drainer = drain::DrainEngine::for_config(
-        kube_config.clone(),
+    let drainer = drain::DrainEngine::for_client(
+        client.clone(),
         drain::DrainOptions {
             grace_period_seconds: flags.drain_grace_period,
             timeout: flags.drain_timeout,
@@ -141,8 +148,7 @@ fn cluster_parts(
             pod_selector: flags.drain_pod_selector.clone(),
             ..drain::DrainOptions::default()
         },
-    )
-    .context("cannot create the drain client")?;
+    );
     let mut blockers = blockers::CompositeBlocker::new();
     if let Some(p) = &settings.prometheus {
         blockers.push(Arc::new(p.clone()));

@@ -617,7 +617,7 @@ impl RunningCluster {
         self.kube_config_with_token(self.token.as_deref())
     }
 
-    /// A `kube::Config` with a specific bearer token.
+    /// A `kube::Config` with a specific bearer token (kube's hidden 429/503/504 retry off).
     pub fn kube_config_with_token(&self, token: Option<&str>) -> kube::Config {
         let uri: axum::http::Uri = self
             .url
@@ -625,6 +625,11 @@ impl RunningCluster {
             .unwrap_or_else(|_| axum::http::Uri::from_static("http://127.0.0.1"));
         let mut config = kube::Config::new(uri);
         config.auth_info.token = token.map(|t| t.to_string().into());
+        // As kured-rs and fleetlock-rs build theirs: kube's built-in retry of 429/503/504
+        // (up to minutes, inside one request, invisible to the caller) off. With it on, every
+        // PodDisruptionBudget refusal of a drain was retried inside the client with a growing
+        // backoff, which stalled reboot-sim's drains for 20–150 s at C=10.
+        config.default_retry = false;
         config
     }
 

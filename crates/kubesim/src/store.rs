@@ -86,6 +86,8 @@ struct Inner {
     rv: u64,
     objects: Vec<BTreeMap<Key, Arc<Value>>>,
     log: VecDeque<Arc<Event>>,
+    /// The events of `log` split by resource type (indexed like [`RESOURCES`]).
+    log_by_type: Vec<VecDeque<Arc<Event>>>,
     /// Events with rv <= this value are no longer in the log.
     compacted: u64,
     history: Option<Vec<Arc<Event>>>,
@@ -127,6 +129,10 @@ impl Inner {
 pub struct Store {
     inner: Mutex<Inner>,
     changed: watch::Sender<u64>,
+    /// One change signal per resource type (indexed like [`RESOURCES`]), so that a watch of
+    /// one type is not woken by writes of the others (with thousands of watches — one lock
+    /// watch per simulated agent — waking every watch on every pod update was quadratic).
+    changed_by_type: Vec<watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -199,12 +205,14 @@ impl Store {
                 rv: 1,
                 objects: RESOURCES.iter().map(|_| BTreeMap::new()).collect(),
                 log: VecDeque::new(),
+                log_by_type: RESOURCES.iter().map(|_| VecDeque::new()).collect(),
                 compacted: 1,
                 history: config.record_history.then(Vec::new),
                 window: config.watch_window.max(1),
                 pods_by_node: HashMap::new(),
             }),
             changed,
+            changed_by_type: RESOURCES.iter().map(|_| watch::channel(1).0).collect(),
         })
     }
 
@@ -226,18 +234,28 @@ impl Store {
         self.changed.subscribe()
     }
 
+    /// A receiver that changes whenever an object of type `rt` is written.
+    pub fn subscribe_type(&self, rt: &ResourceType) -> watch::Receiver<u64> {
+        self.changed_by_type[rt.index()].subscribe()
+    }
+
     fn record(&self, inner: &mut Inner, event: Event) {
         let event = Arc::new(event);
         if let Some(h) = inner.history.as_mut() {
             h.push(event.clone());
         }
+        let idx = event.resource.index();
+        inner.log_by_type[idx].push_back(event.clone());
         inner.log.push_back(event);
         while inner.log.len() > inner.window {
             if let Some(old) = inner.log.pop_front() {
                 inner.compacted = old.rv;
+                // The oldest event of its type is this one (both logs are in rv order).
+                inner.log_by_type[old.resource.index()].pop_front();
             }
         }
         self.changed.send_replace(inner.rv);
+        self.changed_by_type[idx].send_replace(inner.rv);
     }
 
     /// One object.
@@ -489,6 +507,26 @@ impl Store {
         Ok(inner.log.range(start..).cloned().collect())
     }
 
+    /// As [`Self::events_since`], only the events of type `rt` (without scanning the others),
+    /// with the store's resourceVersion at the time of the read (every event of the type up to
+    /// it is included).
+    pub fn events_of_type_since(
+        &self,
+        rt: &ResourceType,
+        rv: u64,
+    ) -> Result<(Vec<Arc<Event>>, u64), Expired> {
+        let inner = self.lock();
+        if rv < inner.compacted {
+            return Err(Expired {
+                requested: rv,
+                oldest: inner.compacted,
+            });
+        }
+        let log = &inner.log_by_type[rt.index()];
+        let start = log.partition_point(|e| e.rv <= rv);
+        Ok((log.range(start..).cloned().collect(), inner.rv))
+    }
+
     /// The oldest resourceVersion a watch may start from.
     pub fn oldest_watchable_rv(&self) -> u64 {
         self.lock().compacted
@@ -499,6 +537,9 @@ impl Store {
     pub fn compact(&self) {
         let mut inner = self.lock();
         inner.log.clear();
+        for log in &mut inner.log_by_type {
+            log.clear();
+        }
         inner.compacted = inner.rv;
     }
 
@@ -518,6 +559,42 @@ mod tests {
             watch_window: 3,
             record_history: true,
         })
+    }
+
+    #[test]
+    fn per_type_log_and_signal_see_only_their_type() {
+        let s = Store::new(StoreConfig {
+            watch_window: 4,
+            record_history: false,
+        });
+        let mut nodes_rx = s.subscribe_type(NODES);
+        nodes_rx.borrow_and_update();
+        let start = s.current_rv();
+        for i in 0..3 {
+            s.create(
+                PODS,
+                json!({"metadata":{"name":format!("p{i}"),"namespace":"a"}}),
+            )
+            .unwrap();
+        }
+        assert!(
+            !nodes_rx.has_changed().unwrap(),
+            "pod writes do not wake node watches"
+        );
+        s.create(NODES, json!({"metadata":{"name":"n"}})).unwrap();
+        assert!(nodes_rx.has_changed().unwrap());
+        let (nodes, at) = s.events_of_type_since(NODES, start).unwrap();
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(at, s.current_rv());
+        let (pods, _) = s.events_of_type_since(PODS, start).unwrap();
+        assert_eq!(pods.len(), 3);
+        // Compaction by the window drops the oldest events from the per-type logs too.
+        s.create(NODES, json!({"metadata":{"name":"m"}})).unwrap();
+        assert!(s.events_of_type_since(PODS, start).is_err());
+        let (pods, _) = s
+            .events_of_type_since(PODS, s.oldest_watchable_rv())
+            .unwrap();
+        assert_eq!(pods.len(), 2, "the window keeps 4 events: p1, p2, n, m");
     }
 
     #[test]

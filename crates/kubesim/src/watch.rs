@@ -307,7 +307,7 @@ impl Watch {
         // Mark the change notification as seen *before* reading, so a write racing with the
         // read wakes us again.
         self.changes.borrow_and_update();
-        match self.store.events_since(self.last_rv) {
+        match self.store.events_of_type_since(self.rt, self.last_rv) {
             Err(expired) => {
                 self.pending.push_back(Pending::new(
                     "ERROR",
@@ -315,13 +315,14 @@ impl Watch {
                 ));
                 self.finished = true;
             }
-            Ok(events) => {
+            Ok((events, read_at)) => {
                 for ev in events {
                     if let Some(p) = translate(self.rt, &self.filter, &ev) {
                         self.pending.push_back(p);
                     }
-                    self.last_rv = self.last_rv.max(ev.rv);
                 }
+                // Every event of this type up to `read_at` has been looked at.
+                self.last_rv = self.last_rv.max(read_at);
             }
         }
     }
@@ -425,7 +426,7 @@ fn build(
     let send_initial = send_initial_events.unwrap_or(start_rv.is_none());
 
     let guard = ActiveGuard::new(&store);
-    let changes = store.subscribe();
+    let changes = store.subscribe_type(rt);
     let mut pending = VecDeque::new();
     let last_rv = if send_initial {
         let (items, rv) = store.list(rt, filter.namespace.as_deref(), |o| filter.selects(o));
