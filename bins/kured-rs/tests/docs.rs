@@ -8,6 +8,8 @@
 //! - every log line quoted in a ```` ```text message ```` block (docs/troubleshooting.md) names
 //!   an existing module, and its message and `error=`/`reason=` text are produced by format
 //!   strings of the source;
+//! - the metrics table of `docs/operations.md` lists exactly what the agent exposes (names and
+//!   types);
 //! - every shell block of the operator docs is marked: `<!-- test: kubesim … -->` blocks run,
 //!   in order, with the real `kubectl` against a kubesim cluster started here (the kured
 //!   `DaemonSet` created first; `stop-after=SECS`: a daemon stopped with SIGTERM after SECS;
@@ -593,4 +595,52 @@ async fn install_commands_run_against_kubesim() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn troubleshooting_commands_run_against_kubesim() {
     assert!(run_doc_blocks("docs/troubleshooting.md").await >= 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The metrics table
+
+#[test]
+fn metrics_table_matches_the_agent() {
+    let metrics = agent::Metrics::new();
+    // Families with labels only appear once a series exists.
+    metrics.set_reboot_required("node-1", true);
+    metrics.set_blocked(Some(&blockers::BlockReason::Other {
+        blocker: "test".into(),
+        message: "blocked".into(),
+    }));
+    let exposed: BTreeMap<String, String> = metrics
+        .encode()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| {
+            let (name, kind) = l.split_once(' ').expect("# TYPE name type");
+            let name = if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.to_string()
+            };
+            (name, kind.to_string())
+        })
+        .collect();
+    assert!(exposed.len() >= 8, "{exposed:?}");
+
+    let doc = read("docs/operations.md");
+    let section = &doc[doc.find("## Metrics").expect("the Metrics section")..];
+    let documented: BTreeMap<String, String> = section
+        .lines()
+        .skip_while(|l| !l.starts_with("| metric |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|row| {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let name = cells[1].trim_matches('`');
+            let name = name.split('{').next().unwrap_or(name).to_string();
+            (name, cells[2].to_string())
+        })
+        .collect();
+    assert_eq!(
+        documented, exposed,
+        "docs/operations.md: the metrics table differs from what the agent exposes"
+    );
 }
