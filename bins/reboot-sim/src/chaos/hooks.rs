@@ -264,6 +264,10 @@ impl RebootLock for HookedLock {
     async fn wait_for_change(&self) -> Result<(), LockError> {
         self.inner.wait_for_change().await
     }
+
+    async fn wait_for_slot(&self, holder: &str) -> Result<(), LockError> {
+        self.inner.wait_for_slot(holder).await
+    }
 }
 
 /// "Reboot required" until the node's reboot.
