@@ -10,6 +10,8 @@
 //!   strings of the source;
 //! - the metrics table of `docs/operations.md` lists exactly what the agent exposes (names and
 //!   types);
+//! - every `FleetLock` answer quoted in a ```` ```json message ```` block has a `kind` of the
+//!   protocol and a `value` produced by a format string of the source;
 //! - every shell block of the operator docs is marked: `<!-- test: kubesim … -->` blocks run,
 //!   in order, with the real `kubectl` against a kubesim cluster started here (the kured
 //!   `DaemonSet` created first; `stop-after=SECS`: a daemon stopped with SIGTERM after SECS;
@@ -491,6 +493,43 @@ fn quoted_log_lines_come_from_the_code() {
         }
     }
     assert!(checked >= 10, "only {checked} quoted log lines found");
+}
+
+#[test]
+fn quoted_fleetlock_answers_come_from_the_code() {
+    let formats = formats();
+    let produced = |text: &str| formats.iter().any(|f| f.starts(text));
+    let kinds = read("crates/fleetlock/src/protocol.rs");
+    let mut checked = 0;
+    for rel in OPERATOR_DOCS {
+        let doc = read(rel);
+        for block in blocks(&doc)
+            .into_iter()
+            .filter(|b| b.info == "json message")
+        {
+            for line in block.body.lines().filter(|l| !l.trim().is_empty()) {
+                let body: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{rel}:{}: {e}: {line}", block.line));
+                let kind = body["kind"].as_str().expect("kind");
+                let value = body["value"].as_str().expect("value");
+                assert!(
+                    kinds.contains(&format!("=> \"{kind}\"")),
+                    "{rel}:{}: {kind} is not an ErrorKind of crates/fleetlock/src/protocol.rs",
+                    block.line
+                );
+                assert!(
+                    produced(value),
+                    "{rel}:{}: no format string of the source produces {value:?}",
+                    block.line
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 5,
+        "only {checked} quoted FleetLock answers found"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
