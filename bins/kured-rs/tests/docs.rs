@@ -12,6 +12,7 @@
 //!   types);
 //! - every `FleetLock` answer quoted in a ```` ```json message ```` block has a `kind` of the
 //!   protocol and a `value` produced by a format string of the source;
+//! - relative links (and their `#anchors`) of the README, docs/ and deploy/ READMEs resolve;
 //! - every shell block of the operator docs is marked: `<!-- test: kubesim … -->` blocks run,
 //!   in order, with the real `kubectl` against a kubesim cluster started here (the kured
 //!   `DaemonSet` created first; `stop-after=SECS`: a daemon stopped with SIGTERM after SECS;
@@ -682,4 +683,80 @@ fn metrics_table_matches_the_agent() {
         documented, exposed,
         "docs/operations.md: the metrics table differs from what the agent exposes"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Links
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces to `-`.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+fn anchors(doc: &str) -> Vec<String> {
+    let mut in_fence = false;
+    doc.lines()
+        .filter(|l| {
+            if l.trim_start().starts_with("```") {
+                in_fence = !in_fence;
+            }
+            !in_fence && l.starts_with('#')
+        })
+        .map(|l| slug(l.trim_start_matches('#')))
+        .collect()
+}
+
+#[test]
+fn relative_links_and_anchors_resolve() {
+    let mut files = vec!["README.md".to_string()];
+    for dir in ["docs", "deploy/kured-rs", "deploy/fleetlock-rs"] {
+        for entry in std::fs::read_dir(root().join(dir))
+            .expect("read dir")
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if Path::new(&name).extension().is_some_and(|e| e == "md") {
+                files.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    let mut checked = 0;
+    for rel in &files {
+        let doc = read(rel);
+        let base = root().join(rel);
+        let base = base.parent().expect("parent dir");
+        for (i, _) in doc.match_indices("](") {
+            let rest = &doc[i + 2..];
+            let target = &rest[..rest.find(')').expect("closing parenthesis")];
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let file = if path.is_empty() {
+                root().join(rel)
+            } else {
+                base.join(path)
+            };
+            assert!(file.exists(), "{rel}: broken link {target}");
+            if !anchor.is_empty() {
+                let text = std::fs::read_to_string(&file).expect("linked file");
+                assert!(
+                    anchors(&text).iter().any(|a| a == anchor),
+                    "{rel}: no heading for #{anchor} in {}",
+                    file.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "only {checked} links checked");
 }
