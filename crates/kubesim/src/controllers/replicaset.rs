@@ -299,7 +299,7 @@ impl ReplicaSetController {
                 let node_count = self.placement(store).node_count();
                 for _ in active.len()..desired {
                     let mut pod = pod_from_template(&rs);
-                    let node = self.placement(store).pick(&pod["spec"]);
+                    let node = self.placement(store).pick_current(store, &pod["spec"]);
                     if node.is_none() {
                         self.maybe_unbound = true;
                     }
@@ -388,7 +388,7 @@ impl ReplicaSetController {
         });
         let mut left = false;
         for p in &unbound {
-            let Some(node) = self.placement(store).pick(&p["spec"]) else {
+            let Some(node) = self.placement(store).pick_current(store, &p["spec"]) else {
                 left = true;
                 continue;
             };

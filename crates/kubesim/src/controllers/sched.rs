@@ -114,6 +114,35 @@ impl Placement {
         Some(best)
     }
 
+    /// As [`Self::pick`], but the chosen node is checked against its current state in `store`
+    /// first (the snapshot is taken once per batch, and a node may have been cordoned by an
+    /// API request since): a node that no longer fits is refreshed in the snapshot and another
+    /// one is picked. Without this, a replacement pod could be bound to a node that a drain
+    /// had just cordoned and listed, and went down with its reboot.
+    pub fn pick_current(&mut self, store: &Store, pod_spec: &Value) -> Option<String> {
+        loop {
+            let name = self.pick(pod_spec)?;
+            match store.get(NODES, "", &name) {
+                Some(node) if fits(pod_spec, &node) => return Some(name),
+                current => {
+                    self.release(&name);
+                    let pos = self
+                        .nodes
+                        .iter()
+                        .position(|n| n["metadata"]["name"].as_str() == Some(name.as_str()));
+                    match (pos, current) {
+                        (Some(i), Some(node)) => self.nodes[i] = node,
+                        (Some(i), None) => {
+                            self.nodes.remove(i);
+                        }
+                        // Not in the snapshot: pick cannot have returned it.
+                        (None, _) => return None,
+                    }
+                }
+            }
+        }
+    }
+
     /// How many nodes exist.
     pub fn node_count(&self) -> usize {
         self.nodes.len()
@@ -171,6 +200,30 @@ mod tests {
         assert!(!fits(&spec, &not_ready));
         assert!(fits(&json!({"nodeSelector":{"zone":"a"}}), &node));
         assert!(!fits(&json!({"nodeSelector":{"zone":"b"}}), &node));
+    }
+
+    #[test]
+    fn pick_current_skips_a_node_cordoned_since_the_snapshot() {
+        let store = Store::new(crate::store::StoreConfig::default());
+        let ready = json!([{"type":"Ready","status":"True"}]);
+        for n in ["a", "b"] {
+            store
+                .create(
+                    NODES,
+                    json!({"metadata":{"name":n},"spec":{},"status":{"conditions":ready.clone()}}),
+                )
+                .unwrap();
+        }
+        let mut p = Placement::snapshot(&store);
+        store
+            .update(NODES, "", "a", |n| {
+                let mut n = n.clone();
+                n["spec"]["unschedulable"] = json!(true);
+                Ok(n)
+            })
+            .unwrap();
+        assert_eq!(p.pick_current(&store, &json!({})).as_deref(), Some("b"));
+        assert_eq!(p.pick_current(&store, &json!({})).as_deref(), Some("b"));
     }
 
     #[test]
