@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use reboot_sim::chaos::{ChaosOptions, run_many};
+use reboot_sim::chaos::{ChaosOptions, run_seeds};
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
@@ -24,12 +24,18 @@ pub(crate) struct ChaosArgs {
     /// Seed of the first run.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Run each seed this many times (a seed fixes the plan, not the interleaving).
+    #[arg(long, default_value_t = 1)]
+    repeat: u64,
     /// Runs at once (each has its own kubesim and agents).
     #[arg(long, default_value_t = 2)]
     parallel: usize,
     /// A run still going after this long is a violation (timeout).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     run_timeout: Duration,
+    /// Write the history timeline of each failing run to DIR/seed-N.txt.
+    #[arg(long, value_name = "DIR")]
+    dump_dir: Option<std::path::PathBuf>,
     /// Print the summary (with every run) as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -39,8 +45,8 @@ pub(crate) struct ChaosArgs {
 }
 
 pub(crate) fn main(args: &ChaosArgs) -> ExitCode {
-    if args.runs == 0 || args.parallel == 0 {
-        eprintln!("reboot-sim chaos: --runs and --parallel must be at least 1");
+    if args.runs == 0 || args.parallel == 0 || args.repeat == 0 {
+        eprintln!("reboot-sim chaos: --runs, --repeat and --parallel must be at least 1");
         return ExitCode::from(2);
     }
     kubesim::cluster::install_crypto_provider();
@@ -65,9 +71,14 @@ pub(crate) fn main(args: &ChaosArgs) -> ExitCode {
         seed: args.seed,
         parallel: args.parallel,
         run_timeout: args.run_timeout,
+        dump_dir: args.dump_dir.clone(),
     };
     let json = args.json;
-    let summary = runtime.block_on(run_many(&options, |o| {
+    let seeds: Vec<u64> = (0..args.runs)
+        .map(|i| args.seed.wrapping_add(i))
+        .flat_map(|s| std::iter::repeat_n(s, usize::try_from(args.repeat).unwrap_or(1)))
+        .collect();
+    let summary = runtime.block_on(run_seeds(&seeds, &options, |o| {
         if !json {
             println!("{o}");
             let _ = std::io::stdout().flush();

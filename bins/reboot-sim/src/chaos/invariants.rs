@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
-use kubesim::resources::well_known::{DAEMONSETS, LEASES, NODES, PODS};
+use kubesim::resources::well_known::{DAEMONSETS, LEASES, NODES, PDBS, PODS};
 use kubesim::store::{Event, EventType};
 use serde::Serialize;
 use serde_json::Value;
@@ -386,6 +386,65 @@ pub fn check(history: &[Arc<Event>], exp: &Expectations) -> Vec<Violation> {
         .collect()
 }
 
+/// The run's history past the seeded cluster as one line per write the invariants look at
+/// (nodes, application pods, the lock) and per budget status write, for the post-mortem of a
+/// failing seed.
+pub fn timeline(history: &[Arc<Event>], exp: &Expectations) -> Vec<String> {
+    let mut st = State::default();
+    let mut lines = Vec::new();
+    for e in history {
+        let live = e.rv > exp.start_rv;
+        let o = &e.object;
+        if e.resource == PDBS && live {
+            let disrupted: Vec<&String> = o["status"]["disruptedPods"]
+                .as_object()
+                .map(|d| d.keys().collect())
+                .unwrap_or_default();
+            lines.push(format!(
+                "rv {:>5} {:<8} pdb {} allowed={} healthy={} disrupted={disrupted:?}",
+                e.rv,
+                e.kind.as_str(),
+                name_of(o),
+                o["status"]["disruptionsAllowed"],
+                o["status"]["currentHealthy"],
+            ));
+            continue;
+        }
+        if !st.apply(e, exp, live) || !live {
+            continue;
+        }
+        let what = if e.resource == NODES {
+            format!(
+                "node {} cordoned={} ready={} boot={}",
+                name_of(o),
+                o["spec"]["unschedulable"] == Value::Bool(true),
+                o["status"]["conditions"].as_array().is_some_and(|cs| cs
+                    .iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")),
+                o["status"]["nodeInfo"]["bootID"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(8)
+                    .collect::<String>()
+            )
+        } else if e.resource == PODS {
+            format!(
+                "pod {} on {} phase={} healthy={} terminating={}",
+                name_of(o),
+                o["spec"]["nodeName"].as_str().unwrap_or("-"),
+                o["status"]["phase"].as_str().unwrap_or("-"),
+                healthy(o),
+                !o["metadata"]["deletionTimestamp"].is_null()
+            )
+        } else {
+            format!("lock holders {:?}", st.all_holders())
+        };
+        lines.push(format!("rv {:>5} {:<8} {what}", e.rv, e.kind.as_str()));
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,6 +667,20 @@ mod tests {
         h.node("b", false, "b2");
         h.lock(&[]);
         assert_eq!(h.kinds(&exp), vec![ViolationKind::RebootCount]);
+    }
+
+    #[test]
+    fn timeline_lists_the_run_not_the_seed() {
+        let (mut h, exp) = History::seeded();
+        h.cycle("a");
+        let lines = timeline(&h.events, &exp);
+        assert_eq!(lines.len(), 7, "{lines:#?}");
+        assert!(lines[0].contains(r#"lock holders ["a"]"#), "{lines:#?}");
+        assert!(lines[1].contains("node a cordoned=true"), "{lines:#?}");
+        assert!(
+            lines[2].contains("pod p-a on a phase=Running healthy=false"),
+            "{lines:#?}"
+        );
     }
 
     #[test]

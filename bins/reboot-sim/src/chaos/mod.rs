@@ -45,6 +45,8 @@ pub struct ChaosOptions {
     pub parallel: usize,
     /// A run still going after this long is a timeout violation.
     pub run_timeout: Duration,
+    /// Where to write the history timeline of each failing run (`seed-N.txt`).
+    pub dump_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ChaosOptions {
@@ -54,6 +56,7 @@ impl Default for ChaosOptions {
             seed: 1,
             parallel: 2,
             run_timeout: Duration::from_secs(60),
+            dump_dir: None,
         }
     }
 }
@@ -166,10 +169,11 @@ pub async fn run_seeds(
     let mut set = tokio::task::JoinSet::new();
     for &seed in seeds {
         let timeout = options.run_timeout;
+        let dump = options.dump_dir.clone();
         let limit = limit.clone();
         set.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            match run::run_seed(seed, timeout).await {
+            match run::run_seed(seed, timeout, dump.as_deref()).await {
                 Ok(o) => o,
                 Err(e) => failed_to_start(seed, &format!("{e:#}")),
             }

@@ -344,7 +344,11 @@ fn cluster_for(plan: &Plan) -> kubesim::cluster::ClusterBuilder {
 
 /// Runs the plan of `seed`; gives up (a timeout violation) after `timeout`.
 #[allow(clippy::too_many_lines)] // set up, run, tear down, check: one sequence
-pub(crate) async fn run_seed(seed: u64, timeout: Duration) -> anyhow::Result<RunOutcome> {
+pub(crate) async fn run_seed(
+    seed: u64,
+    timeout: Duration,
+    dump_dir: Option<&std::path::Path>,
+) -> anyhow::Result<RunOutcome> {
     let plan = Plan::from_seed(seed);
     let cluster = Arc::new(
         cluster_for(&plan)
@@ -500,7 +504,24 @@ pub(crate) async fn run_seed(seed: u64, timeout: Duration) -> anyhow::Result<Run
             .collect(),
         completed,
     };
-    let violations = invariants::check(&cluster.history(), &exp);
+    let history = cluster.history();
+    let violations = invariants::check(&history, &exp);
+    if let Some(dir) = dump_dir
+        && !violations.is_empty()
+    {
+        let mut text = format!("seed {seed}: {plan}\n");
+        for v in &violations {
+            text.push_str(&format!("violation {v}\n"));
+        }
+        for line in invariants::timeline(&history, &exp) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        let path = dir.join(format!("seed-{seed}.txt"));
+        if let Err(e) = std::fs::write(&path, text) {
+            tracing::warn!("cannot write {}: {e}", path.display());
+        }
+    }
     let mut kills_fired = BTreeMap::new();
     for ctl in &ctls {
         for p in guard(&ctl.fired).iter() {
