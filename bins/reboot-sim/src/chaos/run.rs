@@ -2,6 +2,7 @@
 //! the planned kills, crash, manual lock and rollout; then the invariants on the history.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -511,7 +512,7 @@ pub(crate) async fn run_seed(
     {
         let mut text = format!("seed {seed}: {plan}\n");
         for v in &violations {
-            text.push_str(&format!("violation {v}\n"));
+            let _ = writeln!(text, "violation {v}");
         }
         for line in invariants::timeline(&history, &exp) {
             text.push_str(&line);
