@@ -16,6 +16,10 @@
 //!   node's metadata from the API server once (our marks decide whether to uncordon, and a
 //!   cache that lags must never leave a node cordoned), so it is bound by the API server.
 //!
+//! The first three use the in-memory store, to measure the server itself. The last line,
+//! `pre-reboot, holder, Lease store`, is the same holder path with `--store kubernetes` (what
+//! the deploy base runs with two replicas): every request then also GETs the group's Lease.
+//!
 //! The baseline does only the LIST and a lookup by name, nothing else, so the ratio favours
 //! the baseline.
 //!
@@ -179,34 +183,32 @@ fn load(
     .expect("load generator thread")
 }
 
-/// CPU time of the calling thread (`/proc/thread-self/stat`, clock ticks of 10 ms).
-fn thread_cpu() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/thread-self/stat") else {
+/// CPU time (user + system) from a `/proc/.../stat` file, in clock ticks of 10 ms.
+fn stat_cpu(path: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(path) else {
         return Duration::ZERO;
     };
-    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+    // After the command name (in parentheses) come fields 3 (state), 4, …; utime and stime
+    // are fields 14 and 15, so indexes 11 and 12 here. Some fields may be negative (tpgid).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    // rest starts at field 3 (state, not numeric and skipped), so utime is index 10 here.
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
-    Duration::from_millis(ticks * 10)
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((tick(11) + tick(12)) * 10)
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    stat_cpu("/proc/thread-self/stat")
 }
 
 /// CPU time of the whole process.
 fn process_cpu() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Duration::ZERO;
-    };
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<u64> = rest
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
-    Duration::from_millis(ticks * 10)
+    stat_cpu("/proc/self/stat")
 }
 
 async fn baseline_handler(State(client): State<kube::Client>, body: Bytes) -> StatusCode {
@@ -239,21 +241,22 @@ async fn serve(router: axum::Router) -> std::net::SocketAddr {
     addr
 }
 
-fn print(name: &str, s: &Stats, busy: Option<Duration>) {
-    let busy = busy.map_or(String::new(), |b| {
-        format!(
-            "  process CPU {:.0}%",
-            100.0 * b.as_secs_f64() / s.elapsed.as_secs_f64()
-        )
-    });
+/// One result line. `busy` is the process CPU time during the run; minus the load generator's
+/// thread CPU time, it is what the server (and the idle kubesim) used: per request, a figure
+/// that does not depend on how much CPU other programs left us.
+fn print(name: &str, s: &Stats, busy: Duration) {
+    let server = busy.saturating_sub(s.cpu);
+    #[allow(clippy::cast_precision_loss)]
+    let per_request = server.as_secs_f64() * 1e6 / s.requests as f64;
     println!(
-        "{name:>28}: {:>7} requests in {:>8.2?}  {:>9.1} req/s  p50 {:>9.2?}  p99 {:>9.2?}  load generator CPU {:.0}%{busy}",
+        "{name:>28}: {:>7} requests in {:>8.2?}  {:>9.1} req/s  p50 {:>9.2?}  p99 {:>9.2?}  CPU: load generator {:.0}%, server+kubesim {:.0}% = {per_request:.1} µs/request",
         s.requests,
         s.elapsed,
         s.rate(),
         s.p50,
         s.p99,
         100.0 * s.cpu.as_secs_f64() / s.elapsed.as_secs_f64(),
+        100.0 * server.as_secs_f64() / s.elapsed.as_secs_f64(),
     );
 }
 
@@ -335,8 +338,27 @@ async fn main() {
     );
     let app = FleetLock::new(config, Arc::new(MemoryStore::new()))
         .expect("valid config")
-        .with_node_handler(handler);
+        .with_node_handler(Arc::clone(&handler) as Arc<dyn fleetlock::kube_nodes::NodeHandler>);
     let ours = serve(fleetlock::router(Arc::new(app))).await;
+    // The same node handler behind a server on the Lease store.
+    let mut lease_config = ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        ..ServerConfig::default()
+    };
+    lease_config.groups.insert(
+        "default".into(),
+        u32::try_from(HOLDERS).expect("HOLDERS fits u32"),
+    );
+    let lease_app = FleetLock::new(
+        lease_config,
+        Arc::new(fleetlock::store::KubernetesStore::new(
+            client.clone(),
+            "default",
+        )),
+    )
+    .expect("valid config")
+    .with_node_handler(Arc::clone(&handler) as Arc<dyn fleetlock::kube_nodes::NodeHandler>);
+    let leased = serve(fleetlock::router(Arc::new(lease_app))).await;
     // Warm-up: every holder takes its slot, its node is cordoned and drained (empty nodes).
     let t = Instant::now();
     let http = reqwest::Client::new();
@@ -353,6 +375,14 @@ async fn main() {
         "{HOLDERS} holders granted (nodes cordoned + drained) in {:?}",
         t.elapsed()
     );
+    let base_leased = url::Url::parse(&format!("http://{leased}/")).expect("valid URL");
+    for id in &holders {
+        fleetlock::Client::new(base_leased.clone(), id, "default", http.clone())
+            .expect("client")
+            .pre_reboot()
+            .await
+            .expect("granted on the Lease store (node already drained)");
+    }
 
     let reqs = |path: &str, ids: &[String]| -> Vec<Vec<u8>> {
         ids.iter().map(|id| request(ours, path, id)).collect()
@@ -387,6 +417,17 @@ async fn main() {
         200,
     );
 
+    let (lease, lease_cpu) = measured(
+        leased,
+        holders
+            .iter()
+            .map(|id| request(leased, "v1/pre-reboot", id))
+            .collect(),
+        connections,
+        total / 10,
+        200,
+    );
+
     // Baseline: one LIST of all nodes per request (node names as ids: it does no mapping).
     let baseline = serve(
         axum::Router::new()
@@ -405,10 +446,11 @@ async fn main() {
         "nodes={nodes} connections={connections} cores={}",
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
     );
-    print("pre-reboot, holder", &held, Some(held_cpu));
-    print("pre-reboot, slots full", &full, Some(full_cpu));
-    print("steady-state, not held", &steady, Some(steady_cpu));
-    print("list-all-nodes baseline", &base_stats, Some(base_cpu));
+    print("pre-reboot, holder", &held, held_cpu);
+    print("pre-reboot, slots full", &full, full_cpu);
+    print("steady-state, not held", &steady, steady_cpu);
+    print("pre-reboot, holder, Lease", &lease, lease_cpu);
+    print("list-all-nodes baseline", &base_stats, base_cpu);
     println!(
         "holder pre-reboot vs baseline: throughput {:.0}x, p99 {:.0}x",
         held.rate() / base_stats.rate(),
