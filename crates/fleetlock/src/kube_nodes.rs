@@ -204,6 +204,18 @@ impl CacheState {
     }
 }
 
+/// Whether a watcher error is a refusal that retrying will not fix (401, 403, 404).
+fn refused(e: &watcher::Error) -> bool {
+    let code = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s))
+        | watcher::Error::WatchError(s) => s.code,
+        _ => return false,
+    };
+    matches!(code, 401 | 403 | 404)
+}
+
 /// Where the start-up of the cache is.
 #[derive(Clone, Debug)]
 enum Startup {
@@ -239,9 +251,10 @@ impl std::fmt::Debug for NodeCache {
 
 impl NodeCache {
     /// Starts the watch (one LIST, then a WATCH) and waits until the first list is in the
-    /// cache. Fails, instead of waiting forever, when the list or the watch is refused (e.g.
-    /// RBAC without `list`/`watch` on `nodes`): the error is the API's, naming verb and
-    /// resource. The watch task ends when the last clone of the cache is dropped.
+    /// cache (transient errors are retried with backoff meanwhile). Fails, instead of waiting
+    /// forever, when the list or the watch is refused (401/403/404, e.g. RBAC without
+    /// `list`/`watch` on `nodes`): the error is the API's, naming verb and resource. The watch
+    /// task ends when the last clone of the cache is dropped.
     pub async fn start(client: Client) -> Result<Self, NodeError> {
         let api: Api<Node> = Api::all(client);
         let state = Arc::new(RwLock::new(CacheState::default()));
@@ -277,8 +290,10 @@ impl NodeCache {
                         .delete(&node),
                     Err(e) => {
                         tracing::warn!(error = %e, "node watch error (retrying)");
+                        // Refused (RBAC, credentials): fail the start-up. Anything else (API
+                        // server not up yet, 5xx) is retried with backoff meanwhile.
                         tx.send_if_modified(|s| {
-                            if matches!(s, Startup::Waiting) {
+                            if matches!(s, Startup::Waiting) && refused(&e) {
                                 *s = Startup::Failed(e.to_string());
                                 true
                             } else {
