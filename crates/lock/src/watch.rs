@@ -100,7 +100,9 @@ const INITIAL_WINDOW: Duration = Duration::from_millis(250);
 /// The first guess of the effective latency: from a waiter deciding to write until the
 /// others see the write through their watch.
 const INITIAL_ECHO: Duration = Duration::from_millis(2);
-const MAX_ECHO: Duration = Duration::from_secs(2);
+/// Cap of the learnt latency: beyond it, a collision now and then is cheaper than the
+/// delay (a handoff waits a few of these at most).
+const MAX_ECHO: Duration = Duration::from_millis(200);
 /// Desired "free → taken" gap, in effective latencies: the first waiter wakes about
 /// `TARGET_GAP − 1` latencies after the slot frees, so a second one rarely wakes within the
 /// latency of the first.

@@ -279,12 +279,27 @@ impl Reconciler for DisruptionController {
         if let Some(d) = next {
             queue.at(Instant::now() + d + Duration::from_millis(10), key.clone());
         }
+        // Write only over the version the status was computed from, as the real controller
+        // does (an update carrying the read resourceVersion). An eviction may have used up a
+        // disruption in between (decremented `disruptionsAllowed`, added a `disruptedPods`
+        // entry); overwriting that with the older computation handed out the same
+        // disruption twice — a real over-disruption (reboot-sim's PDB violations at C=10).
+        // Then compute again from the new version.
+        let read_rv = pdb["metadata"]["resourceVersion"].clone();
+        let mut stale = false;
         // Deleted meanwhile: nothing to do.
         let _ = store.update(PDBS, ns, name, |cur| {
+            if cur["metadata"]["resourceVersion"] != read_rv {
+                stale = true;
+                return Ok(cur.clone());
+            }
             let mut o = cur.clone();
             o["status"] = status;
             Ok(o)
         });
+        if stale {
+            queue.dirty(key.clone());
+        }
     }
 }
 
