@@ -12,24 +12,40 @@
 //!
 //! Writes use optimistic concurrency like the `DaemonSet` backend: create (409 `AlreadyExists` =
 //! someone else was first) or a merge patch carrying the read `resourceVersion` (409 = someone
-//! else wrote). Each slot has one holder, so at most `c` nodes hold the lock. Slots numbered
-//! `c` and above (left over from a larger `--concurrency`) are not consulted.
+//! else wrote). Each slot has one holder, so at most `c` nodes hold the lock.
+//!
+//! **Slots above the concurrency.** When `--concurrency` is lowered (a `DaemonSet` rollout
+//! from 3 to 1, say), nodes may still hold slots `<name>-c …` taken under the larger value.
+//! Like kured's multi-owner annotation with a lowered `maxOwners`, such a holder still holds
+//! the lock: [`RebootLock::holding`], [`RebootLock::holders`] and [`RebootLock::release`] see
+//! every `<name>-<n>` Lease, and [`RebootLock::acquire`] grants a slot (always one below the
+//! caller's `c`) only while the live holders over **all** slots number fewer than `c`. Dead
+//! (expired or node-less) holders of high slots are cleared by the next successful acquire,
+//! as dead holders of low slots are taken over. Reads find the high slots with one LIST of the
+//! namespace's Leases, filtered by name (no label selector: Leases written by older versions
+//! carry no label, and the lock's watch already receives every Lease of the namespace); the
+//! watch caches slots `0 … max(c, 64) − 1`, and a decision from that cache is used only while
+//! the last LIST showed no slot beyond it. Agents with different `c` at once (mid-rollout)
+//! never exceed the larger `c`, as each slot has one holder and grants go to slots below the
+//! caller's `c`; two simultaneous grants may briefly exceed the smaller `c` (each counted the
+//! holders before the other's write: the count over several Leases is not one atomic read).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
 use crate::daemonset::DEFAULT_ANNOTATION;
 use crate::decision::{
-    self, LockPolicy, NodeDirectory, SlotDecision, gone_nodes, is_expired, record_state,
+    self, Displaced, LockPolicy, NodeDirectory, SlotDecision, gone_nodes, is_expired, record_state,
 };
 use crate::error::{LockError, is_conflict, kube_error_is_retryable};
 use crate::format::{LockMetadata, LockRecord};
@@ -41,6 +57,10 @@ use crate::{AcquireOutcome, RebootLock};
 /// How long an acquire that lost a write race waits for the watch to bring the winner's
 /// write before it reads the slots instead.
 const CACHE_CATCH_UP: Duration = Duration::from_millis(500);
+
+/// The watch caches slots `0 … max(c, TRACKED_SLOTS) − 1`: enough for the high slots any
+/// realistic earlier `--concurrency` left behind.
+const TRACKED_SLOTS: u32 = 64;
 
 /// Where the Leases live and how the lock behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +138,11 @@ struct Inner {
     api: Api<Lease>,
     nodes: Arc<dyn NodeDirectory>,
     config: LeaseLockConfig,
-    slots: Vec<String>,
+    /// The names of the slots the watch caches (`0 … max(c, TRACKED_SLOTS) − 1`).
+    tracked: Vec<String>,
+    /// The last LIST showed a slot Lease beyond `tracked` (or none was made yet): the cache
+    /// cannot see every holder, so decisions read the Leases instead.
+    beyond_tracked: AtomicBool,
     /// The watch and its cache of the slot Leases.
     tracker: ChangeTracker<Lease>,
 }
@@ -134,6 +158,10 @@ impl std::fmt::Debug for LeaseLock {
 /// One slot as read.
 #[derive(Debug, Clone)]
 struct Slot {
+    /// Slot number (`<name>-<index>`).
+    index: u32,
+    /// Lease name.
+    name: String,
     /// `None` when the Lease does not exist.
     rv: Option<String>,
     record: Option<LockRecord>,
@@ -162,13 +190,16 @@ impl LeaseLock {
                 "lease name and annotation must not be empty".into(),
             ));
         }
-        let slots = config.slot_names();
+        let tracked: Vec<String> = (0..config.policy.concurrency.max(TRACKED_SLOTS))
+            .map(|i| format!("{}-{i}", config.name))
+            .collect();
         Ok(Self {
             inner: Arc::new(Inner {
                 api: Api::namespaced(client, &config.namespace),
                 nodes: Arc::new(CachedNodeDirectory::new(nodes, config.node_cache)),
-                tracker: ChangeTracker::new(slots.clone()),
-                slots,
+                tracker: ChangeTracker::new(tracked.clone()),
+                tracked,
+                beyond_tracked: AtomicBool::new(true),
                 config,
             }),
         })
@@ -205,37 +236,77 @@ impl LeaseLock {
         })
     }
 
-    async fn read_slots(&self) -> Result<Vec<Slot>, LockError> {
-        let mut slots = Vec::with_capacity(self.inner.slots.len());
-        for name in &self.inner.slots {
-            let started = tokio::time::Instant::now();
-            let lease = self.inner.api.get_opt(name).await;
-            self.inner.tracker.request_took(started.elapsed());
-            let lease = lease.map_err(LockError::Api)?;
-            let slot = match lease {
-                None => {
-                    self.inner.tracker.observe(name, Observed::Absent);
-                    Slot {
-                        rv: None,
-                        record: None,
-                        transitions: 0,
-                    }
-                }
-                Some(lease) => {
-                    let slot = self.slot_of(&lease);
-                    self.inner
-                        .tracker
-                        .observe(name, Observed::Present(slot.rv.clone().unwrap_or_default()));
-                    slot
-                }
-            };
-            slots.push(slot);
-        }
-        Ok(slots)
+    /// The slot number of a Lease name `<name>-<n>` (canonical decimal), if it is one.
+    fn slot_index(&self, lease_name: &str) -> Option<u32> {
+        let digits = lease_name
+            .strip_prefix(self.inner.config.name.as_str())?
+            .strip_prefix('-')?;
+        let index = digits.parse::<u32>().ok()?;
+        (index.to_string() == digits).then_some(index)
     }
 
-    fn slot_of(&self, lease: &Lease) -> Slot {
+    fn free_slot(&self, index: u32) -> Slot {
         Slot {
+            index,
+            name: format!("{}-{index}", self.inner.config.name),
+            rv: None,
+            record: None,
+            transitions: 0,
+        }
+    }
+
+    /// Every slot: `0 … c − 1` (free when the Lease is missing), then the existing slot
+    /// Leases numbered `c` and above, in slot order. One LIST of the namespace's Leases.
+    async fn read_slots(&self) -> Result<Vec<Slot>, LockError> {
+        let started = tokio::time::Instant::now();
+        let list = self.inner.api.list(&ListParams::default()).await;
+        self.inner.tracker.request_took(started.elapsed());
+        let list = list.map_err(LockError::Api)?;
+        let mut found: std::collections::BTreeMap<u32, Slot> = list
+            .items
+            .iter()
+            .filter_map(|lease| {
+                let index = self.slot_index(lease.metadata.name.as_deref()?)?;
+                Some((index, self.slot_of(index, lease)))
+            })
+            .collect();
+        for name in &self.inner.tracked {
+            let observed = match self.slot_index(name).and_then(|i| found.get(&i)) {
+                Some(slot) => Observed::Present(slot.rv.clone().unwrap_or_default()),
+                None => Observed::Absent,
+            };
+            self.inner.tracker.observe(name, observed);
+        }
+        let tracked = u32::try_from(self.inner.tracked.len()).unwrap_or(u32::MAX);
+        self.inner
+            .beyond_tracked
+            .store(found.range(tracked..).next().is_some(), Ordering::Relaxed);
+        let high = found.keys().copied().collect();
+        Ok(self.assemble(|index| found.remove(&index), high))
+    }
+
+    /// Slots `0 … c − 1` from `low` (free when `None`) followed by the `high` ones.
+    fn assemble(&self, mut low: impl FnMut(u32) -> Option<Slot>, high: Vec<u32>) -> Vec<Slot> {
+        let c = self.inner.config.policy.concurrency;
+        let mut slots: Vec<Slot> = (0..c)
+            .map(|i| low(i).unwrap_or_else(|| self.free_slot(i)))
+            .collect();
+        for index in high.into_iter().filter(|&i| i >= c) {
+            if let Some(slot) = low(index) {
+                slots.push(slot);
+            }
+        }
+        slots
+    }
+
+    fn slot_of(&self, index: u32, lease: &Lease) -> Slot {
+        Slot {
+            index,
+            name: lease
+                .metadata
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{index}", self.inner.config.name)),
             rv: Some(lease.metadata.resource_version.clone().unwrap_or_default()),
             record: self.record_of(lease),
             transitions: lease
@@ -246,30 +317,33 @@ impl LeaseLock {
         }
     }
 
-    /// The slots as the watch has them, if it is up to date (no GET).
+    /// The slots as the watch has them, if it is up to date and sees every slot Lease (no
+    /// request).
     fn slots_cached(&self) -> Option<Vec<Slot>> {
+        if self.inner.beyond_tracked.load(Ordering::Relaxed) {
+            return None;
+        }
         let cached = self.inner.tracker.fresh()?;
-        Some(
-            self.inner
-                .slots
-                .iter()
-                .map(|name| match cached.get(name) {
-                    Some(lease) => self.slot_of(lease),
-                    None => Slot {
-                        rv: None,
-                        record: None,
-                        transitions: 0,
-                    },
-                })
-                .collect(),
-        )
+        Some(self.slots_of_cache(&cached))
+    }
+
+    fn slots_of_cache(&self, cached: &Cached<Lease>) -> Vec<Slot> {
+        let mut found: std::collections::BTreeMap<u32, Slot> = cached
+            .iter()
+            .filter_map(|(name, lease)| {
+                let index = self.slot_index(name)?;
+                Some((index, self.slot_of(index, lease)))
+            })
+            .collect();
+        let high = found.keys().copied().collect();
+        self.assemble(|index| found.remove(&index), high)
     }
 
     fn start_watch(
         &self,
         state: Arc<tokio::sync::watch::Sender<WatchState<Lease>>>,
     ) -> tokio::task::JoinHandle<()> {
-        let names: BTreeSet<String> = self.inner.slots.iter().cloned().collect();
+        let names: BTreeSet<String> = self.inner.tracked.iter().cloned().collect();
         spawn_watcher(
             self.inner.api.clone(),
             kube::runtime::watcher::Config::default(),
@@ -282,27 +356,15 @@ impl LeaseLock {
     /// backend).
     fn slot_view(&self, cached: &Cached<Lease>, holder: &str, now: Timestamp) -> SlotView {
         let policy = self.inner.config.policy;
-        let records: Vec<Option<LockRecord>> = self
-            .inner
-            .slots
-            .iter()
-            .map(|name| cached.get(name).and_then(|l| self.record_of(l)))
-            .collect();
+        let slots = self.slots_of_cache(cached);
         let none = BTreeSet::new();
-        match decision::decide_slots(
-            &records,
-            holder,
-            LockMetadata::default(),
-            policy,
-            now,
-            &none,
-        ) {
+        match decide(&slots, holder, LockMetadata::default(), policy, now, &none).decision {
             SlotDecision::Blocked(_) => {
-                let next = records
+                let next = slots
                     .iter()
-                    .flatten()
+                    .filter_map(|s| s.record.clone())
                     .filter_map(|r| {
-                        let value = crate::format::LockValue::Single(r.clone());
+                        let value = crate::format::LockValue::Single(r);
                         decision::next_expiry(Some(&value), now, policy.ttl)
                     })
                     .min();
@@ -332,9 +394,9 @@ impl LeaseLock {
     }
 
     /// Writes `record` into slot `index` as read in `slot`.
-    async fn take(&self, index: usize, slot: &Slot, record: &LockRecord) -> Result<(), LockError> {
+    async fn take(&self, slot: &Slot, record: &LockRecord) -> Result<(), LockError> {
         let c = &self.inner.config;
-        let name = &self.inner.slots[index];
+        let name = &slot.name;
         let time = record.created.map(MicroTime);
         let duration = lease_seconds(record.ttl);
         let lease = match &slot.rv {
@@ -387,10 +449,32 @@ impl LeaseLock {
         Ok(())
     }
 
-    /// Empties slot `index` if it is still at `rv`.
-    async fn clear(&self, index: usize, rv: &str) -> Result<(), LockError> {
+    /// Clears the slots `c` and above whose holders no longer count (best effort: a slot that
+    /// changed meanwhile or a failed request is left for the next acquire).
+    async fn clear_dead_high(&self, slots: &[Slot], dead: &[(usize, Displaced)], holder: &str) {
+        for (pos, d) in dead {
+            let slot = &slots[*pos];
+            let Some(rv) = &slot.rv else { continue };
+            match self.clear(&slot.name, rv).await {
+                Ok(()) => tracing::warn!(
+                    old_holder = %d.record.node_id,
+                    reason = ?d.reason,
+                    new_holder = holder,
+                    lease = %slot.name,
+                    "cleared a reboot lock slot above the concurrency whose holder no longer counts"
+                ),
+                Err(e) => tracing::debug!(
+                    error = %e,
+                    lease = %slot.name,
+                    "could not clear a dead slot above the concurrency; left for the next acquire"
+                ),
+            }
+        }
+    }
+
+    /// Empties the slot Lease `name` if it is still at `rv`.
+    async fn clear(&self, name: &str, rv: &str) -> Result<(), LockError> {
         let c = &self.inner.config;
-        let name = &self.inner.slots[index];
         let patch = json!({
             "metadata": {
                 "resourceVersion": rv,
@@ -411,6 +495,90 @@ impl LeaseLock {
             .map_err(LockError::Api)?;
         self.observe_written(name, &lease);
         Ok(())
+    }
+}
+
+/// An acquire decision over every slot, with the dead holders of high slots to clear.
+#[derive(Debug)]
+struct Decided {
+    /// `AlreadyHeld`/`Take` carry a position in the slot list.
+    decision: SlotDecision,
+    /// Positions of slots `c` and above whose record no longer counts (expired, node gone,
+    /// or the caller's own expired record).
+    dead_high: Vec<(usize, Displaced)>,
+}
+
+/// Decides an acquire by `holder` over `slots` (slots `0 … c − 1` first, then the existing
+/// higher ones): the caller's live record in any slot is its lock; otherwise a slot below `c`
+/// is taken (a free one, or one whose holder no longer counts) only while the live holders of
+/// all slots number fewer than `c`.
+fn decide(
+    slots: &[Slot],
+    holder: &str,
+    metadata: LockMetadata,
+    policy: LockPolicy,
+    now: Timestamp,
+    gone: &BTreeSet<String>,
+) -> Decided {
+    let c = policy.concurrency.max(1);
+    let mut dead_high = Vec::new();
+    if let Some((pos, record)) = slots.iter().enumerate().find_map(|(pos, s)| {
+        s.record
+            .as_ref()
+            .filter(|r| r.node_id == holder && !is_expired(r, now, policy.ttl))
+            .map(|r| (pos, r.clone()))
+    }) {
+        return Decided {
+            decision: SlotDecision::AlreadyHeld(pos, record),
+            dead_high,
+        };
+    }
+    let mut high_live = Vec::new();
+    for (pos, slot) in slots.iter().enumerate().filter(|(_, s)| s.index >= c) {
+        let Some(r) = &slot.record else { continue };
+        let state = if r.node_id == holder {
+            decision::RecordState::Expired
+        } else {
+            record_state(r, now, policy.ttl, gone)
+        };
+        match state {
+            decision::RecordState::Live => high_live.push(r.clone()),
+            reason => dead_high.push((
+                pos,
+                Displaced {
+                    record: r.clone(),
+                    reason,
+                },
+            )),
+        }
+    }
+    let low: Vec<Option<LockRecord>> = slots
+        .iter()
+        .filter(|s| s.index < c)
+        .map(|s| s.record.clone())
+        .collect();
+    let low_live: Vec<LockRecord> = low
+        .iter()
+        .flatten()
+        .filter(|r| {
+            r.node_id != holder
+                && record_state(r, now, policy.ttl, gone) == decision::RecordState::Live
+        })
+        .cloned()
+        .collect();
+    let decision = match decision::decide_slots(&low, holder, metadata, policy, now, gone) {
+        SlotDecision::Take { .. } if low_live.len() + high_live.len() >= c as usize => {
+            SlotDecision::Blocked(low_live.into_iter().chain(high_live).collect())
+        }
+        SlotDecision::Blocked(mut holders) => {
+            holders.extend(high_live);
+            SlotDecision::Blocked(holders)
+        }
+        other => other,
+    };
+    Decided {
+        decision,
+        dead_high,
     }
 }
 
@@ -448,25 +616,22 @@ impl RebootLock for LeaseLock {
                     }
                 },
             };
-            let records: Vec<Option<LockRecord>> = slots.iter().map(|s| s.record.clone()).collect();
             let now = Timestamp::now();
-            let mut decision =
-                decision::decide_slots(&records, holder, metadata, policy, now, &BTreeSet::new());
-            if let SlotDecision::Blocked(holders) = &decision
+            let mut decided = decide(&slots, holder, metadata, policy, now, &BTreeSet::new());
+            if let SlotDecision::Blocked(holders) = &decided.decision
                 && conflicted
                 && from_cache
             {
                 self.inner.tracker.collided();
                 return Ok(AcquireOutcome::HeldBy(holders.clone()));
             }
-            if let SlotDecision::Blocked(holders) = &decision {
+            if let SlotDecision::Blocked(holders) = &decided.decision {
                 let gone = gone_nodes(self.inner.nodes.as_ref(), holders).await;
                 if !gone.is_empty() {
-                    decision =
-                        decision::decide_slots(&records, holder, metadata, policy, now, &gone);
+                    decided = decide(&slots, holder, metadata, policy, now, &gone);
                 }
             }
-            match decision {
+            match decided.decision {
                 SlotDecision::AlreadyHeld(_, record) => {
                     return Ok(AcquireOutcome::Acquired(record));
                 }
@@ -475,18 +640,21 @@ impl RebootLock for LeaseLock {
                     slot,
                     record,
                     displaced,
-                } => match self.take(slot, &slots[slot], &record).await {
+                } => match self.take(&slots[slot], &record).await {
                     Ok(()) => {
+                        let lease = &slots[slot].name;
                         if let Some(d) = displaced {
                             tracing::warn!(
                                 old_holder = %d.record.node_id,
                                 reason = ?d.reason,
                                 new_holder = holder,
-                                lease = %self.inner.slots[slot],
+                                %lease,
                                 "took over a reboot lock slot from a holder that no longer counts"
                             );
                         }
-                        tracing::info!(holder, lease = %self.inner.slots[slot], "reboot lock acquired");
+                        tracing::info!(holder, %lease, "reboot lock acquired");
+                        self.clear_dead_high(&slots, &decided.dead_high, holder)
+                            .await;
                         return Ok(AcquireOutcome::Acquired(record));
                     }
                     Err(LockError::Api(e)) if from_cache && is_conflict(&e) => {
@@ -498,7 +666,7 @@ impl RebootLock for LeaseLock {
                         if !self
                             .inner
                             .tracker
-                            .wait_past(&self.inner.slots[slot], &seen, CACHE_CATCH_UP)
+                            .wait_past(&slots[slot].name, &seen, CACHE_CATCH_UP)
                             .await
                         {
                             use_cache = false;
@@ -545,9 +713,9 @@ impl RebootLock for LeaseLock {
                 });
             };
             let rv = slots[index].rv.clone().unwrap_or_default();
-            match self.clear(index, &rv).await {
+            match self.clear(&slots[index].name, &rv).await {
                 Ok(()) => {
-                    tracing::info!(holder, lease = %self.inner.slots[index], "reboot lock released");
+                    tracing::info!(holder, lease = %slots[index].name, "reboot lock released");
                     // Go round again: a holder should have one slot, but clear any other.
                     released_any = true;
                 }
