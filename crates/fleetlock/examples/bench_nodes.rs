@@ -16,7 +16,11 @@
 //!   node's metadata from the API server once (our marks decide whether to uncordon, and a
 //!   cache that lags must never leave a node cordoned), so it is bound by the API server.
 //!
-//! The first three use the in-memory store, to measure the server itself. The last line,
+//! `pre-reboot, holder, node churn` repeats the holder path while 100 Node updates per second
+//! (an annotation patch on nodes round robin) flow through the watch into the node index, as
+//! status, label and annotation changes do in a real cluster of this size.
+//!
+//! The first four use the in-memory store, to measure the server itself. The last line,
 //! `pre-reboot, holder, Lease store`, is the same holder path with `--store kubernetes` (what
 //! the deploy base runs with two replicas): every request then also GETs the group's Lease.
 //!
@@ -409,6 +413,38 @@ async fn main() {
         total,
         409,
     );
+    // Node churn: 100 updates/s through the watch while holders re-ask.
+    let churn = {
+        let nodes: Api<Node> = Api::all(client.clone());
+        let names: Vec<String> = list
+            .items
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .collect();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            for i in 0usize.. {
+                tick.tick().await;
+                let patch =
+                    serde_json::json!({"metadata": {"annotations": {"bench/tick": i.to_string()}}});
+                let _ = nodes
+                    .patch(
+                        &names[i % names.len()],
+                        &kube::api::PatchParams::default(),
+                        &kube::api::Patch::Merge(&patch),
+                    )
+                    .await;
+            }
+        })
+    };
+    let (churned, churned_cpu) = measured(
+        ours,
+        reqs("v1/pre-reboot", &holders),
+        connections,
+        total,
+        200,
+    );
+    churn.abort();
     let (steady, steady_cpu) = measured(
         ours,
         reqs("v1/steady-state", &others),
@@ -448,6 +484,7 @@ async fn main() {
     );
     print("pre-reboot, holder", &held, held_cpu);
     print("pre-reboot, slots full", &full, full_cpu);
+    print("pre-reboot, holder, churn", &churned, churned_cpu);
     print("steady-state, not held", &steady, steady_cpu);
     print("pre-reboot, holder, Lease", &lease, lease_cpu);
     print("list-all-nodes baseline", &base_stats, base_cpu);
