@@ -765,3 +765,54 @@ impl NodeHandler for KubeNodeHandler {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str) -> PodRef {
+        PodRef::new("default", name, format!("uid-{name}"))
+    }
+
+    #[test]
+    fn progress_counts_evictions_and_pdb_refusals_per_node() {
+        let p = DrainProgress::new();
+        p.record(&DrainEvent::Selected {
+            node: "n1".into(),
+            evict: vec![pod("a"), pod("b")],
+            skipped: Vec::new(),
+            warnings: String::new(),
+        });
+        p.record(&DrainEvent::Selected {
+            node: "n2".into(),
+            evict: vec![pod("c")],
+            skipped: Vec::new(),
+            warnings: String::new(),
+        });
+        p.record(&DrainEvent::Evicted(pod("a")));
+        p.record(&DrainEvent::BlockedByPdb {
+            pod: pod("b"),
+            message: "The disruption budget web-pdb needs 2".into(),
+            retry_in: std::time::Duration::from_secs(1),
+        });
+        let n1 = p.get("n1").unwrap();
+        assert_eq!((n1.to_evict, n1.evicted, n1.gone, n1.left()), (2, 1, 0, 2));
+        assert_eq!(
+            n1.blocked.get("default/b").map(String::as_str),
+            Some("The disruption budget web-pdb needs 2")
+        );
+        assert_eq!(n1.to_string(), "1 of 2 pod(s) evicted, 2 left");
+        assert_eq!(p.get("n2").unwrap().evicted, 0, "other nodes untouched");
+        p.record(&DrainEvent::Gone(pod("a")));
+        p.record(&DrainEvent::Evicted(pod("b")));
+        let n1 = p.get("n1").unwrap();
+        assert!(
+            n1.blocked.is_empty(),
+            "an accepted eviction clears the refusal"
+        );
+        assert_eq!((n1.evicted, n1.left()), (2, 1));
+        p.forget("n1");
+        assert_eq!(p.get("n1"), None);
+        assert!(p.get("n2").is_some());
+    }
+}

@@ -288,4 +288,39 @@ mod tests {
         );
         assert!(idx.lookup("clone-a").is_ok_and(|n| n == Some("clone-a")));
     }
+
+    #[test]
+    fn incremental_updates_match_a_fresh_build() {
+        let mut idx = NodeIndex::new(&[
+            node("a", Some(VECTORS[0].0), None),
+            node("b", Some(VECTORS[1].0), None),
+        ]);
+        // Same ids again: nothing changes.
+        idx.upsert(&node("a", Some(VECTORS[0].0), None));
+        assert_eq!(idx.len(), 2);
+        // A new machine id replaces the old keys.
+        idx.upsert(&node("a", Some(VECTORS[2].0), None));
+        assert_eq!(idx.lookup(VECTORS[0].1), Ok(None));
+        assert_eq!(idx.lookup(VECTORS[2].1), Ok(Some("a")));
+        // A clone makes the id ambiguous; removing it resolves it again.
+        idx.upsert(&node("c", Some(VECTORS[1].0), None));
+        assert!(idx.lookup(VECTORS[1].1).is_err());
+        idx.remove("c");
+        assert_eq!(idx.lookup(VECTORS[1].1), Ok(Some("b")));
+        assert_eq!(idx.lookup("c"), Ok(None));
+        idx.remove("c");
+        // Equal to an index built from scratch over the same nodes.
+        let fresh = NodeIndex::new(&[
+            node("a", Some(VECTORS[2].0), None),
+            node("b", Some(VECTORS[1].0), None),
+        ]);
+        assert_eq!(idx.tables, fresh.tables);
+        idx.remove("a");
+        idx.remove("b");
+        assert!(idx.is_empty());
+        assert!(
+            idx.tables.iter().all(HashMap::is_empty),
+            "no empty entries left"
+        );
+    }
 }
