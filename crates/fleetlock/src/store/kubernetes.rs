@@ -8,12 +8,14 @@
 //! Issue 8 suggests the Lease backend of crates/lock. It was read and does not fit the FleetLock
 //! semantics, for reasons that are properties of its design, not missing options:
 //!
-//! - **Slots that shrink.** `LeaseLock` keeps one Lease per slot (`<name>-0 … <name>-(c-1)`) and
-//!   does not consult slots numbered `c` and above. FleetLock's configured slot count wins but
-//!   must never evict a holder: after a change from 3 slots to 1 with three holders, nobody may
-//!   be granted until two have left. With `LeaseLock` the holders of Leases 1 and 2 would no
-//!   longer be counted and a fourth machine could reboot at once. Here the group's holder list
-//!   is one object, and [`crate::semaphore`] counts it against the configured slots.
+//! - **Slots that shrink.** `LeaseLock` keeps one Lease per slot (`<name>-0 … <name>-(c-1)`).
+//!   FleetLock's configured slot count wins but must never evict a holder: after a change from
+//!   3 slots to 1 with three holders, nobody may be granted until two have left. `LeaseLock`
+//!   counts the holders of higher slots since commit 96d84c5, but its count spans several Leases
+//!   and a grant writes one of them, so (as its own docs say) two replicas granting different
+//!   free slots at the same moment may both pass the count and briefly exceed the smaller slot
+//!   count. Here the group's whole holder list is one object: count and grant are one CAS, and
+//!   [`crate::semaphore`] checks it against the configured slots on every request.
 //! - **Holders that are not nodes.** `LeaseLock` treats a holder whose Node no longer exists as
 //!   gone (its slot is free). FleetLock holders are Zincati ids: app-specific machine ids, or
 //!   machines outside Kubernetes altogether; every one of them would read as "gone".
