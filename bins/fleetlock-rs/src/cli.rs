@@ -74,6 +74,10 @@ pub struct Args {
     /// (only if it was not cordoned before). Credentials: kubeconfig or in-cluster.
     #[arg(long, env = "FLEETLOCK_KUBERNETES_NODES")]
     pub kubernetes_nodes: Option<bool>,
+    /// With --kubernetes-nodes: also maintain the original reboot manager's
+    /// `rebootmanager/status` node annotation (`Rebooting` while prepared, `Ready` after).
+    #[arg(long, env = "FLEETLOCK_SEED_ANNOTATIONS")]
+    pub seed_annotations: Option<bool>,
     /// Log format.
     #[arg(long, env = "FLEETLOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -270,6 +274,9 @@ pub fn build_config(args: &Args, env: &EnvTokens) -> Result<ServerConfig, Config
     if let Some(on) = args.kubernetes_nodes.or(file.kubernetes_nodes) {
         config.kubernetes_nodes = on;
     }
+    if let Some(on) = args.seed_annotations.or(file.seed_annotations) {
+        config.seed_annotations = on;
+    }
 
     config.admin_token = token(
         ("--admin-token-file", args.admin_token_file.as_ref()),
@@ -289,6 +296,9 @@ pub fn build_config(args: &Args, env: &EnvTokens) -> Result<ServerConfig, Config
             "default_slots" if args.default_slots.is_some() => "--default-slots".to_owned(),
             "max_body_bytes" if args.max_body_bytes.is_some() => "--max-body-bytes".to_owned(),
             "request_timeout" if args.request_timeout.is_some() => "--request-timeout".to_owned(),
+            "seed_annotations" if args.seed_annotations.is_some() => {
+                "--seed-annotations".to_owned()
+            }
             other if other.starts_with("groups.") && !args.groups.is_empty() => {
                 format!("--group ({other})")
             }
@@ -357,7 +367,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let cases: [(&[&str], &str); 8] = [
+        let cases: [(&[&str], &str); 9] = [
             (&["--listen", "nowhere"], "--listen"),
             (&["--store", "redis://x"], "--store"),
             (&["--group", "w"], "--group"),
@@ -366,6 +376,7 @@ mod tests {
             (&["--default-slots", "x"], "--default-slots"),
             (&["--default-slots", "0"], "--default-slots"),
             (&["--request-timeout", "soon"], "--request-timeout"),
+            (&["--seed-annotations", "true"], "--seed-annotations"),
         ];
         for (argv, field) in cases {
             let e = build_config(&args(argv), &EnvTokens::default()).unwrap_err();
@@ -392,6 +403,12 @@ mod tests {
         let e =
             build_config(&args(&["--protocol-token-file", "/nonexistent/t"]), &env).unwrap_err();
         assert_eq!(e.field, "--protocol-token-file");
+        let c = build_config(
+            &args(&["--kubernetes-nodes", "true", "--seed-annotations", "true"]),
+            &EnvTokens::default(),
+        )
+        .unwrap();
+        assert!(c.kubernetes_nodes && c.seed_annotations);
     }
 
     /// A self-signed certificate for 127.0.0.1 and its key, as PEM.

@@ -45,6 +45,9 @@ pub struct ServerConfig {
     /// Kubernetes node handling: map ids to Nodes, cordon + drain before granting, uncordon
     /// after (kubeconfig or in-cluster credentials are inferred as kubectl does).
     pub kubernetes_nodes: bool,
+    /// With `kubernetes_nodes`: also maintain the original reboot manager's
+    /// `rebootmanager/status` node annotation (`Rebooting` / `Ready`).
+    pub seed_annotations: bool,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +64,7 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             request_timeout: Duration::from_secs(10),
             kubernetes_nodes: false,
+            seed_annotations: false,
         }
     }
 }
@@ -83,6 +87,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("request_timeout", &self.request_timeout)
             .field("kubernetes_nodes", &self.kubernetes_nodes)
+            .field("seed_annotations", &self.seed_annotations)
             .finish()
     }
 }
@@ -147,6 +152,12 @@ impl ServerConfig {
         if self.default_slots == 0 {
             return Err(ConfigError::new("default_slots", "must be at least 1"));
         }
+        if self.seed_annotations && !self.kubernetes_nodes {
+            return Err(ConfigError::new(
+                "seed_annotations",
+                "needs kubernetes_nodes (the annotation is set on Nodes)",
+            ));
+        }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1"));
         }
@@ -198,6 +209,7 @@ impl ServerConfig {
 /// max_body_bytes = 65536
 /// request_timeout = "10s"
 /// kubernetes_nodes = false
+/// seed_annotations = false
 ///
 /// [groups.default]
 /// slots = 1
@@ -231,6 +243,8 @@ pub struct FileConfig {
     pub request_timeout: Option<String>,
     /// See [`ServerConfig::kubernetes_nodes`].
     pub kubernetes_nodes: Option<bool>,
+    /// See [`ServerConfig::seed_annotations`].
+    pub seed_annotations: Option<bool>,
     /// Groups.
     #[serde(default)]
     pub groups: BTreeMap<String, GroupConfig>,

@@ -65,14 +65,11 @@ pub const ANNOTATION_HOLDER: &str = "fleetlock-rs.kured-rs.dev/holder";
 /// [`KubeNodeHandler::with_seed_annotations`].
 pub const ANNOTATION_SEED_STATUS: &str = "rebootmanager/status";
 
-/// The `kind` answered while a PodDisruptionBudget refuses an eviction. Until the protocol's
-/// error-kind set has a dedicated `failed_pdb_blocked`, this is `drain_in_progress` (the drain
-/// keeps retrying); [`NodeError::PdbBlocked`] keeps the case distinct in the code.
-pub const PDB_BLOCKED_KIND: &str = "drain_in_progress";
-/// The `kind` answered for a node whose `Ready` condition is not `True`. Until the protocol's
-/// error-kind set has a dedicated `failed_node_not_ready`, this is `failed_drain` (the drain
-/// cannot start); [`NodeError::NotReady`] keeps the case distinct in the code.
-pub const NODE_NOT_READY_KIND: &str = "failed_drain";
+/// The `kind` answered while a PodDisruptionBudget refuses an eviction (the drain keeps
+/// retrying in the background; the value names the budget, the pod and the progress).
+pub const PDB_BLOCKED_KIND: &str = "failed_pdb_blocked";
+/// The `kind` answered for a node whose `Ready` condition is not `True` (it is not drained).
+pub const NODE_NOT_READY_KIND: &str = "failed_node_not_ready";
 
 /// What the node side says about a pre-reboot.
 #[derive(Clone, Debug, PartialEq, Eq)]

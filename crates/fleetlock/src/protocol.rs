@@ -104,6 +104,10 @@ pub enum ErrorKind {
     DrainInProgress,
     /// Kubernetes mode: the last drain attempt failed; it is being retried.
     DrainFailed,
+    /// Kubernetes mode: a PodDisruptionBudget refuses an eviction; the drain keeps retrying.
+    PdbBlocked,
+    /// Kubernetes mode: the node's `Ready` condition is not `True`; it is not drained.
+    NodeNotReady,
     /// Kubernetes mode: the id matches several nodes.
     NodeAmbiguous,
     /// Kubernetes mode: the Kubernetes API failed.
@@ -128,6 +132,8 @@ impl ErrorKind {
             Self::AdminDisabled => "failed_admin_disabled",
             Self::DrainInProgress => "drain_in_progress",
             Self::DrainFailed => "failed_drain",
+            Self::PdbBlocked => "failed_pdb_blocked",
+            Self::NodeNotReady => "failed_node_not_ready",
             Self::NodeAmbiguous => "failed_node_ambiguous",
             Self::KubernetesUnavailable => "failed_kubernetes_unavailable",
         }
@@ -143,6 +149,8 @@ impl ErrorKind {
             Self::SemaphoreFull
             | Self::DrainInProgress
             | Self::DrainFailed
+            | Self::PdbBlocked
+            | Self::NodeNotReady
             | Self::NodeAmbiguous => StatusCode::CONFLICT,
             Self::StoreUnavailable | Self::KubernetesUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

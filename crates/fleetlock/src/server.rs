@@ -269,14 +269,8 @@ fn store_error(e: &StoreError) -> ProtocolError {
 fn node_error(e: &NodeError) -> ProtocolError {
     match e {
         NodeError::Ambiguous(_) => ProtocolError::new(ErrorKind::NodeAmbiguous, e.to_string()),
-        // Still a drain in progress for Zincati; the value names the budget and the pod.
-        // (A dedicated `failed_pdb_blocked` kind needs a new ErrorKind in protocol.rs.)
-        NodeError::PdbBlocked { .. } => {
-            ProtocolError::new(ErrorKind::DrainInProgress, e.to_string())
-        }
-        // The drain cannot start. (A dedicated `failed_node_not_ready` kind needs a new
-        // ErrorKind in protocol.rs.)
-        NodeError::NotReady { .. } => ProtocolError::new(ErrorKind::DrainFailed, e.to_string()),
+        NodeError::PdbBlocked { .. } => ProtocolError::new(ErrorKind::PdbBlocked, e.to_string()),
+        NodeError::NotReady { .. } => ProtocolError::new(ErrorKind::NodeNotReady, e.to_string()),
         NodeError::Api(_) => {
             tracing::warn!(error = %e, "kubernetes failure");
             ProtocolError::new(ErrorKind::KubernetesUnavailable, e.to_string())
@@ -622,10 +616,12 @@ pub async fn serve_tls_on(
 
 /// Builds the Kubernetes node handler from inferred credentials (kubeconfig or in-cluster)
 /// and waits until the node cache holds the first list. `drains` receives drain durations.
-/// Drain progress and PodDisruptionBudget refusals are reported in the answers.
+/// Drain progress and PodDisruptionBudget refusals are reported in the answers;
+/// `seed_annotations` also maintains the `rebootmanager/status` node annotation.
 #[cfg(feature = "kubernetes")]
 pub async fn kubernetes_node_handler(
     drains: Option<DrainHistogram>,
+    seed_annotations: bool,
 ) -> Result<Arc<dyn NodeHandler>, ServeError> {
     let kube_config = kube::Config::infer()
         .await
@@ -645,7 +641,8 @@ pub async fn kubernetes_node_handler(
         Arc::new(drain::KubeNodeOps::new(client)),
         Arc::new(drainer),
     )
-    .with_progress(progress);
+    .with_progress(progress)
+    .with_seed_annotations(seed_annotations);
     if let Some(drains) = drains {
         handler = handler.with_drain_metrics(drains);
     }
@@ -667,14 +664,14 @@ pub async fn serve(
     let store = open_store(&config.store).await?;
     let addr = config.listen;
     #[cfg(feature = "kubernetes")]
-    let kubernetes_nodes = config.kubernetes_nodes;
+    let (kubernetes_nodes, seed_annotations) = (config.kubernetes_nodes, config.seed_annotations);
     #[cfg_attr(not(feature = "kubernetes"), allow(unused_mut))]
     let mut app = FleetLock::new(config, store)?;
     // Without the `kubernetes` feature, `validate` has refused `kubernetes_nodes`.
     #[cfg(feature = "kubernetes")]
     if kubernetes_nodes {
         let drains = app.metrics().drains.clone();
-        app = app.with_node_handler(kubernetes_node_handler(Some(drains)).await?);
+        app = app.with_node_handler(kubernetes_node_handler(Some(drains), seed_annotations).await?);
     }
     let app = Arc::new(app);
     let listener = TcpListener::bind(addr)

@@ -164,7 +164,7 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
             match c.pre_reboot().await {
                 Ok(()) => break,
                 Err(fleetlock::ClientError::Rejected { body, .. })
-                    if body.kind == "drain_in_progress" =>
+                    if body.kind == "drain_in_progress" || body.kind == "failed_pdb_blocked" =>
                 {
                     if Instant::now() > deadline {
                         return Err(format!("pre-reboot never granted: {}", body.value));
