@@ -88,7 +88,7 @@ pub struct Flags {
     /// Port number where metrics will listen
     #[arg(long, default_value = "8080", value_name = "PORT")]
     pub metrics_port: u16,
-    /// Time in seconds given to each pod to terminate gracefully; if negative, the pod's own
+    /// Time in seconds given to each pod to terminate gracefully; if negative, the pod's own terminationGracePeriodSeconds is used
     #[arg(
         long,
         default_value = "-1",
