@@ -44,9 +44,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(flags.log_format);
-    // One thread: the agent is one loop plus a metrics endpoint, never CPU-bound, and every
-    // extra worker thread costs resident memory (its stack, its malloc arena) for nothing.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
