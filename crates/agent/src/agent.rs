@@ -460,7 +460,7 @@ impl Agent {
         }
         self.notify(Event::Drain).await;
         if !self.cordon_and_drain(cancel).await? && !self.config.force_reboot {
-            self.abandon(cancel, we_cordon).await?;
+            self.abandon(cancel, we_cordon, Failed::Drain).await?;
             return Ok(Step::Continue);
         }
         if !self.config.reboot_delay.is_zero() {
@@ -468,7 +468,7 @@ impl Agent {
             self.sleep(cancel, self.config.reboot_delay).await?;
             info!(node, "making sure the node is drained before the reboot");
             if !self.cordon_and_drain(cancel).await? && !self.config.force_reboot {
-                self.abandon(cancel, we_cordon).await?;
+                self.abandon(cancel, we_cordon, Failed::Drain).await?;
                 return Ok(Step::Continue);
             }
         }
@@ -484,7 +484,7 @@ impl Agent {
             }
             Err(e) => {
                 error!(node, error = %e, "reboot failed");
-                self.abandon(cancel, we_cordon).await?;
+                self.abandon(cancel, we_cordon, Failed::Reboot).await?;
                 Ok(Step::Continue)
             }
         }
@@ -529,13 +529,32 @@ impl Agent {
 
     /// Gives up this attempt: uncordon (if we cordoned) first, then release — never release
     /// while the node is cordoned by us.
-    async fn abandon(&self, cancel: &CancellationToken, we_cordon: bool) -> Result<(), Cancelled> {
+    async fn abandon(
+        &self,
+        cancel: &CancellationToken,
+        we_cordon: bool,
+        failed: Failed,
+    ) -> Result<(), Cancelled> {
         if we_cordon {
-            info!(node = %self.node(), "best-effort uncordon after a failed drain");
+            match failed {
+                Failed::Drain => {
+                    info!(node = %self.node(), "best-effort uncordon after a failed drain");
+                }
+                Failed::Reboot => {
+                    info!(node = %self.node(), "best-effort uncordon after a failed reboot command");
+                }
+            }
             self.uncordon_until_done(cancel).await?;
         }
         self.release_until_done(cancel).await
     }
+}
+
+/// What made `Agent::abandon` give up this attempt (for its log line).
+#[derive(Clone, Copy, Debug)]
+enum Failed {
+    Drain,
+    Reboot,
 }
 
 /// Go's `time.RFC3339` rendering of an instant in UTC (second precision).

@@ -78,45 +78,45 @@ impl Metrics {
         let reboot_required = Family::<NodeLabel, Gauge>::default();
         registry.register(
             "kured_reboot_required",
-            "OS requires reboot due to software updates.",
+            "OS requires reboot due to software updates",
             reboot_required.clone(),
         );
         let lock_held = Gauge::default();
         registry.register(
             "kured_lock_held",
-            "1 while this node holds the reboot lock.",
+            "1 while this node holds the reboot lock",
             lock_held.clone(),
         );
         let blocked = Family::<ReasonLabel, Gauge>::default();
         registry.register(
             "kured_reboot_blocked",
-            "1 per reason currently blocking a required reboot.",
+            "1 per reason currently blocking a required reboot",
             blocked.clone(),
         );
         let window_open = Gauge::default();
         registry.register(
             "kured_window_open",
-            "1 when the reboot window was open at the last check.",
+            "1 when the reboot window was open at the last check",
             window_open.clone(),
         );
         let drain_duration = Histogram::new(exponential_buckets(1.0, 2.0, 12));
         registry.register(
             "kured_drain_duration_seconds",
-            "Wall time of node drains.",
+            "Wall time of node drains",
             drain_duration.clone(),
         );
         let reboots = Counter::default();
-        registry.register("kured_reboots", "Reboots triggered.", reboots.clone());
+        registry.register("kured_reboots", "Reboots triggered", reboots.clone());
         let drain_failures = Counter::default();
         registry.register(
             "kured_drain_failures",
-            "Drains (or cordons) that failed.",
+            "Drains (or cordons) that failed",
             drain_failures.clone(),
         );
         let sentinel_errors = Counter::default();
         registry.register(
             "kured_sentinel_errors",
-            "Sentinel checks that could not tell whether a reboot is required.",
+            "Sentinel checks that could not tell whether a reboot is required",
             sentinel_errors.clone(),
         );
         Self {
@@ -235,6 +235,12 @@ mod tests {
         );
         m.set_blocked(None);
         assert!(!m.encode().contains("prometheus_alert"));
+        // The encoder ends each HELP text with a period itself.
+        let helps: Vec<&str> = text.lines().filter(|l| l.starts_with("# HELP")).collect();
+        assert!(helps.len() >= 8, "{text}");
+        for help in helps {
+            assert!(help.ends_with('.') && !help.ends_with(".."), "{help}");
+        }
     }
 
     #[tokio::test]
