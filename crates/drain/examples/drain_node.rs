@@ -2,8 +2,8 @@
 //! PodDisruptionBudgets), print progress; or uncordon it again.
 //!
 //! ```text
-//! cargo run -p drain --example drain_node -- NODE [--timeout SECONDS] [--grace SECONDS]
-//! cargo run -p drain --example drain_node -- NODE --uncordon
+//! cargo run -p kured-drain --example drain_node -- NODE [--timeout SECONDS] [--grace SECONDS]
+//! cargo run -p kured-drain --example drain_node -- NODE --uncordon
 //! ```
 //!
 //! Credentials are inferred as kubectl does (`KUBECONFIG`, `~/.kube/config`, or the in-cluster

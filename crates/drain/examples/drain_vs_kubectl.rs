@@ -3,7 +3,7 @@
 //! in the same run; print wall time, API requests by verb, and the ratios.
 //!
 //! ```text
-//! cargo run --release -p drain --example drain_vs_kubectl [-- --pods 110 --pdb-groups 5]
+//! cargo run --release -p kured-drain --example drain_vs_kubectl [-- --pods 110 --pdb-groups 5]
 //! ```
 //!
 //! The cluster: 4 nodes; `--pdb-groups` Deployments of 8 replicas (2 per node) each under a

@@ -3,7 +3,7 @@
 //! `wait_for_change()` versus waiters that poll every second (kured's behaviour with a short
 //! `--period`), on the same in-process kubesim, for both backends.
 //!
-//! Run: `cargo run --release -p lock --example handoff` (options: `--waiters N`,
+//! Run: `cargo run --release -p kured-lock --example handoff` (options: `--waiters N`,
 //! `--poll-ms MS`).
 
 use std::sync::{Arc, Mutex};

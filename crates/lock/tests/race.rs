@@ -1,7 +1,7 @@
 //! Safety under races: ≥ 50 contenders, each with its own client, on kubesim with injected
 //! 409s, 500s, 429s, latency and cut watch streams; some crash while holding and are freed by the TTL or by the
 //! deletion of their Node. Fixed fault seed here (override with `LOCK_RACE_SEED`); the ignored
-//! `random_seeds_loop` runs many random seeds (`cargo test -p lock --test race -- --ignored`).
+//! `random_seeds_loop` runs many random seeds (`cargo test -p kured-lock --test race -- --ignored`).
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Shows a kured maintenance window: is it open now, and when does it next open?
 //!
 //! ```text
-//! cargo run -p schedule --example window -- \
+//! cargo run -p kured-schedule --example window -- \
 //!     --reboot-days mon,tue,wed,thu,fri --start-time 11pm --end-time 1:00 --time-zone Europe/Berlin
 //! ```
 //!
