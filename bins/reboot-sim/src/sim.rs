@@ -336,14 +336,16 @@ impl World {
     }
 }
 
-fn is_ready(node: &Value) -> bool {
+/// Whether the node's `Ready` condition is `True`.
+pub(crate) fn is_ready(node: &Value) -> bool {
     node["status"]["conditions"].as_array().is_some_and(|cs| {
         cs.iter()
             .any(|c| c["type"] == "Ready" && c["status"] == "True")
     })
 }
 
-fn is_cordoned(node: &Value) -> bool {
+/// Whether the node is unschedulable (cordoned).
+pub(crate) fn is_cordoned(node: &Value) -> bool {
     node["spec"]["unschedulable"] == Value::Bool(true)
 }
 

@@ -23,6 +23,8 @@ use kubesim::server::{ServerState, router};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::sim::{is_cordoned, is_ready};
+
 use super::RunOutcome;
 use super::hooks::{
     ChaosRebooter, ChaosSentinel, Exit, HookedDrainer, HookedLock, HookedNodes, NodeCtl,
@@ -309,17 +311,6 @@ impl World {
                         .is_some_and(|n| is_ready(&n) && !is_cordoned(&n)))
         })
     }
-}
-
-fn is_ready(node: &Value) -> bool {
-    node["status"]["conditions"].as_array().is_some_and(|cs| {
-        cs.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
-    })
-}
-
-fn is_cordoned(node: &Value) -> bool {
-    node["spec"]["unschedulable"] == Value::Bool(true)
 }
 
 fn cluster_for(plan: &Plan) -> kubesim::cluster::ClusterBuilder {
