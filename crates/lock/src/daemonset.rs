@@ -276,6 +276,36 @@ impl DaemonSetLock {
         }
     }
 
+    /// The holders among `holders` whose node is gone (see [`gone_nodes`]).
+    async fn gone(&self, holders: &[LockRecord], now: Timestamp) -> BTreeSet<String> {
+        let presume_alive = self.inner.config.node_cache;
+        gone_nodes(self.inner.nodes.as_ref(), holders, now, presume_alive).await
+    }
+
+    /// Whether the watch's copy shows the lock full for `holder` with a holder whose node is
+    /// gone (the slot is then free for `acquire`). No request while the holders are younger
+    /// than [`DaemonSetLockConfig::node_cache`] or known to exist; `false` without a current
+    /// copy.
+    async fn cached_holder_gone(&self, holder: &str) -> bool {
+        let Some(Ok((value, _))) = self.read_cached() else {
+            return false;
+        };
+        let now = Timestamp::now();
+        let none = BTreeSet::new();
+        let policy = self.inner.config.policy;
+        match decision::decide_acquire(
+            value.as_ref(),
+            holder,
+            LockMetadata::default(),
+            policy,
+            now,
+            &none,
+        ) {
+            AcquireDecision::Blocked(holders) => !self.gone(&holders, now).await.is_empty(),
+            _ => false,
+        }
+    }
+
     /// Writes `value` (`None` removes the annotation) if the object is still as `read`.
     async fn write(&self, read: DynamicObject, value: Option<&LockValue>) -> Result<(), LockError> {
         let c = &self.inner.config;
@@ -360,7 +390,7 @@ impl DaemonSetLock {
                 return Ok(AcquireOutcome::HeldBy(holders.clone()));
             }
             if let AcquireDecision::Blocked(holders) = &decision {
-                let gone = gone_nodes(self.inner.nodes.as_ref(), holders).await;
+                let gone = self.gone(holders, now).await;
                 if !gone.is_empty() {
                     decision = decision::decide_acquire(
                         current.as_ref(),
@@ -501,7 +531,7 @@ impl RebootLock for DaemonSetLock {
         let now = Timestamp::now();
         let ttl = self.inner.config.policy.ttl;
         let live = live_holders(value.as_ref(), now, ttl, &BTreeSet::new());
-        let gone = gone_nodes(self.inner.nodes.as_ref(), &live).await;
+        let gone = self.gone(&live, now).await;
         Ok(live_holders(value.as_ref(), now, ttl, &gone))
     }
 
@@ -523,9 +553,13 @@ impl RebootLock for DaemonSetLock {
     }
 
     async fn wait_for_slot(&self, holder: &str) -> Result<(), LockError> {
+        if self.cached_holder_gone(holder).await {
+            return Ok(());
+        }
         self.inner
             .tracker
             .wait_for_slot(
+                holder,
                 |state| self.start_watch(state),
                 |cached, now| self.slot_view(cached, holder, now),
             )

@@ -28,6 +28,7 @@
 //!   records, so releasing the last one leaves `{"maxOwners":N,"locks":[]}` (as kured does).
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
@@ -344,9 +345,26 @@ pub trait NodeDirectory: Send + Sync {
 
 /// The nodes of `holders` that are known to be gone. Manual records are not looked up; a
 /// lookup error counts as "exists" (a holder is only displaced on certain knowledge).
-pub async fn gone_nodes(directory: &dyn NodeDirectory, holders: &[LockRecord]) -> BTreeSet<String> {
+///
+/// A record written less than `presume_alive` before `now` is not looked up either: its
+/// agent wrote it then, which is as good an answer as a lookup that recent (the same reuse
+/// time as [`crate::CachedNodeDirectory`]'s). So many waiters blocked behind young holders
+/// make no request at all; a holder whose node is deleted is noticed `presume_alive` after
+/// it took the lock at the latest. A record dated in the future (clock skew) is looked up.
+pub async fn gone_nodes(
+    directory: &dyn NodeDirectory,
+    holders: &[LockRecord],
+    now: Timestamp,
+    presume_alive: Duration,
+) -> BTreeSet<String> {
+    let young = |record: &LockRecord| {
+        record.created.is_some_and(|created| {
+            let age = now.duration_since(created);
+            !age.is_negative() && age.unsigned_abs() < presume_alive
+        })
+    };
     let mut gone = BTreeSet::new();
-    for record in holders.iter().filter(|r| !r.is_manual()) {
+    for record in holders.iter().filter(|r| !r.is_manual() && !young(r)) {
         if gone.contains(&record.node_id) {
             continue;
         }
@@ -914,8 +932,39 @@ mod tests {
             rec("flaky", NOW, 0),
             manual("manual"),
         ];
-        let gone = gone_nodes(&dir, &holders).await;
+        let gone = gone_nodes(&dir, &holders, t(NOW), Duration::ZERO).await;
         assert_eq!(gone, ["dead".to_string()].into());
+    }
+
+    #[tokio::test]
+    async fn young_records_are_presumed_alive_and_not_looked_up() {
+        let mut dir = MockNodeDirectory::new();
+        // Only the records at least 30 s old (and the one from the future) are asked about.
+        dir.expect_node_exists()
+            .with(eq("old"))
+            .times(1)
+            .returning(|_| Ok(false));
+        dir.expect_node_exists()
+            .with(eq("future"))
+            .times(1)
+            .returning(|_| Ok(false));
+        dir.expect_node_exists()
+            .with(eq("exactly-30s"))
+            .times(1)
+            .returning(|_| Ok(false));
+        let holders = vec![
+            rec("young", "2026-11-20T11:59:31Z", 0),
+            rec("exactly-30s", "2026-11-20T11:59:30Z", 0),
+            rec("old", "2026-11-20T11:50:00Z", 0),
+            rec("future", "2026-11-20T12:00:05Z", 0),
+        ];
+        let now = t("2026-11-20T12:00:00Z");
+        let gone = gone_nodes(&dir, &holders, now, Duration::from_secs(30)).await;
+        let expected: BTreeSet<String> = ["exactly-30s", "future", "old"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(gone, expected);
     }
 
     #[tokio::test]
@@ -928,7 +977,7 @@ mod tests {
         let AcquireDecision::Blocked(holders) = blocked else {
             panic!("full lock must block before node lookups");
         };
-        let gone = gone_nodes(&dir, &holders).await;
+        let gone = gone_nodes(&dir, &holders, t(NOW), Duration::ZERO).await;
         let d = decide_acquire(Some(&cur), "n1", meta(false), policy(2, 0), t(NOW), &gone);
         let AcquireDecision::Write {
             value, displaced, ..

@@ -374,6 +374,28 @@ impl LeaseLock {
         }
     }
 
+    /// The holders among `holders` whose node is gone (see [`gone_nodes`]).
+    async fn gone(&self, holders: &[LockRecord], now: Timestamp) -> BTreeSet<String> {
+        let presume_alive = self.inner.config.node_cache;
+        gone_nodes(self.inner.nodes.as_ref(), holders, now, presume_alive).await
+    }
+
+    /// Whether the watch's copy shows every slot taken for `holder` with a holder whose node
+    /// is gone (a slot is then free for `acquire`). No request while the holders are younger
+    /// than [`LeaseLockConfig::node_cache`] or known to exist; `false` without a current copy.
+    async fn cached_holder_gone(&self, holder: &str) -> bool {
+        let Some(slots) = self.slots_cached() else {
+            return false;
+        };
+        let now = Timestamp::now();
+        let policy = self.inner.config.policy;
+        let none = BTreeSet::new();
+        match decide(&slots, holder, LockMetadata::default(), policy, now, &none).decision {
+            SlotDecision::Blocked(holders) => !self.gone(&holders, now).await.is_empty(),
+            _ => false,
+        }
+    }
+
     async fn read_with_retries(&self) -> Result<Vec<Slot>, LockError> {
         let mut attempts = Attempts::new(self.inner.config.retry);
         loop {
@@ -626,7 +648,7 @@ impl RebootLock for LeaseLock {
                 return Ok(AcquireOutcome::HeldBy(holders.clone()));
             }
             if let SlotDecision::Blocked(holders) = &decided.decision {
-                let gone = gone_nodes(self.inner.nodes.as_ref(), holders).await;
+                let gone = self.gone(holders, now).await;
                 if !gone.is_empty() {
                     decided = decide(&slots, holder, metadata, policy, now, &gone);
                 }
@@ -742,7 +764,7 @@ impl RebootLock for LeaseLock {
             .filter_map(|s| s.record.clone())
             .filter(|r| record_state(r, now, ttl, &none) == decision::RecordState::Live)
             .collect();
-        let gone = gone_nodes(self.inner.nodes.as_ref(), &live).await;
+        let gone = self.gone(&live, now).await;
         Ok(live
             .into_iter()
             .filter(|r| record_state(r, now, ttl, &gone) == decision::RecordState::Live)
@@ -767,9 +789,13 @@ impl RebootLock for LeaseLock {
     }
 
     async fn wait_for_slot(&self, holder: &str) -> Result<(), LockError> {
+        if self.cached_holder_gone(holder).await {
+            return Ok(());
+        }
         self.inner
             .tracker
             .wait_for_slot(
+                holder,
                 |state| self.start_watch(state),
                 |cached, now| self.slot_view(cached, holder, now),
             )

@@ -134,10 +134,14 @@ pub trait RebootLock: Send + Sync {
     /// made for waiters, it costs no API request while the lock stays full, and when a slot
     /// frees it lets one waiter go first (a short adaptive random delay, re-checked against the
     /// watch) instead of all of them, so that a handoff costs O(1) requests however many nodes
-    /// wait. Expired records count as free; a holder whose Node was deleted does not (that
-    /// needs node lookups; callers bound the wait with their period and then `acquire`,
-    /// which checks). The caller then calls [`Self::acquire`], which may still find the lock
-    /// full. The default waits for any change ([`Self::wait_for_change`]).
+    /// wait. Expired records count as free (the wait ends when the first one expires). A
+    /// holder whose Node was deleted is looked for once, on entry: the call returns at once
+    /// if one is gone (records younger than the node cache are presumed alive, so this costs
+    /// no request while holders are young or known to exist); callers bound the wait with
+    /// their period and call again. The caller then calls [`Self::acquire`], which may still
+    /// find the lock full. The default waits for any change ([`Self::wait_for_change`]): an
+    /// implementation relying on it notices gone holders only in `acquire`, i.e. after the
+    /// next change.
     async fn wait_for_slot(&self, holder: &str) -> Result<(), LockError> {
         let _ = holder;
         self.wait_for_change().await

@@ -178,6 +178,11 @@ pub(crate) struct ChangeTracker<K> {
     state: Arc<watch::Sender<WatchState<K>>>,
     task: Mutex<Option<JoinHandle<()>>>,
     pacing: Mutex<Pacing>,
+    /// Per waiting holder: when it saw the slot free and when its jitter ends. Kept when a
+    /// `wait_for_slot` is dropped mid-jitter (callers bound the wait with their period), so
+    /// that the next call resumes the same turn instead of drawing a new delay: with a window
+    /// longer than the caller's period, fresh draws every period would starve the handoff.
+    turns: Mutex<BTreeMap<String, (Instant, Instant)>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -192,6 +197,7 @@ impl<K> ChangeTracker<K> {
             state: Arc::new(watch::Sender::new(WatchState::default())),
             task: Mutex::new(None),
             pacing: Mutex::new(Pacing::default()),
+            turns: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -311,6 +317,7 @@ impl<K> ChangeTracker<K> {
     /// and returns if the slot is still free (see the module docs). Makes no API request.
     pub(crate) async fn wait_for_slot(
         &self,
+        holder: &str,
         start: impl FnOnce(Arc<watch::Sender<WatchState<K>>>) -> JoinHandle<()>,
         view: impl Fn(&Cached<K>, Timestamp) -> SlotView,
     ) -> Result<(), LockError> {
@@ -334,6 +341,8 @@ impl<K> ChangeTracker<K> {
                     SlotView::Free => break,
                     SlotView::Full(at) => at,
                 };
+                // A turn drawn for an earlier free slot is over.
+                locked(&self.turns).remove(holder);
                 let sleep = recheck.map(|at| {
                     let left = Timestamp::now().duration_until(at);
                     Duration::try_from(left)
@@ -345,9 +354,12 @@ impl<K> ChangeTracker<K> {
                     () = tokio::time::sleep(sleep.unwrap_or_default()), if sleep.is_some() => {}
                 }
             }
-            let free_at = Instant::now();
-            let jitter = locked(&self.pacing).jitter(fastrand::f64());
-            let wake = free_at + jitter;
+            let (free_at, wake) = *locked(&self.turns)
+                .entry(holder.to_string())
+                .or_insert_with(|| {
+                    let now = Instant::now();
+                    (now, now + locked(&self.pacing).jitter(fastrand::f64()))
+                });
             let lost = loop {
                 tokio::select! {
                     changed = rx.changed() => changed.map_err(|_| LockError::WatchEnded)?,
@@ -361,6 +373,7 @@ impl<K> ChangeTracker<K> {
                     break false;
                 }
             };
+            locked(&self.turns).remove(holder);
             if !lost {
                 return Ok(());
             }
@@ -570,6 +583,46 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    /// A caller bounding each wait with a period shorter than its jitter resumes the same
+    /// turn on the next call instead of drawing again (fresh draws each period could starve).
+    #[tokio::test]
+    async fn a_turn_survives_a_dropped_wait() {
+        let tracker = ChangeTracker::<()>::new(["ds".to_string()]);
+        {
+            // A lock learnt to be busy: draws of up to ~1.4 s.
+            let mut pacing = locked(&tracker.pacing);
+            pacing.echo = Duration::from_millis(20);
+            pacing.window = MAX_WINDOW;
+        }
+        fastrand::seed(7);
+        let start = |state: Arc<watch::Sender<WatchState<()>>>| {
+            tokio::spawn(async move {
+                state.send_modify(|s| s.ready = true);
+                std::future::pending::<()>().await;
+            })
+        };
+        let period = Duration::from_millis(50);
+        let free = |_: &Cached<()>, _: Timestamp| SlotView::Free;
+        let first = tokio::time::timeout(period, tracker.wait_for_slot("n1", start, free)).await;
+        assert!(first.is_err(), "seed 7 draws more than one period");
+        let (_, wake) = locked(&tracker.turns)["n1"];
+        let mut calls = 1;
+        loop {
+            let start = |_: Arc<watch::Sender<WatchState<()>>>| unreachable!("already started");
+            let waited = tokio::time::timeout(period, tracker.wait_for_slot("n1", start, free));
+            calls += 1;
+            if waited.await.is_ok() {
+                break;
+            }
+            assert_eq!(locked(&tracker.turns)["n1"].1, wake, "the same turn");
+        }
+        let now = Instant::now();
+        assert!(now >= wake, "not before the turn");
+        assert!(now < wake + Duration::from_secs(1), "{calls} calls");
+        assert!(calls > 2, "{calls} calls");
+        assert!(locked(&tracker.turns).is_empty(), "the turn is over");
     }
 
     #[tokio::test]

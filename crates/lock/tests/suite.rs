@@ -161,6 +161,33 @@ async fn deleted_node_frees_its_slot(backend: Backend) {
     cluster.shutdown().await;
 }
 
+/// `wait_for_slot` looks for gone holders on entry: it returns at once when the only holder's
+/// node was deleted (and keeps waiting while it exists), and the acquire then takes over.
+async fn wait_for_slot_returns_for_a_gone_holder(backend: Backend) {
+    let cluster = cluster(3).await;
+    let c = client(&cluster);
+    let holder = backend.lock(c.clone(), 1, NO_TTL);
+    let waiter = backend.lock(c.clone(), 1, NO_TTL);
+    acquired(holder.as_ref(), "node-1").await;
+    assert_eq!(held_by(waiter.as_ref(), "node-0").await, ["node-1"]);
+    // Older than the node cache: the holder is looked up, and exists.
+    tokio::time::sleep(common::NODE_CACHE + Duration::from_millis(50)).await;
+    let alive = tokio::time::timeout(Duration::from_millis(400), waiter.wait_for_slot("node-0"));
+    assert!(
+        alive.await.is_err(),
+        "the holder's node exists: keep waiting"
+    );
+    delete_node(&c, "node-1").await;
+    // The positive answer above is reused for NODE_CACHE.
+    tokio::time::sleep(common::NODE_CACHE + Duration::from_millis(50)).await;
+    tokio::time::timeout(Duration::from_secs(2), waiter.wait_for_slot("node-0"))
+        .await
+        .expect("returns at once: the holder's node is gone")
+        .unwrap();
+    acquired(waiter.as_ref(), "node-0").await;
+    cluster.shutdown().await;
+}
+
 async fn wait_for_change_wakes_on_release(backend: Backend) {
     let cluster = cluster(3).await;
     let holder = backend.lock(client(&cluster), 1, NO_TTL);
@@ -263,6 +290,11 @@ macro_rules! suite {
             #[tokio::test]
             async fn deleted_node_frees_slot() {
                 deleted_node_frees_its_slot($backend).await;
+            }
+
+            #[tokio::test]
+            async fn wait_for_slot_notices_a_gone_holder() {
+                wait_for_slot_returns_for_a_gone_holder($backend).await;
             }
 
             #[tokio::test]
