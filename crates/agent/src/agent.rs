@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use blockers::{RebootBlocker, check_or_block};
@@ -77,12 +78,20 @@ enum Step {
 pub struct Agent {
     config: Config,
     deps: Deps,
+    /// Whether the `PreferNoSchedule` taint may be on the node: unknown (true) at start,
+    /// false once removed, true again when added. Removing a taint known to be absent would
+    /// cost a Node GET every period on every node that needs no reboot.
+    taint_maybe_set: AtomicBool,
 }
 
 impl Agent {
     /// An agent for `config.node_id`.
     pub fn new(config: Config, deps: Deps) -> Self {
-        Self { config, deps }
+        Self {
+            config,
+            deps,
+            taint_maybe_set: AtomicBool::new(true),
+        }
     }
 
     /// The configuration.
@@ -267,40 +276,49 @@ impl Agent {
     }
 
     async fn add_taint(&self) {
-        if let Some(key) = &self.config.prefer_no_schedule_taint
-            && let Err(e) = self
+        if let Some(key) = &self.config.prefer_no_schedule_taint {
+            self.taint_maybe_set.store(true, Ordering::SeqCst);
+            if let Err(e) = self
                 .deps
                 .nodes
                 .add_prefer_no_schedule_taint(self.node(), key)
                 .await
-        {
-            warn!(node = %self.node(), error = %e, "cannot add the PreferNoSchedule taint");
+            {
+                warn!(node = %self.node(), error = %e, "cannot add the PreferNoSchedule taint");
+            }
         }
     }
 
+    /// Removes the taint unless this agent knows it is absent (it removed it and has not
+    /// added it since).
     async fn remove_taint(&self) {
         if let Some(key) = &self.config.prefer_no_schedule_taint
-            && let Err(e) = self
+            && self.taint_maybe_set.load(Ordering::SeqCst)
+        {
+            match self
                 .deps
                 .nodes
                 .remove_prefer_no_schedule_taint(self.node(), key)
                 .await
-        {
-            warn!(node = %self.node(), error = %e, "cannot remove the PreferNoSchedule taint");
+            {
+                Ok(_) => self.taint_maybe_set.store(false, Ordering::SeqCst),
+                Err(e) => {
+                    warn!(node = %self.node(), error = %e, "cannot remove the PreferNoSchedule taint");
+                }
+            }
         }
     }
 
-    /// Window open, reboot required, (annotations written), nothing blocks: the node state;
-    /// otherwise `None` (and the taint removed where kured removes it).
-    async fn eligible(&self, cancel: &CancellationToken) -> Result<Option<NodeState>, Cancelled> {
+    /// Window open and reboot required (metrics updated; the taint removed where kured
+    /// removes it when not).
+    async fn wanted(&self, cancel: &CancellationToken) -> Result<bool, Cancelled> {
         let node = self.node();
-        let now = self.deps.clock.now();
-        let open = self.config.window.contains(now);
+        let open = self.config.window.contains(self.deps.clock.now());
         self.deps.metrics.window_open.set(i64::from(open));
         if !open {
             debug!(node, window = %self.config.window, "outside the reboot window");
             self.remove_taint().await;
-            return Ok(None);
+            return Ok(false);
         }
         let required = match self
             .cancellable(cancel, self.deps.sentinel.reboot_required())
@@ -311,7 +329,7 @@ impl Agent {
                 // Never a reboot: log, count and try again next period.
                 error!(node, error = %e, "cannot tell whether a reboot is required");
                 self.deps.metrics.sentinel_errors.inc();
-                return Ok(None);
+                return Ok(false);
             }
         };
         self.deps.metrics.set_reboot_required(node, required);
@@ -319,6 +337,28 @@ impl Agent {
             info!(node, "reboot not required");
             self.deps.metrics.set_blocked(None);
             self.remove_taint().await;
+        }
+        Ok(required)
+    }
+
+    /// Whether a blocker (alert, pod, …) holds the reboot back now (logged, metric set).
+    async fn blocked(&self, cancel: &CancellationToken) -> Result<bool, Cancelled> {
+        let node = self.node();
+        let reason = self
+            .cancellable(cancel, check_or_block(self.deps.blockers.as_ref(), node))
+            .await?;
+        self.deps.metrics.set_blocked(reason.as_ref());
+        if let Some(reason) = &reason {
+            info!(node, %reason, "reboot required, but blocked at this time");
+        }
+        Ok(reason.is_some())
+    }
+
+    /// Window open, reboot required, (annotations written), nothing blocks: the node state;
+    /// otherwise `None` (and the taint removed where kured removes it).
+    async fn eligible(&self, cancel: &CancellationToken) -> Result<Option<NodeState>, Cancelled> {
+        let node = self.node();
+        if !self.wanted(cancel).await? {
             return Ok(None);
         }
         let state = match self
@@ -336,7 +376,7 @@ impl Agent {
                 .annotations
                 .contains_key(REBOOT_IN_PROGRESS_ANNOTATION)
         {
-            let stamp = go_rfc3339(now);
+            let stamp = go_rfc3339(self.deps.clock.now());
             let annotations = [
                 (REBOOT_IN_PROGRESS_ANNOTATION.to_string(), stamp.clone()),
                 (MOST_RECENT_REBOOT_NEEDED_ANNOTATION.to_string(), stamp),
@@ -351,12 +391,7 @@ impl Agent {
                 return Ok(None);
             }
         }
-        let reason = self
-            .cancellable(cancel, check_or_block(self.deps.blockers.as_ref(), node))
-            .await?;
-        self.deps.metrics.set_blocked(reason.as_ref());
-        if let Some(reason) = reason {
-            info!(node, %reason, "reboot required, but blocked at this time");
+        if self.blocked(cancel).await? {
             return Ok(None);
         }
         info!(node, "reboot required");
@@ -369,15 +404,19 @@ impl Agent {
     /// In [`LockWaitMode::Wait`] the wait is [`lock::RebootLock::wait_for_slot`]: it makes no
     /// request while the lock stays full and wakes (about) one waiter per freed slot, so the
     /// eligibility re-check (a Node GET, the blockers) and the acquire cost O(1) requests per
-    /// handoff however many nodes wait. The taint is set once per call, as kured does once per
-    /// period.
+    /// handoff however many nodes wait. Each period without a free slot re-checks what
+    /// kured's period checks (window, sentinel, blockers) but neither reads the Node nor
+    /// tries the lock: the Node is read right before each acquire (its `unschedulable` goes
+    /// into the lock record), and holders whose node was deleted are looked for by
+    /// `wait_for_slot` itself. A waiting agent thus makes no request per period besides its
+    /// blockers'. The taint is set once per call, as kured does once per period.
     async fn take_lock(
         &self,
         cancel: &CancellationToken,
         mut state: NodeState,
     ) -> Result<Option<LockRecord>, Cancelled> {
         let node = self.node();
-        let mut waited_before = false;
+        let mut tainted = false;
         loop {
             let metadata = LockMetadata {
                 unschedulable: state.unschedulable,
@@ -393,34 +432,18 @@ impl Agent {
                 }
                 Ok(AcquireOutcome::HeldBy(holders)) => {
                     let names: Vec<&str> = holders.iter().map(|r| r.node_id.as_str()).collect();
-                    if waited_before {
+                    if tainted {
                         debug!(node, held_by = ?names, "lock taken by another waiter");
                     } else {
                         warn!(node, held_by = ?names, "lock already held");
                         self.add_taint().await;
+                        tainted = true;
                     }
                     if self.config.lock_wait == LockWaitMode::Poll {
                         return Ok(None);
                     }
-                    waited_before = true;
-                    let waited = self
-                        .cancellable(
-                            cancel,
-                            tokio::time::timeout(
-                                self.config.period,
-                                self.deps.lock.wait_for_slot(node),
-                            ),
-                        )
-                        .await?;
-                    match waited {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            debug!(node, error = %e, "lock watch failed; polling");
-                            self.sleep(cancel, self.config.retry_interval.min(self.config.period))
-                                .await?;
-                        }
-                        // A whole period: log and taint again, as kured does every period.
-                        Err(_) => waited_before = false,
+                    if !self.wait_for_slot(cancel, &names).await? {
+                        return Ok(None);
                     }
                     match self.eligible(cancel).await? {
                         Some(s) => state = s,
@@ -430,6 +453,41 @@ impl Agent {
                 Err(e) => {
                     error!(node, error = %e, "cannot acquire the reboot lock");
                     return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Waits until the lock shows a free slot (or its watch fails, after a pause); every
+    /// period meanwhile, re-checks window, sentinel and blockers. `false`: no longer
+    /// eligible.
+    async fn wait_for_slot(
+        &self,
+        cancel: &CancellationToken,
+        last_holders: &[&str],
+    ) -> Result<bool, Cancelled> {
+        let node = self.node();
+        loop {
+            let waited = self
+                .cancellable(
+                    cancel,
+                    tokio::time::timeout(self.config.period, self.deps.lock.wait_for_slot(node)),
+                )
+                .await?;
+            match waited {
+                Ok(Ok(())) => return Ok(true),
+                Ok(Err(e)) => {
+                    debug!(node, error = %e, "lock watch failed; polling");
+                    self.sleep(cancel, self.config.retry_interval.min(self.config.period))
+                        .await?;
+                    return Ok(true);
+                }
+                Err(_) => {
+                    // A whole period without a free slot: what kured checks every period.
+                    info!(node, last_seen_holders = ?last_holders, "reboot lock still held; waiting");
+                    if !self.wanted(cancel).await? || self.blocked(cancel).await? {
+                        return Ok(false);
+                    }
                 }
             }
         }

@@ -264,3 +264,180 @@ async fn failed_drain_of_an_admin_cordoned_node_releases_without_uncordon() {
         ]
     );
 }
+
+/// Counts sentinel checks.
+struct CountingSentinel(Arc<std::sync::atomic::AtomicUsize>);
+
+#[async_trait]
+impl RebootSentinel for CountingSentinel {
+    async fn reboot_required(&self) -> Result<bool, SentinelError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(true)
+    }
+}
+
+/// Counts Node reads; answers `unschedulable` as currently set.
+#[derive(Default)]
+struct CountingReader {
+    reads: std::sync::atomic::AtomicUsize,
+    unschedulable: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl NodeReader for CountingReader {
+    async fn node_state(&self, _node: &str) -> Result<NodeState, kube::Error> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.reads.fetch_add(1, SeqCst);
+        Ok(NodeState {
+            unschedulable: self.unschedulable.load(SeqCst),
+            ..NodeState::default()
+        })
+    }
+}
+
+/// A lock held by `other` until `open` is notified; logs each acquire's metadata.
+struct OneSlotLater {
+    open: tokio::sync::watch::Sender<bool>,
+    acquires: Mutex<Vec<bool>>,
+    stop: CancellationToken,
+}
+
+#[async_trait]
+impl lock::RebootLock for OneSlotLater {
+    async fn acquire(
+        &self,
+        holder: &str,
+        metadata: LockMetadata,
+    ) -> Result<AcquireOutcome, lock::LockError> {
+        self.acquires.lock().unwrap().push(metadata.unschedulable);
+        if *self.open.borrow() {
+            let now = jiff::Timestamp::now();
+            let record = LockRecord::new(holder, metadata, now, jiff::SignedDuration::ZERO);
+            Ok(AcquireOutcome::Acquired(record))
+        } else {
+            let other = LockRecord::new(
+                "other",
+                LockMetadata::default(),
+                jiff::Timestamp::now(),
+                jiff::SignedDuration::ZERO,
+            );
+            Ok(AcquireOutcome::HeldBy(vec![other]))
+        }
+    }
+    async fn release(&self, _holder: &str) -> Result<(), lock::LockError> {
+        self.stop.cancel();
+        Ok(())
+    }
+    async fn holders(&self) -> Result<Vec<LockRecord>, lock::LockError> {
+        Ok(Vec::new())
+    }
+    async fn holding(&self, _holder: &str) -> Result<Option<LockRecord>, lock::LockError> {
+        Ok(None)
+    }
+    async fn wait_for_change(&self) -> Result<(), lock::LockError> {
+        std::future::pending().await
+    }
+    async fn wait_for_slot(&self, _holder: &str) -> Result<(), lock::LockError> {
+        let mut rx = self.open.subscribe();
+        rx.wait_for(|open| *open)
+            .await
+            .map(|_| ())
+            .map_err(|_| lock::LockError::WatchEnded)
+    }
+}
+
+/// kured re-reads the Node and retries the lock every period; in wait mode a waiting agent
+/// re-checks only the window, the sentinel and the blockers per period, and reads the Node
+/// (whose cordon state goes into the record) right before the acquire a free slot allows.
+#[tokio::test]
+async fn waiting_periods_neither_read_the_node_nor_try_the_lock() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let cancel = CancellationToken::new();
+    let lock = Arc::new(OneSlotLater {
+        open: tokio::sync::watch::Sender::new(false),
+        acquires: Mutex::default(),
+        stop: cancel.clone(),
+    });
+    let reader = Arc::new(CountingReader::default());
+    let checks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut nodes = MockNodeOps::new();
+    nodes.expect_add_annotations().returning(|_, _| Ok(()));
+    nodes.expect_cordon().returning(|_| Ok(false));
+    let mut drainer = MockDrainer::new();
+    drainer
+        .expect_drain()
+        .returning(|_| Ok(DrainReport::default()));
+    let log: Log = Arc::default();
+    let mut deps = deps(&log, nodes, MockRebootLock::new(), drainer, true);
+    deps.lock = lock.clone();
+    deps.node_reader = reader.clone();
+    deps.sentinel = Arc::new(CountingSentinel(checks.clone()));
+    let mut config = config();
+    config.lock_wait = crate::LockWaitMode::Wait;
+    let agent = tokio::spawn(Agent::new(config, deps).run(cancel.clone()));
+
+    // ~20 periods of 10 ms with the lock held by "other".
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert!(
+        checks.load(SeqCst) >= 10,
+        "the sentinel is checked every period: {} checks",
+        checks.load(SeqCst)
+    );
+    assert_eq!(
+        reader.reads.load(SeqCst),
+        1,
+        "one Node read before the first try"
+    );
+    assert_eq!(*lock.acquires.lock().unwrap(), [false], "one lock attempt");
+
+    // An admin cordons the node while it waits; then the slot frees.
+    reader.unschedulable.store(true, SeqCst);
+    lock.open.send_replace(true);
+    tokio::time::timeout(Duration::from_secs(5), agent)
+        .await
+        .expect("the agent takes the slot, fails its reboot and releases")
+        .unwrap();
+    assert_eq!(
+        reader.reads.load(SeqCst),
+        2,
+        "the Node is read again before the acquire"
+    );
+    assert_eq!(
+        *lock.acquires.lock().unwrap(),
+        [false, true],
+        "the record carries the cordon made during the wait"
+    );
+}
+
+/// A node that needs no reboot removes the `PreferNoSchedule` taint once (a previous agent
+/// may have left it), not every period: each removal reads the Node.
+#[tokio::test]
+async fn the_taint_is_removed_once_not_every_period() {
+    let log: Log = Arc::default();
+    let cancel = CancellationToken::new();
+    let mut lock = MockRebootLock::new();
+    lock.expect_holding().returning(|_| Ok(None));
+    let mut nodes = MockNodeOps::new();
+    let l = log.clone();
+    nodes
+        .expect_remove_prefer_no_schedule_taint()
+        .times(1)
+        .returning(move |_, _| {
+            push(&l, "remove-taint");
+            Ok(true)
+        });
+    let mut config = config();
+    config.prefer_no_schedule_taint = Some("weave.works/kured-node-reboot".into());
+    let agent = Agent::new(config, deps(&log, nodes, lock, MockDrainer::new(), false));
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        // ~20 periods of 10 ms.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop.cancel();
+    });
+    let outcome = tokio::time::timeout(Duration::from_secs(5), agent.run(cancel))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Cancelled);
+    assert_eq!(*log.lock().unwrap(), ["remove-taint"]);
+}
