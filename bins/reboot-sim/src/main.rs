@@ -87,6 +87,10 @@ struct Args {
     /// Lock TTL (0: none).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
     lock_ttl: Duration,
+    /// How long a lock holder's node is presumed to exist after its record was written or a
+    /// lookup found it: waiters look holders up at most this often (kured-rs: 30s).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    node_cache: Duration,
     /// Seed for kubesim's names and the fault RNG.
     #[arg(long)]
     seed: Option<u64>,
@@ -173,6 +177,7 @@ fn options(args: &Args) -> Result<SimOptions, String> {
             BackendArg::Lease => LockBackend::Lease,
         },
         lock_ttl: args.lock_ttl,
+        node_cache: args.node_cache,
         seed: args.seed,
         faults,
         deadline: args.deadline,

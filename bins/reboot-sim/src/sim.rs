@@ -81,6 +81,10 @@ pub struct SimOptions {
     pub lock_backend: LockBackend,
     /// Lock TTL (zero: none; with a crash and TTL recovery a default is chosen).
     pub lock_ttl: Duration,
+    /// How long a lock holder's node is presumed to exist after its agent wrote its record or
+    /// a lookup found it (the locks' `node_cache`): waiters look holders up at most this
+    /// often, and a crashed holder's deleted node is noticed this long after it took the lock.
+    pub node_cache: Duration,
     /// Seed of kubesim's generator and of the agents' jitter (`None`: random).
     pub seed: Option<u64>,
     /// Faults to inject.
@@ -106,6 +110,7 @@ impl Default for SimOptions {
             period: Duration::from_secs(1),
             lock_backend: LockBackend::Annotation,
             lock_ttl: Duration::ZERO,
+            node_cache: Duration::from_secs(5),
             seed: None,
             faults: FaultSpec::default(),
             deadline: Duration::from_secs(600),
@@ -265,14 +270,14 @@ impl World {
                 lock::DaemonSetLockConfig::default()
                     .concurrency(self.options.concurrency)
                     .ttl(ttl)
-                    .node_cache(self.options.period),
+                    .node_cache(self.options.node_cache),
             )?),
             LockBackend::Lease => Arc::new(lock::LeaseLock::new(
                 client.clone(),
                 lock::LeaseLockConfig::default()
                     .concurrency(self.options.concurrency)
                     .ttl(ttl)
-                    .node_cache(self.options.period),
+                    .node_cache(self.options.node_cache),
             )?),
         };
         Ok(Deps {

@@ -17,6 +17,7 @@ fn fast(nodes: usize, concurrency: u32) -> SimOptions {
         pod_start: Duration::from_millis(50),
         reschedule_delay: Duration::from_millis(30),
         period: Duration::from_millis(300),
+        node_cache: Duration::from_millis(500),
         seed: Some(42),
         deadline: Duration::from_secs(60),
         ..SimOptions::default()
