@@ -65,7 +65,26 @@ fn spec_with_tolerations(template_spec: &Value) -> Value {
 /// Whether the DaemonSet wants a pod on `node`.
 pub fn node_eligible(ds: &Value, node: &Value) -> bool {
     let spec = spec_with_tolerations(&ds["spec"]["template"]["spec"]);
-    node_selector_matches(&spec, node) && tolerates_node_taints(&spec, node)
+    eligible_for(&spec, node)
+}
+
+/// [`node_eligible`] for a pod spec already carrying the DaemonSet tolerations (computed once
+/// per reconcile, not once per node).
+fn eligible_for(pod_spec: &Value, node: &Value) -> bool {
+    node_selector_matches(pod_spec, node) && tolerates_node_taints(pod_spec, node)
+}
+
+/// The taints that can change which nodes a DaemonSet pod may run on (`PreferNoSchedule` is
+/// only a preference of the scheduler).
+fn placement_taints(node: &Value) -> Vec<&Value> {
+    node["spec"]["taints"]
+        .as_array()
+        .map(|ts| {
+            ts.iter()
+                .filter(|t| t["effect"] != "PreferNoSchedule")
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The DaemonSet's pod for `node`: template labels plus `controller-revision-hash` and
@@ -147,7 +166,19 @@ impl Reconciler for DaemonSetController {
     fn on_event(&mut self, store: &Store, event: &Event, queue: &mut Queue<ObjKey>) {
         let obj = &event.object;
         if super::same(event.resource, DAEMONSETS) {
-            queue.dirty(key_of(obj));
+            // Its own status writes and annotation changes (e.g. kured's lock) change nothing
+            // it decides; reconciling them would cost a pass over every node per lock write.
+            let relevant = match (&event.previous, event.kind) {
+                (Some(prev), EventType::Modified) => {
+                    prev["spec"] != obj["spec"]
+                        || prev["metadata"]["deletionTimestamp"]
+                            != obj["metadata"]["deletionTimestamp"]
+                }
+                _ => true,
+            };
+            if relevant {
+                queue.dirty(key_of(obj));
+            }
         } else if super::same(event.resource, PODS) {
             if let Some((kind, name, _)) = controller_ref(obj)
                 && kind == "DaemonSet"
@@ -158,7 +189,7 @@ impl Reconciler for DaemonSetController {
             let relevant = match (&event.previous, event.kind) {
                 (Some(prev), EventType::Modified) => {
                     prev["metadata"]["labels"] != obj["metadata"]["labels"]
-                        || prev["spec"]["taints"] != obj["spec"]["taints"]
+                        || placement_taints(prev) != placement_taints(obj)
                 }
                 _ => true,
             };
@@ -193,8 +224,9 @@ impl Reconciler for DaemonSetController {
                 .push(p);
         }
         let mut eligible = std::collections::HashSet::new();
+        let pod_spec = spec_with_tolerations(&ds["spec"]["template"]["spec"]);
         for node in &nodes {
-            if !node_eligible(&ds, node) {
+            if !eligible_for(&pod_spec, node) {
                 continue;
             }
             let node_name = meta_str(node, "name");

@@ -242,3 +242,47 @@ async fn terminating_pods_wait_for_a_rebooting_node() {
     .await;
     controllers.stop().await;
 }
+
+/// Node taint changes re-place DaemonSet pods only when they matter: a `PreferNoSchedule` taint
+/// (kured's) and a lock annotation on the DaemonSet change nothing; an untolerated
+/// `NoExecute` taint removes the node's pod and its removal brings one back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemonset_pods_follow_placement_taints_only() {
+    use crate::resources::well_known::DAEMONSETS;
+    let store = Cluster::builder()
+        .nodes(3)
+        .daemonset("kube-system", "kured")
+        .build_store()
+        .unwrap();
+    let _controllers = Controllers::start(&store, &fast());
+    let on_node = |node: &str| {
+        store
+            .list(PODS, Some("kube-system"), |p| {
+                p["spec"]["nodeName"] == node && p["metadata"]["deletionTimestamp"].is_null()
+            })
+            .0
+            .len()
+    };
+    eventually("a kured pod per node", || {
+        (0..3).all(|i| on_node(&format!("node-{i}")) == 1)
+    })
+    .await;
+    patch(&store, NODES, "", "node-1", |n| {
+        n["spec"]["taints"] =
+            json!([{"key": "weave.works/kured-node-reboot", "effect": "PreferNoSchedule"}]);
+    });
+    patch(&store, DAEMONSETS, "kube-system", "kured", |ds| {
+        ds["metadata"]["annotations"] =
+            json!({"weave.works/kured-node-lock": "{\"nodeID\":\"node-1\"}"});
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(on_node("node-1"), 1, "a preference keeps the pod");
+    patch(&store, NODES, "", "node-1", |n| {
+        n["spec"]["taints"] = json!([{"key": "example.com/x", "effect": "NoExecute"}]);
+    });
+    eventually("the pod leaves the tainted node", || on_node("node-1") == 0).await;
+    patch(&store, NODES, "", "node-1", |n| {
+        n["spec"]["taints"] = json!([]);
+    });
+    eventually("a pod is back on node-1", || on_node("node-1") == 1).await;
+}
