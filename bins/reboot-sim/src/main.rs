@@ -88,8 +88,8 @@ struct Args {
     #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
     lock_ttl: Duration,
     /// How long a lock holder's node is presumed to exist after its record was written or a
-    /// lookup found it: waiters look holders up at most this often (kured-rs: 30s).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s")]
+    /// lookup found it: waiters look holders up at most this often (kured-rs uses 30s).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     node_cache: Duration,
     /// Seed for kubesim's names and the fault RNG.
     #[arg(long)]

@@ -110,7 +110,7 @@ impl Default for SimOptions {
             period: Duration::from_secs(1),
             lock_backend: LockBackend::Annotation,
             lock_ttl: Duration::ZERO,
-            node_cache: Duration::from_secs(5),
+            node_cache: lock::nodes::DEFAULT_NODE_CACHE,
             seed: None,
             faults: FaultSpec::default(),
             deadline: Duration::from_secs(600),

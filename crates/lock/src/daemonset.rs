@@ -15,7 +15,7 @@
 //! needs `list` and `watch` on the `DaemonSet` (a field selector on its name).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -132,6 +132,9 @@ struct Inner {
     config: DaemonSetLockConfig,
     /// The watch and its cache of the `DaemonSet`.
     tracker: ChangeTracker<DynamicObject>,
+    /// The last annotation text parsed and its value: waiters look at the cached object on
+    /// every `DaemonSet` event (status changes too) and every period, mostly unchanged text.
+    parsed: Mutex<Option<(String, LockValue)>>,
 }
 
 impl std::fmt::Debug for DaemonSetLock {
@@ -173,6 +176,7 @@ impl DaemonSetLock {
                 ),
                 nodes: Arc::new(CachedNodeDirectory::new(nodes, config.node_cache)),
                 tracker: ChangeTracker::new([config.name.clone()]),
+                parsed: Mutex::new(None),
                 config,
             }),
         })
@@ -239,17 +243,31 @@ impl DaemonSetLock {
             .and_then(|a| a.get(&c.annotation))
         {
             None => None,
-            Some(text) => Some(LockValue::parse(text).map_err(|source| LockError::Format {
-                annotation: c.annotation.clone(),
-                object: format!("{}/{}", c.namespace, c.name),
-                source,
-            })?),
+            Some(text) => {
+                let mut parsed = self
+                    .inner
+                    .parsed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if let Some((last, value)) = parsed.as_ref()
+                    && last == text
+                {
+                    return Ok(Some(value.clone()));
+                }
+                let value = LockValue::parse(text).map_err(|source| LockError::Format {
+                    annotation: c.annotation.clone(),
+                    object: format!("{}/{}", c.namespace, c.name),
+                    source,
+                })?;
+                *parsed = Some((text.clone(), value.clone()));
+                Some(value)
+            }
         };
         Ok(value)
     }
 
     /// Whether `cached` lets `holder` take a slot (TTL rule only: node lookups would cost
-    /// requests; a deleted holder is found by the acquire the caller makes every period).
+    /// requests; `wait_for_slot` looks for deleted holders on entry).
     fn slot_view(&self, cached: &Cached<DynamicObject>, holder: &str, now: Timestamp) -> SlotView {
         let policy = self.inner.config.policy;
         let Some(ds) = cached.get(&self.inner.config.name) else {
