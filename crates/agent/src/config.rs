@@ -14,8 +14,9 @@ pub const MOST_RECENT_REBOOT_NEEDED_ANNOTATION: &str =
 /// How the agent waits while another node holds the lock.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LockWaitMode {
-    /// Wake on a change of the lock object (or after a period, whichever comes first),
-    /// re-check window and blockers, then try again (kured-rs `--lock-wait=wait`).
+    /// Wake when the lock object shows a free slot, re-check window and blockers, read the
+    /// Node, then try again; each period meanwhile re-checks window, sentinel and blockers
+    /// (kured-rs `--lock-wait=wait`).
     Wait,
     /// Try again at the next period only (kured's behaviour, the default).
     #[default]

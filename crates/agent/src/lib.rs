@@ -11,9 +11,11 @@
 //! 2. **Every period** (first check jittered uniformly in `[period/2, 3·period/2)` like kured):
 //!    window open? → reboot required? → annotate (`--annotate-nodes`) → blockers → lock. While
 //!    the lock is held by others: add the `PreferNoSchedule` taint (if configured) and, in
-//!    [`LockWaitMode::Wait`], wake on a lock change instead of sleeping a whole period —
-//!    re-checking window and blockers before trying again. The taint is removed when no
-//!    reboot is needed or the window is closed.
+//!    [`LockWaitMode::Wait`], wake when the lock shows a free slot instead of sleeping a
+//!    whole period — re-checking window and blockers and reading the Node before trying
+//!    again; each period without a free slot re-checks window, sentinel and blockers only
+//!    (no Node or lock request). The taint is removed when no reboot is needed or the window
+//!    is closed (once: the agent remembers that it is gone).
 //! 3. **Holding the lock**: pre-reboot labels → drain delay → notify "drain" → cordon → drain;
 //!    on failure without `--force-reboot`: uncordon (if we cordoned) and release; otherwise
 //!    reboot delay (and drain again) → notify "reboot" → reboot. A sentinel that cannot tell

@@ -278,19 +278,25 @@ impl DaemonSetLock {
             // Let the acquire report the format error.
             return SlotView::Free;
         };
+        match self.blocking(value.as_ref(), holder, now) {
+            Some(_) => SlotView::Full(decision::next_expiry(value.as_ref(), now, policy.ttl)),
+            None => SlotView::Free,
+        }
+    }
+
+    /// The records keeping `holder` out of `value` by the TTL rule alone (no node lookups);
+    /// `None` when it could take a slot or already holds one.
+    fn blocking(
+        &self,
+        value: Option<&LockValue>,
+        holder: &str,
+        now: Timestamp,
+    ) -> Option<Vec<LockRecord>> {
         let none = BTreeSet::new();
-        match decision::decide_acquire(
-            value.as_ref(),
-            holder,
-            LockMetadata::default(),
-            policy,
-            now,
-            &none,
-        ) {
-            AcquireDecision::Blocked(_) => {
-                SlotView::Full(decision::next_expiry(value.as_ref(), now, policy.ttl))
-            }
-            _ => SlotView::Free,
+        let policy = self.inner.config.policy;
+        match decision::decide_acquire(value, holder, LockMetadata::default(), policy, now, &none) {
+            AcquireDecision::Blocked(holders) => Some(holders),
+            _ => None,
         }
     }
 
@@ -309,18 +315,9 @@ impl DaemonSetLock {
             return false;
         };
         let now = Timestamp::now();
-        let none = BTreeSet::new();
-        let policy = self.inner.config.policy;
-        match decision::decide_acquire(
-            value.as_ref(),
-            holder,
-            LockMetadata::default(),
-            policy,
-            now,
-            &none,
-        ) {
-            AcquireDecision::Blocked(holders) => !self.gone(&holders, now).await.is_empty(),
-            _ => false,
+        match self.blocking(value.as_ref(), holder, now) {
+            Some(holders) => !self.gone(&holders, now).await.is_empty(),
+            None => false,
         }
     }
 
