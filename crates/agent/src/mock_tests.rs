@@ -379,7 +379,7 @@ async fn waiting_periods_neither_read_the_node_nor_try_the_lock() {
     // ~20 periods of 10 ms with the lock held by "other".
     tokio::time::sleep(Duration::from_millis(250)).await;
     assert!(
-        checks.load(SeqCst) >= 10,
+        checks.load(SeqCst) >= 5,
         "the sentinel is checked every period: {} checks",
         checks.load(SeqCst)
     );
