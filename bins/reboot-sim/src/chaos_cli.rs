@@ -84,16 +84,8 @@ pub(crate) fn main(args: &ChaosArgs) -> ExitCode {
             let _ = std::io::stdout().flush();
         }
     }));
-    if json {
-        match serde_json::to_string_pretty(&summary) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("reboot-sim chaos: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        println!("{summary}");
+    if !crate::print_result(&summary, json, "reboot-sim chaos") {
+        return ExitCode::FAILURE;
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
     if summary.failed == 0 {

@@ -324,16 +324,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("reboot-sim: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        println!("{report}");
+    if !print_result(&report, args.json, "reboot-sim") {
+        return ExitCode::FAILURE;
     }
     // Do not wait for stray tasks of the simulated cluster.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -341,6 +333,29 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Prints `value` as pretty JSON (`json`) or as text; `false` after an error message starting
+/// with `program` if it cannot be serialised.
+fn print_result<T: serde::Serialize + std::fmt::Display>(
+    value: &T,
+    json: bool,
+    program: &str,
+) -> bool {
+    if !json {
+        println!("{value}");
+        return true;
+    }
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => {
+            println!("{s}");
+            true
+        }
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            false
+        }
     }
 }
 
