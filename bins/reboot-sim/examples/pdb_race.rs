@@ -7,16 +7,8 @@ use std::time::Duration;
 
 use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec};
 use kubesim::resources::well_known::{PDBS, PODS};
-use serde_json::{Value, json};
-
-fn healthy(p: &Value) -> bool {
-    p["metadata"]["deletionTimestamp"].is_null()
-        && p["status"]["phase"] == "Running"
-        && p["status"]["conditions"].as_array().is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
-}
+use reboot_sim::pdb_healthy;
+use serde_json::json;
 
 // kubesim's store API returns its ApiError by value.
 #[allow(clippy::result_large_err)]
@@ -50,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::spawn(async move {
             let mut i = 0u64;
             loop {
-                let (pods, _) = store.list(PODS, Some("default"), healthy);
+                let (pods, _) = store.list(PODS, Some("default"), pdb_healthy);
                 if let Some(p) = pods.first()
                     && let Some(name) = p["metadata"]["name"].as_str()
                 {
@@ -70,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
         // Wait for a whole app and a budget that allows exactly one disruption.
         let pods = loop {
             let (pods, _) = store.list(PODS, Some("default"), |p| {
-                p["metadata"]["labels"]["app"] == "web" && healthy(p)
+                p["metadata"]["labels"]["app"] == "web" && pdb_healthy(p)
             });
             let allowed = store.get(PDBS, "default", "web-pdb").map_or(0, |p| {
                 p["status"]["disruptionsAllowed"].as_i64().unwrap_or(0)

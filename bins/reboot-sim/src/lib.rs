@@ -23,5 +23,5 @@ pub mod chaos;
 mod report;
 mod sim;
 
-pub use report::{Handoff, Report, percentile};
+pub use report::{Handoff, Report, pdb_healthy, percentile};
 pub use sim::{CrashRecovery, FaultSpec, LockBackend, Phase, SimOptions, Transition, simulate};

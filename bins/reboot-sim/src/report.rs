@@ -115,8 +115,8 @@ fn mean(xs: &[f64]) -> f64 {
     }
 }
 
-/// Healthy (counted by a PDB): Running, Ready, not terminating.
-fn healthy(pod: &Value) -> bool {
+/// Healthy as a `PodDisruptionBudget` counts it: Running, Ready, not terminating.
+pub fn pdb_healthy(pod: &Value) -> bool {
     pod["metadata"]["deletionTimestamp"].is_null()
         && pod["status"]["phase"] == "Running"
         && pod["status"]["conditions"].as_array().is_some_and(|cs| {
@@ -135,7 +135,7 @@ fn budget_breaches(
     let counts = matching_over_time(history, PODS, |p| {
         p["metadata"]["namespace"] == "default"
             && p["metadata"]["labels"]["app"] == app
-            && healthy(p)
+            && pdb_healthy(p)
     });
     let mut below = false;
     let mut breaches = 0;

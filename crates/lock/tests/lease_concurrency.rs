@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{NAME, NAMESPACE, acquired, client, cluster, delete_node, held_by};
+use common::{NAME, NAMESPACE, acquired, client, cluster, delete_node, held_by, holder_names};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
 use lock::{LeaseLock, LeaseLockConfig, LockError, RebootLock};
@@ -60,14 +60,7 @@ async fn holders_of_dropped_slots_are_found_release_and_block_new_grants() {
             "{node} still holds its slot under the smaller concurrency"
         );
     }
-    let mut all: Vec<String> = new
-        .holders()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.node_id)
-        .collect();
-    all.sort();
+    let all = holder_names(&new).await;
     assert_eq!(all, ["node-0", "node-1", "node-2"]);
 
     // No new grant while any of them holds (live holders ≥ 1), whatever order they release.

@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Backend, acquired, client, cluster, delete_node, held_by, meta, names, not_held_holders, record,
+    Backend, acquired, client, cluster, delete_node, held_by, holder_names, meta, names,
+    not_held_holders, record,
 };
 use jiff::{SignedDuration, Timestamp};
 use lock::AcquireOutcome;
@@ -56,14 +57,7 @@ async fn multi_owner(backend: Backend) {
     assert_eq!(blocking, ["node-0", "node-1", "node-2"]);
     lock.release("node-1").await.unwrap();
     acquired(lock.as_ref(), "node-3").await;
-    let mut now: Vec<String> = lock
-        .holders()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.node_id)
-        .collect();
-    now.sort();
+    let now = holder_names(lock.as_ref()).await;
     assert_eq!(now, ["node-0", "node-2", "node-3"]);
     cluster.shutdown().await;
 }
@@ -149,14 +143,7 @@ async fn deleted_node_frees_its_slot(backend: Backend) {
     tokio::time::sleep(common::NODE_CACHE + Duration::from_millis(50)).await;
     assert_eq!(names(&lock.holders().await.unwrap()), ["node-2"]);
     acquired(lock.as_ref(), "node-0").await;
-    let mut now: Vec<String> = lock
-        .holders()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.node_id)
-        .collect();
-    now.sort();
+    let now = holder_names(lock.as_ref()).await;
     assert_eq!(now, ["node-0", "node-2"]);
     cluster.shutdown().await;
 }

@@ -21,6 +21,8 @@ use kubesim::store::{Event, EventType};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::report::pdb_healthy;
+
 /// A kind of broken invariant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -143,16 +145,6 @@ pub struct Expectations {
     pub completed: bool,
 }
 
-/// Healthy as a PDB counts it: Running, Ready, not terminating.
-fn healthy(pod: &Value) -> bool {
-    pod["metadata"]["deletionTimestamp"].is_null()
-        && pod["status"]["phase"] == "Running"
-        && pod["status"]["conditions"].as_array().is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "Ready" && c["status"] == "True")
-        })
-}
-
 fn name_of(obj: &Value) -> &str {
     obj["metadata"]["name"].as_str().unwrap_or_default()
 }
@@ -250,7 +242,7 @@ impl State {
                 .as_str()
                 .unwrap_or_default();
             let set = self.healthy.entry(app.to_string()).or_default();
-            if !deleted && healthy(&e.object) {
+            if !deleted && pdb_healthy(&e.object) {
                 let node = e.object["spec"]["nodeName"].as_str().unwrap_or_default();
                 set.insert(pod, node.to_string());
             } else {
@@ -434,7 +426,7 @@ pub fn timeline(history: &[Arc<Event>], exp: &Expectations) -> Vec<String> {
                 name_of(o),
                 o["spec"]["nodeName"].as_str().unwrap_or("-"),
                 o["status"]["phase"].as_str().unwrap_or("-"),
-                healthy(o),
+                pdb_healthy(o),
                 !o["metadata"]["deletionTimestamp"].is_null()
             )
         } else {

@@ -223,6 +223,19 @@ pub fn names(records: &[LockRecord]) -> Vec<&str> {
     records.iter().map(|r| r.node_id.as_str()).collect()
 }
 
+/// The holders' node names, sorted.
+pub async fn holder_names(lock: &dyn RebootLock) -> Vec<String> {
+    let mut all: Vec<String> = lock
+        .holders()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.node_id)
+        .collect();
+    all.sort();
+    all
+}
+
 pub fn meta(unschedulable: bool) -> LockMetadata {
     LockMetadata { unschedulable }
 }
