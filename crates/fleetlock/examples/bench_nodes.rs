@@ -332,29 +332,13 @@ async fn main() {
         )
         .with_progress(progress),
     );
-    let mut config = ServerConfig {
-        listen: "127.0.0.1:0".parse().expect("literal address"),
-        ..ServerConfig::default()
-    };
-    config.groups.insert(
-        "default".into(),
-        u32::try_from(HOLDERS).expect("HOLDERS fits u32"),
-    );
-    let app = FleetLock::new(config, Arc::new(MemoryStore::new()))
+    let app = FleetLock::new(bench_config(), Arc::new(MemoryStore::new()))
         .expect("valid config")
         .with_node_handler(Arc::clone(&handler) as Arc<dyn fleetlock::kube_nodes::NodeHandler>);
     let ours = serve(fleetlock::router(Arc::new(app))).await;
     // The same node handler behind a server on the Lease store.
-    let mut lease_config = ServerConfig {
-        listen: "127.0.0.1:0".parse().expect("literal address"),
-        ..ServerConfig::default()
-    };
-    lease_config.groups.insert(
-        "default".into(),
-        u32::try_from(HOLDERS).expect("HOLDERS fits u32"),
-    );
     let lease_app = FleetLock::new(
-        lease_config,
+        bench_config(),
         Arc::new(fleetlock::store::KubernetesStore::new(
             client.clone(),
             "default",
@@ -494,4 +478,17 @@ async fn main() {
         base_stats.p99.as_secs_f64() / held.p99.as_secs_f64()
     );
     cluster.shutdown().await;
+}
+
+/// A server on a free loopback port whose `default` group has `HOLDERS` slots.
+fn bench_config() -> ServerConfig {
+    let mut config = ServerConfig {
+        listen: "127.0.0.1:0".parse().expect("literal address"),
+        ..ServerConfig::default()
+    };
+    config.groups.insert(
+        "default".into(),
+        u32::try_from(HOLDERS).expect("HOLDERS fits u32"),
+    );
+    config
 }
