@@ -12,7 +12,7 @@ pub enum UrlProblem {
     #[error("not a valid URL ({0})")]
     Syntax(url::ParseError),
     /// The scheme names no supported service.
-    #[error("unknown scheme `{0}` (supported: {supported})", supported = crate::config::SUPPORTED_SCHEMES.join(", "))]
+    #[error("unknown scheme `{0}` (supported: {supported})", supported = crate::schemes::SUPPORTED_SCHEMES.join(", "))]
     UnknownScheme(String),
     /// A required part (token, host, channel, address …) is absent.
     #[error("missing {0}")]
@@ -35,6 +35,9 @@ pub enum UrlProblem {
     #[error("query parameter `{0}` given more than once")]
     DuplicateQueryParameter(String),
 }
+
+/// The result of reading one part of a notification URL.
+pub(crate) type UrlResult<T> = Result<T, UrlProblem>;
 
 /// A notification URL that cannot be used; reported at startup, never at send time.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -142,4 +145,17 @@ impl From<SendError> for NotifyError {
             failures: vec![e],
         }
     }
+}
+
+/// An error's text followed by the texts of its sources (`outer: inner: innermost`), for
+/// third-party errors whose `Display` hides the cause. Not scrubbed: callers scrub secrets.
+pub(crate) fn with_sources(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

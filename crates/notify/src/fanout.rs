@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::config::{ServiceConfig, parse_urls};
 use crate::error::{BuildError, NotifyError, SendError};
-use crate::http::{HttpNotifier, http_client};
-use crate::smtp::SmtpNotifier;
-use crate::{Message, Notifier};
+use crate::http_client::http_client;
+use crate::http_notifier::HttpNotifier;
+use crate::message::{Message, Notifier};
+use crate::parse::parse_urls;
+use crate::services::{ServiceConfig, SmtpNotifier};
 
 /// Default per-send timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -45,77 +45,46 @@
 //! # }).unwrap();
 //! ```
 
-mod config;
 mod error;
 mod fanout;
-mod http;
+mod http_client;
+mod http_notifier;
+mod kured_flags;
+mod message;
 mod notifications;
+mod parse;
+mod request;
+mod schemes;
 mod secret;
-mod smtp;
+mod services;
 mod template;
+mod urls;
 
 #[cfg(test)]
-mod tests;
+mod test_support;
 
-use async_trait::async_trait;
-
-pub use config::{
-    DiscordConfig, GenericConfig, GoogleChatConfig, GotifyConfig, MattermostConfig, NtfyConfig,
-    PushoverConfig, RocketChatConfig, SUPPORTED_SCHEMES, ServiceConfig, SlackAuth, SlackConfig,
-    SmtpAuth, SmtpConfig, SmtpEncryption, TeamsConfig, TeamsTarget, TelegramConfig,
-    notify_urls_from_kured_flags, parse_url, parse_urls, slack_hook_to_notify_url, split_urls,
-    strip_quotes,
-};
 pub use error::{
     BuildError, NotifyError, ParseError, SendError, SendFailure, TemplateError, UrlProblem,
 };
 pub use fanout::{DEFAULT_TIMEOUT, FanOut};
-pub use http::{HttpNotifier, http_client};
+pub use http_client::http_client;
+pub use http_notifier::HttpNotifier;
+pub use kured_flags::{notify_urls_from_kured_flags, slack_hook_to_notify_url};
+pub use message::{Message, Notifier};
 pub use notifications::{Event, Notifications};
+pub use parse::{parse_url, parse_urls};
+pub use schemes::SUPPORTED_SCHEMES;
 pub use secret::{REDACTED, Secret};
-pub use smtp::SmtpNotifier;
+pub use services::{
+    DiscordConfig, GenericConfig, GoogleChatConfig, GotifyConfig, MattermostConfig, NtfyConfig,
+    PushoverConfig, RocketChatConfig, ServiceConfig, SlackAuth, SlackConfig, SmtpAuth, SmtpConfig,
+    SmtpEncryption, SmtpNotifier, TeamsConfig, TeamsTarget, TelegramConfig,
+};
 pub use template::{
     DEFAULT_BLOCKED, DEFAULT_DRAIN, DEFAULT_REBOOT, DEFAULT_UNCORDON, MessageTemplates, Template,
     TemplateContext,
 };
-
-/// One notification.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Message {
-    /// Optional title (subject for e-mail; prepended or a separate field elsewhere).
-    pub title: Option<String>,
-    /// The text.
-    pub text: String,
-}
-
-impl Message {
-    /// A message without title.
-    pub fn text(text: impl Into<String>) -> Self {
-        Self {
-            title: None,
-            text: text.into(),
-        }
-    }
-}
-
-/// Something that delivers a message somewhere.
-#[async_trait]
-pub trait Notifier: Send + Sync + std::fmt::Debug {
-    /// Service name for logs (`slack`, `smtp`, `fan-out`, …).
-    fn service(&self) -> &'static str;
-
-    /// Where messages go, with secrets redacted.
-    fn target(&self) -> String;
-
-    /// Sends one message, bounded by the notifier's timeout. Failures are logged by the
-    /// backend (service, redacted target, HTTP status) and returned.
-    async fn send(&self, message: &Message) -> Result<(), NotifyError>;
-
-    /// How many backends this notifier stands for (1, or the size of a fan-out).
-    fn backends(&self) -> usize {
-        1
-    }
-}
+pub use urls::{split_urls, strip_quotes};
 
 /// The README's example, compiled as a doctest so it cannot rot.
 #[doc = include_str!("../README.md")]

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::NotifyError;
+use crate::error::{NotifyError, SendError, SendFailure};
 use crate::fanout::DEFAULT_TIMEOUT;
+use crate::message::{Message, Notifier};
 use crate::template::{MessageTemplates, Template, TemplateContext};
-use crate::{Message, Notifier};
 
 /// What happened to a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,10 +101,10 @@ impl Notifications {
             Ok(r) => r,
             Err(_) => Err(NotifyError {
                 total: self.notifier.backends(),
-                failures: vec![crate::error::SendError {
+                failures: vec![SendError {
                     service: self.notifier.service(),
                     target: self.notifier.target(),
-                    failure: crate::error::SendFailure::Timeout(self.timeout),
+                    failure: SendFailure::Timeout(self.timeout),
                 }],
             }),
         }

@@ -1,4 +1,4 @@
-//! E-mail backend (lettre, rustls + ring).
+//! Sending e-mail (lettre, rustls + ring).
 
 use std::time::Duration;
 
@@ -10,10 +10,13 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::config::{ServiceConfig, SmtpAuth, SmtpConfig, SmtpEncryption};
-use crate::error::{BuildError, NotifyError, SendError, SendFailure};
+use crate::error::{BuildError, NotifyError, SendError, SendFailure, with_sources};
+use crate::message::{Message, Notifier};
+use crate::request::first_line;
 use crate::secret::{Secret, scrub};
-use crate::{Message, Notifier};
+use crate::services::service::{Redacted, Service};
+
+use super::config::{SmtpAuth, SmtpConfig, SmtpEncryption};
 
 /// Sends each message as one e-mail to all recipients.
 pub struct SmtpNotifier {
@@ -37,9 +40,8 @@ impl std::fmt::Debug for SmtpNotifier {
 impl SmtpNotifier {
     /// Builds the transport (TLS parameters included) at startup.
     pub fn new(config: SmtpConfig, timeout: Duration) -> Result<Self, BuildError> {
-        let service = ServiceConfig::Smtp(config.clone());
-        let display = service.to_string();
-        let secrets = service.secrets();
+        let display = Redacted(&config).to_string();
+        let secrets = config.secrets();
         let build_err = |e: lettre::transport::smtp::Error| BuildError::Smtp {
             target: display.clone(),
             reason: scrub(&e.to_string(), &secrets),
@@ -90,11 +92,11 @@ impl SmtpNotifier {
 
     fn fail(&self, failure: SendFailure) -> SendError {
         let err = SendError {
-            service: "smtp",
+            service: SmtpConfig::NAME,
             target: self.display.clone(),
             failure,
         };
-        tracing::warn!(service = "smtp", target = %err.target, error = %err.failure, "notification failed");
+        tracing::warn!(service = err.service, target = %err.target, error = %err.failure, "notification failed");
         err
     }
 
@@ -112,16 +114,7 @@ impl SmtpNotifier {
             .subject
             .clone()
             .or_else(|| message.title.clone())
-            .unwrap_or_else(|| {
-                message
-                    .text
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(120)
-                    .collect()
-            });
+            .unwrap_or_else(|| first_line(&message.text).chars().take(120).collect());
         let content_type = if self.config.use_html {
             ContentType::TEXT_HTML
         } else {
@@ -138,7 +131,7 @@ impl SmtpNotifier {
 #[async_trait]
 impl Notifier for SmtpNotifier {
     fn service(&self) -> &'static str {
-        "smtp"
+        SmtpConfig::NAME
     }
 
     fn target(&self) -> String {
@@ -151,21 +144,14 @@ impl Notifier for SmtpNotifier {
             .map_err(|f| NotifyError::from(self.fail(f)))?;
         match tokio::time::timeout(self.timeout, self.transport.send(mail)).await {
             Ok(Ok(_)) => {
-                tracing::debug!(service = "smtp", target = %self.display, "notification sent");
+                tracing::debug!(service = SmtpConfig::NAME, target = %self.display, "notification sent");
                 Ok(())
             }
             Ok(Err(e)) => {
                 let failure = if e.is_timeout() {
                     SendFailure::Timeout(self.timeout)
                 } else {
-                    let mut text = e.to_string();
-                    let mut source = std::error::Error::source(&e);
-                    while let Some(s) = source {
-                        text.push_str(": ");
-                        text.push_str(&s.to_string());
-                        source = s.source();
-                    }
-                    SendFailure::Smtp(scrub(&text, &self.secrets))
+                    SendFailure::Smtp(scrub(&with_sources(&e), &self.secrets))
                 };
                 Err(self.fail(failure).into())
             }
