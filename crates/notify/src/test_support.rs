@@ -27,6 +27,18 @@ pub(crate) struct Expected<'a> {
     pub body: Body<'a>,
 }
 
+impl<'a> Expected<'a> {
+    /// A request to `path` without query, with the JSON `body` (no header checked).
+    pub(crate) fn json(path: &'a str, body: Value) -> Self {
+        Self {
+            path,
+            query: None,
+            headers: &[],
+            body: Body::Json(body),
+        }
+    }
+}
+
 /// The expected body.
 pub(crate) enum Body<'a> {
     Json(Value),
@@ -52,6 +64,12 @@ pub(crate) fn notifier(url: &str, base: Option<&MockServer>) -> HttpNotifier {
         Some(s) => n.with_base_url(Url::parse(&s.uri()).unwrap()),
         None => n,
     }
+}
+
+/// The notifier for `url` where `{addr}` stands for the server's own address (services
+/// reached over plain http, whose URL names the host directly).
+pub(crate) fn notifier_at(server: &MockServer, url: &str) -> HttpNotifier {
+    notifier(&url.replace("{addr}", &server.address().to_string()), None)
 }
 
 /// Checks the requests `server` received, in order.

@@ -97,7 +97,7 @@ impl Service for DiscordConfig {
 #[cfg(test)]
 mod tests {
     use crate::message::Notifier;
-    use crate::test_support::{Body, Expected, assert_requests, msg, notifier, server};
+    use crate::test_support::{Expected, assert_requests, msg, notifier, server};
     use serde_json::json;
     use wiremock::ResponseTemplate;
 
@@ -112,12 +112,7 @@ mod tests {
         let body = json!({ "content": "**Kured**\nDraining node n1", "username": "kured" });
         assert_requests(
             &s,
-            &[Expected {
-                path: "/api/webhooks/123456789/TOKS3CRET",
-                query: None,
-                headers: &[],
-                body: Body::Json(body),
-            }],
+            &[Expected::json("/api/webhooks/123456789/TOKS3CRET", body)],
         )
         .await;
     }

@@ -270,18 +270,14 @@ fn parse_target(
 #[cfg(test)]
 mod tests {
     use crate::message::{Message, Notifier};
-    use crate::test_support::{Body, Expected, assert_requests, msg, notifier, server};
+    use crate::test_support::{Body, Expected, assert_requests, msg, notifier_at, server};
     use serde_json::json;
     use wiremock::ResponseTemplate;
 
     #[tokio::test]
     async fn generic_raw_body_with_forwarded_query_and_header() {
         let s = server(ResponseTemplate::new(200)).await;
-        let url = format!(
-            "generic+http://{}/hook?x=1&@X-Api-Key=HDRS3CRET",
-            s.address()
-        );
-        let n = notifier(&url, None);
+        let n = notifier_at(&s, "generic+http://{addr}/hook?x=1&@X-Api-Key=HDRS3CRET");
         n.send(&msg("Draining node n1")).await.unwrap();
         assert_requests(
             &s,
@@ -301,11 +297,10 @@ mod tests {
     #[tokio::test]
     async fn generic_json_template() {
         let s = server(ResponseTemplate::new(200)).await;
-        let url = format!(
-            "generic://{}/api/notify?template=json&disabletls=yes&$cluster=prod&titlekey=subject&_title=forwarded",
-            s.address()
+        let n = notifier_at(
+            &s,
+            "generic://{addr}/api/notify?template=json&disabletls=yes&$cluster=prod&titlekey=subject&_title=forwarded",
         );
-        let n = notifier(&url, None);
         n.send(&Message {
             title: Some("kured".into()),
             text: "Draining node n1".into(),

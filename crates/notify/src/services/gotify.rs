@@ -80,18 +80,17 @@ impl Service for GotifyConfig {
 #[cfg(test)]
 mod tests {
     use crate::message::Notifier;
-    use crate::test_support::{Body, Expected, assert_requests, msg, notifier, server};
+    use crate::test_support::{Body, Expected, assert_requests, msg, notifier_at, server};
     use serde_json::json;
     use wiremock::ResponseTemplate;
 
     #[tokio::test]
     async fn gotify_message_with_key_header() {
         let s = server(ResponseTemplate::new(200)).await;
-        let url = format!(
-            "gotify://{}/sub/AS3CRETTOKEN?priority=5&title=kured&disabletls=yes",
-            s.address()
+        let n = notifier_at(
+            &s,
+            "gotify://{addr}/sub/AS3CRETTOKEN?priority=5&title=kured&disabletls=yes",
         );
-        let n = notifier(&url, None);
         n.send(&msg("Draining node n1")).await.unwrap();
         assert_requests(
             &s,

@@ -86,18 +86,17 @@ impl Service for MattermostConfig {
 #[cfg(test)]
 mod tests {
     use crate::message::Notifier;
-    use crate::test_support::{Body, Expected, assert_requests, msg, notifier, server};
+    use crate::test_support::{Expected, assert_requests, msg, notifier_at, server};
     use serde_json::json;
     use wiremock::ResponseTemplate;
 
     #[tokio::test]
     async fn mattermost_webhook_over_plain_http() {
         let s = server(ResponseTemplate::new(200)).await;
-        let addr = s.address();
-        let url = format!(
-            "mattermost://kured@{addr}/TOKS3CRET/town-square?disabletls=yes&icon=https://x.example/i.png"
+        let n = notifier_at(
+            &s,
+            "mattermost://kured@{addr}/TOKS3CRET/town-square?disabletls=yes&icon=https://x.example/i.png",
         );
-        let n = notifier(&url, None);
         n.send(&msg("Draining node n1")).await.unwrap();
         let body = json!({
             "text": "Draining node n1",
@@ -105,15 +104,6 @@ mod tests {
             "channel": "town-square",
             "icon_url": "https://x.example/i.png",
         });
-        assert_requests(
-            &s,
-            &[Expected {
-                path: "/hooks/TOKS3CRET",
-                query: None,
-                headers: &[],
-                body: Body::Json(body),
-            }],
-        )
-        .await;
+        assert_requests(&s, &[Expected::json("/hooks/TOKS3CRET", body)]).await;
     }
 }

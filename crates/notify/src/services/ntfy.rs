@@ -123,7 +123,7 @@ impl Service for NtfyConfig {
 #[cfg(test)]
 mod tests {
     use crate::message::Notifier;
-    use crate::test_support::{Body, Expected, assert_requests, msg, notifier, server};
+    use crate::test_support::{Body, Expected, assert_requests, msg, notifier_at, server};
     use base64::Engine;
     use serde_json::json;
     use wiremock::ResponseTemplate;
@@ -131,11 +131,10 @@ mod tests {
     #[tokio::test]
     async fn ntfy_json_publish_with_basic_auth() {
         let s = server(ResponseTemplate::new(200)).await;
-        let url = format!(
-            "ntfy://alice:PASSS3CRET@{}/reboots?scheme=http&priority=high&tags=warning,skull&title=kured",
-            s.address()
+        let n = notifier_at(
+            &s,
+            "ntfy://alice:PASSS3CRET@{addr}/reboots?scheme=http&priority=high&tags=warning,skull&title=kured",
         );
-        let n = notifier(&url, None);
         n.send(&msg("Draining node n1")).await.unwrap();
         let auth = format!(
             "Basic {}",

@@ -88,7 +88,7 @@ impl Service for PushoverConfig {
 #[cfg(test)]
 mod tests {
     use crate::message::Notifier;
-    use crate::test_support::{Body, Expected, assert_requests, msg, notifier, server};
+    use crate::test_support::{Expected, assert_requests, msg, notifier, server};
     use serde_json::json;
     use wiremock::ResponseTemplate;
 
@@ -102,19 +102,17 @@ mod tests {
         n.send(&msg("Draining node n1")).await.unwrap();
         assert_requests(
             &s,
-            &[Expected {
-                path: "/1/messages.json",
-                query: None,
-                headers: &[],
-                body: Body::Json(json!({
+            &[Expected::json(
+                "/1/messages.json",
+                json!({
                     "token": "APIS3CRET",
                     "user": "USERS3CRET",
                     "message": "Draining node n1",
                     "title": "kured",
                     "priority": 1,
                     "device": "phone,tablet",
-                })),
-            }],
+                }),
+            )],
         )
         .await;
     }

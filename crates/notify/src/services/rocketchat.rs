@@ -90,7 +90,7 @@ impl Service for RocketChatConfig {
 #[cfg(test)]
 mod tests {
     use crate::message::Notifier;
-    use crate::test_support::{Body, Expected, assert_requests, msg, notifier, server};
+    use crate::test_support::{Expected, assert_requests, msg, notifier, server};
     use serde_json::json;
     use wiremock::ResponseTemplate;
 
@@ -103,15 +103,6 @@ mod tests {
         );
         n.send(&msg("Draining node n1")).await.unwrap();
         let body = json!({ "text": "Draining node n1", "username": "kured", "channel": "#ops" });
-        assert_requests(
-            &s,
-            &[Expected {
-                path: "/hooks/TOKA/TOKBS3CRET",
-                query: None,
-                headers: &[],
-                body: Body::Json(body),
-            }],
-        )
-        .await;
+        assert_requests(&s, &[Expected::json("/hooks/TOKA/TOKBS3CRET", body)]).await;
     }
 }

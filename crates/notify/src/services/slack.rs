@@ -230,16 +230,7 @@ mod tests {
         n.send(&msg("Draining node n1")).await.unwrap();
         let body =
             json!({ "text": "Draining node n1", "username": "kured", "icon_emoji": ":ghost:" });
-        assert_requests(
-            &s,
-            &[Expected {
-                path: "/services/T0001/B0002/S3CRETC",
-                query: None,
-                headers: &[],
-                body: Body::Json(body),
-            }],
-        )
-        .await;
+        assert_requests(&s, &[Expected::json("/services/T0001/B0002/S3CRETC", body)]).await;
     }
 
     #[tokio::test]
@@ -256,16 +247,7 @@ mod tests {
             "username": "kured",
             "channel": "#ops",
         });
-        assert_requests(
-            &s,
-            &[Expected {
-                path: "/services/T0001/B0002/S3CRETC",
-                query: None,
-                headers: &[],
-                body: Body::Json(body),
-            }],
-        )
-        .await;
+        assert_requests(&s, &[Expected::json("/services/T0001/B0002/S3CRETC", body)]).await;
     }
 
     #[tokio::test]

@@ -232,12 +232,10 @@ mod tests {
         });
         assert_requests(
             &s,
-            &[Expected {
-                path: "/webhookb2/grp@tnt/IncomingWebhook/ALTSECRET/owner/EXTRASECRET",
-                query: None,
-                headers: &[],
-                body: Body::Json(body),
-            }],
+            &[Expected::json(
+                "/webhookb2/grp@tnt/IncomingWebhook/ALTSECRET/owner/EXTRASECRET",
+                body,
+            )],
         )
         .await;
     }

@@ -117,7 +117,7 @@ impl Service for TelegramConfig {
 #[cfg(test)]
 mod tests {
     use crate::message::Notifier;
-    use crate::test_support::{Body, Expected, assert_requests, msg, notifier, server};
+    use crate::test_support::{Expected, assert_requests, msg, notifier, server};
     use serde_json::json;
     use wiremock::ResponseTemplate;
 
@@ -133,18 +133,8 @@ mod tests {
         assert_requests(
             &s,
             &[
-                Expected {
-                    path: "/bot12345:AAS3CRET/sendMessage",
-                    query: None,
-                    headers: &[],
-                    body: Body::Json(body("@kured")),
-                },
-                Expected {
-                    path: "/bot12345:AAS3CRET/sendMessage",
-                    query: None,
-                    headers: &[],
-                    body: Body::Json(body("-100200")),
-                },
+                Expected::json("/bot12345:AAS3CRET/sendMessage", body("@kured")),
+                Expected::json("/bot12345:AAS3CRET/sendMessage", body("-100200")),
             ],
         )
         .await;
