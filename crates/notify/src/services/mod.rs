@@ -1,5 +1,11 @@
 //! The notification services, one module each (configuration type, URL parsing, requests), and
 //! the registry that makes them one [`ServiceConfig`].
+//!
+//! Adding a service: a new module here whose configuration type implements `service::Service`
+//! (its `mod` and `pub use` lines below, and the `pub use` in `lib.rs`), one line in the
+//! `services!` list of `registry.rs`, and its schemes in `crate::schemes` (kept apart so that
+//! error messages can list them without depending on the services; a unit test checks both
+//! agree).
 
 mod discord;
 mod generic;

@@ -1,5 +1,5 @@
 //! The list of services. `services!` turns it into [`ServiceConfig`] and the dispatch of its
-//! methods to each service; adding a service is one line here plus the service's own module.
+//! methods to each service's [`Service`] implementation.
 
 use std::fmt;
 
@@ -8,19 +8,7 @@ use crate::message::Message;
 use crate::request::HttpCall;
 use crate::secret::Secret;
 
-use super::discord::DiscordConfig;
-use super::generic::GenericConfig;
-use super::googlechat::GoogleChatConfig;
-use super::gotify::GotifyConfig;
-use super::mattermost::MattermostConfig;
-use super::ntfy::NtfyConfig;
-use super::pushover::PushoverConfig;
-use super::rocketchat::RocketChatConfig;
 use super::service::{RawUrl, Service};
-use super::slack::SlackConfig;
-use super::smtp::SmtpConfig;
-use super::teams::TeamsConfig;
-use super::telegram::TelegramConfig;
 
 macro_rules! services {
     ($($(#[doc = $doc:literal])* $variant:ident($config:ty),)*) => {
@@ -84,29 +72,29 @@ macro_rules! services {
 
 services! {
     /// Slack webhook or bot API.
-    Slack(SlackConfig),
+    Slack(super::slack::SlackConfig),
     /// Microsoft Teams incoming webhook (`MessageCard`) or workflow webhook (Adaptive Card).
-    Teams(TeamsConfig),
+    Teams(super::teams::TeamsConfig),
     /// Rocket.Chat incoming webhook.
-    RocketChat(RocketChatConfig),
+    RocketChat(super::rocketchat::RocketChatConfig),
     /// E-mail over SMTP.
-    Smtp(SmtpConfig),
+    Smtp(super::smtp::SmtpConfig),
     /// Discord webhook.
-    Discord(DiscordConfig),
+    Discord(super::discord::DiscordConfig),
     /// Mattermost incoming webhook.
-    Mattermost(MattermostConfig),
+    Mattermost(super::mattermost::MattermostConfig),
     /// Telegram bot API.
-    Telegram(TelegramConfig),
+    Telegram(super::telegram::TelegramConfig),
     /// Google Chat space webhook.
-    GoogleChat(GoogleChatConfig),
+    GoogleChat(super::googlechat::GoogleChatConfig),
     /// Gotify server.
-    Gotify(GotifyConfig),
+    Gotify(super::gotify::GotifyConfig),
     /// ntfy server.
-    Ntfy(NtfyConfig),
+    Ntfy(super::ntfy::NtfyConfig),
     /// Pushover API.
-    Pushover(PushoverConfig),
+    Pushover(super::pushover::PushoverConfig),
     /// POST to any URL.
-    Generic(GenericConfig),
+    Generic(super::generic::GenericConfig),
 }
 
 #[cfg(test)]
