@@ -288,23 +288,28 @@ const TIMES: &[TimeRow] = &[
     ),
 ];
 
-#[test]
-fn times_are_read_as_kured_reads_them() {
+/// Checks each row: kured-rs must give kured's result, or, only where kured
+/// rejects the value, the row's extension. `parse` is kured-rs' reading of an
+/// input, `meaning` turns a row's expected value into the same type.
+fn check_rows<T: Copy + std::fmt::Debug, U: PartialEq + std::fmt::Debug>(
+    rows: &[(&str, Option<T>, Ours<T>, &str)],
+    parse: impl Fn(&str) -> Option<U>,
+    meaning: impl Fn(T) -> U,
+) {
     let mut failures = Vec::new();
-    for &(input, kured, ours, why) in TIMES {
+    for &(input, kured, ours, why) in rows {
         let want = match ours {
             Same => kured,
-            Extension(meaning) => {
+            Extension(meant) => {
                 assert!(
                     kured.is_none(),
                     "{input:?}: an extension may only cover values kured rejects"
                 );
-                Some(meaning)
+                Some(meant)
             }
         };
-        let got = TimeOfDay::parse(input)
-            .ok()
-            .map(|t| (t.hour(), t.minute(), t.second()));
+        let want = want.map(&meaning);
+        let got = parse(input);
         if got != want {
             failures.push(format!(
                 "{input:?}: got {got:?}, want {want:?} (kured {kured:?}; {why})"
@@ -312,6 +317,16 @@ fn times_are_read_as_kured_reads_them() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn times_are_read_as_kured_reads_them() {
+    let parse = |input: &str| {
+        TimeOfDay::parse(input)
+            .ok()
+            .map(|t| (t.hour(), t.minute(), t.second()))
+    };
+    check_rows(TIMES, parse, |hms| hms);
 }
 
 /// What kured 1.23 does with a `--reboot-days` value: the days, or `None`.
@@ -479,27 +494,10 @@ const DAYS: &[DayRow] = &[
 
 #[test]
 fn days_are_read_as_kured_reads_them() {
-    let mut failures = Vec::new();
-    for &(input, kured, ours, why) in DAYS {
-        let want = match ours {
-            Same => kured,
-            Extension(meaning) => {
-                assert!(
-                    kured.is_none(),
-                    "{input:?}: an extension may only cover values kured rejects"
-                );
-                Some(meaning)
-            }
-        };
-        let want = want.map(|days| Weekdays::from_days(days.iter().copied()));
-        let got = Weekdays::parse(&[input]).ok();
-        if got != want {
-            failures.push(format!(
-                "{input:?}: got {got:?}, want {want:?} (kured {kured:?}; {why})"
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let parse = |input: &str| Weekdays::parse(&[input]).ok();
+    check_rows(DAYS, parse, |days: &[Weekday]| {
+        Weekdays::from_days(days.iter().copied())
+    });
 }
 
 #[test]
