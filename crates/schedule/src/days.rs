@@ -38,11 +38,11 @@ impl Weekdays {
     /// Parses kured's `--reboot-days` values.
     ///
     /// Each element may itself be a comma list (`["mon,tue", "fri"]` and
-    /// `["mon", "tue", "fri"]` are the same); items are trimmed, empty items are
-    /// skipped. An item is a case-insensitive `su|sun|sunday`, `mo|mon|monday`,
-    /// `tu|tue|tuesday`, `we|wed|wednesday`, `th|thu|thursday`, `fr|fri|friday`,
-    /// `sa|sat|saturday`, or a number 0–6 (0 = Sunday). Anything else is an
-    /// error naming the item.
+    /// `["mon", "tue", "fri"]` are the same), as kured's string-slice flag
+    /// reads it; an item wholly in double quotes (`"mon"`) is unquoted, as
+    /// that flag's CSV reader does. Items are trimmed and empty items skipped;
+    /// every other item goes to [`parse_weekday`]. Repeats are allowed. The
+    /// first bad item is an error naming it.
     ///
     /// An input with no items at all gives [`Weekdays::EMPTY`], as in kured (a
     /// window that never opens); callers apply the default ([`Weekdays::ALL`])
@@ -52,6 +52,7 @@ impl Weekdays {
         for item in items {
             for token in item.as_ref().split(',') {
                 let token = token.trim_matches(|c: char| c.is_ascii_whitespace());
+                let token = csv_unquote(token);
                 if token.is_empty() {
                     continue;
                 }
@@ -101,23 +102,29 @@ fn bit(day: Weekday) -> u8 {
     1u8 << day.to_sunday_zero_offset().unsigned_abs()
 }
 
-/// Parses one `--reboot-days` item: a case-insensitive day name
-/// (`su|sun|sunday` … `sa|sat|saturday`) or a number 0–6 (0 = Sunday).
+/// Parses one `--reboot-days` item as kured does: a day name, or a day
+/// number 0–6 (0 = Sunday).
 ///
-/// Surrounding whitespace is ignored. The error names the token.
+/// Names are `su|sun|sunday`, `mo|mon|monday`, `tu|tue|tuesday`,
+/// `we|wed|wednesday`, `th|thu|thursday`, `fr|fri|friday`,
+/// `sa|sat|saturday`, in any case (Go's `strings.ToLower`, which also folds
+/// `İ` to `i`). A number is read as Go's `strconv.Atoi` reads it: an optional
+/// `+` or `-`, then ASCII digits, leading zeros allowed (`+1` and `01` are
+/// Monday, `-0` Sunday). Surrounding whitespace is ignored (a kured-rs
+/// extension). The error names the token.
 pub fn parse_weekday(token: &str) -> Result<Weekday, ScheduleError> {
     let trimmed = token.trim_matches(|c: char| c.is_ascii_whitespace());
     let err = |reason| ScheduleError::Day {
         token: token.to_owned(),
         reason,
     };
-    if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
-        return match trimmed.parse::<u8>() {
-            Ok(n @ 0..=6) => Ok(SUNDAY_FIRST[usize::from(n)]),
-            _ => Err(err("day number out of range 0-6 (0 = Sunday)")),
-        };
+    if let Ok(number) = trimmed.parse::<i64>() {
+        return usize::try_from(number)
+            .ok()
+            .and_then(|i| SUNDAY_FIRST.get(i).copied())
+            .ok_or_else(|| err("day number out of range 0-6 (0 = Sunday)"));
     }
-    let day = match trimmed.to_ascii_lowercase().as_str() {
+    let day = match lower_like_go(trimmed).as_str() {
         "su" | "sun" | "sunday" => Weekday::Sunday,
         "mo" | "mon" | "monday" => Weekday::Monday,
         "tu" | "tue" | "tuesday" => Weekday::Tuesday,
@@ -132,6 +139,31 @@ pub fn parse_weekday(token: &str) -> Result<Weekday, ScheduleError> {
         }
     };
     Ok(day)
+}
+
+/// `s` lowered as Go's `strings.ToLower` lowers the letters that can spell a
+/// day name: ASCII letters, and `İ` (U+0130), whose lower case in Go's
+/// Unicode tables is a plain `i`. (The only other non-ASCII letter Go lowers
+/// to ASCII is the Kelvin sign, to `k`, which no day name contains.)
+fn lower_like_go(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '\u{130}' {
+                'i'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect()
+}
+
+/// A CSV field wholly in double quotes without them (`"mon"` → `mon`), as the
+/// CSV reader behind kured's string-slice flags reads it; any other text as is.
+fn csv_unquote(field: &str) -> &str {
+    field
+        .strip_prefix('"')
+        .and_then(|f| f.strip_suffix('"'))
+        .unwrap_or(field)
 }
 
 impl FromStr for Weekdays {
@@ -211,7 +243,13 @@ mod tests {
             "7",
             "8",
             "-1",
-            "+1",
+            "-7",
+            "+7",
+            "+",
+            "-",
+            "1+",
+            "0x1",
+            "1_0",
             "99999999999999999999",
             "mond",
             "tues",
@@ -236,6 +274,37 @@ mod tests {
         // The error names the bad item of the list, not the whole list.
         let err = Weekdays::parse(&["mon,tus,fri"]).unwrap_err();
         assert_eq!(err.token(), "tus");
+    }
+
+    #[test]
+    fn numbers_and_case_are_read_as_go_reads_them() {
+        // kured's parseWeekday tries strconv.Atoi first: an optional sign and
+        // leading zeros are fine. ("+1" used to be in the rejected list above;
+        // kured accepts it as Monday.)
+        for (input, want) in [
+            ("+1", Weekday::Monday),
+            ("01", Weekday::Monday),
+            ("-0", Weekday::Sunday),
+            ("+0", Weekday::Sunday),
+            ("0006", Weekday::Saturday),
+        ] {
+            assert_eq!(parse_weekday(input).unwrap(), want, "{input:?}");
+        }
+        // strings.ToLower folds U+0130 (İ) to a plain i.
+        assert_eq!(parse_weekday("FRİDAY").unwrap(), Weekday::Friday);
+        assert_eq!(parse_weekday("frİ").unwrap(), Weekday::Friday);
+    }
+
+    #[test]
+    fn quoted_items_are_unquoted_as_csv() {
+        let want = Weekdays::from_days([Weekday::Monday, Weekday::Tuesday]);
+        assert_eq!(Weekdays::parse(&[r#""mon",tue"#]).unwrap(), want);
+        assert_eq!(Weekdays::parse(&[r#""mon","","tue""#]).unwrap(), want);
+        assert_eq!(
+            Weekdays::parse(&[r#""mon,tue""#]).unwrap_err().token(),
+            r#""mon"#
+        );
+        assert_eq!(Weekdays::parse(&[r#"""#]).unwrap_err().token(), r#"""#);
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //! open?" ([`TimeWindow::next_open`], exact to the nanosecond, for logs and
 //! for sleeping until then), and [`TimeWindow::next_close`].
 //!
-//! Settings that kured accepts keep their meaning: days are read as the local
+//! Every value kured accepts is accepted with the same meaning (Go's reading
+//! of its time layouts included: `00:01am` is 00:01, `0pm` is noon); the
+//! rules, kured's and ours, are tabled in `docs/kured-syntax.md` and checked
+//! by `tests/kured_syntax.rs`. Days are read as the local
 //! weekday of the instant, the end is inclusive through the end of its
 //! second, start > end wraps midnight and start == end is a one-second window.
 //! Where kured is wrong or strict this crate does better: wrapped windows are

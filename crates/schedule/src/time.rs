@@ -7,22 +7,33 @@ use jiff::civil::Time;
 
 use crate::TimeOfDayError;
 
+mod syntax;
+
 /// A wall-clock time of day, to the second, as given to kured's `--start-time`
 /// and `--end-time`.
 ///
-/// Accepted forms (surrounding whitespace ignored, `am`/`pm` case-insensitive):
+/// Accepted forms (the full rules, kured's and ours side by side, are in
+/// `docs/kured-syntax.md`):
 ///
-/// | form | examples |
-/// |---|---|
-/// | `H`, `HH` (24 h) | `15`, `9`, `09`, `0` |
-/// | `H:MM`, `HH:MM` | `15:04`, `0:00`, `9:05` |
-/// | `H:MM:SS`, `HH:MM:SS` | `15:04:05`, `23:59:59` |
-/// | 12 h with `am`/`pm`, optional space | `3pm`, `03pm`, `9AM`, `9 am`, `03:04pm`, `5:00pm`, `5:00 PM`, `11:59:59 pm` |
+/// | form | examples | kured 1.23 |
+/// |---|---|---|
+/// | `H`, `HH` (24 h) | `15`, `9`, `09`, `0` | yes (layout `15`) |
+/// | `H:MM`, `HH:MM` | `15:04`, `0:00`, `9:05` | yes (`15:04`) |
+/// | `H:MM:SS`, `HH:MM:SS`, optional fraction | `15:04:05`, `23:59:59`, `23:59:59.5` | yes (`15:04:05`) |
+/// | `H` or `HH` then `am`/`pm` | `3pm`, `03pm`, `0am`, `12pm` | yes (`3pm`, `03pm`) |
+/// | `HH:MM` then `am`/`pm` | `03:04pm`, `00:01am`, `12:30am` | yes (`03:04pm`) |
+/// | `AM`/`PM` in any case, a space before it | `9AM`, `9 am`, `5:00 PM` | no: extension |
+/// | `H:MM` then `am`/`pm` | `5:00pm`, `0:30am` | no: extension |
+/// | seconds then `am`/`pm` | `11:59:59 pm`, `12:00:01AM`, `11:59:59.5pm` | no: extension |
+/// | surrounding whitespace | `" 15:04 "` | no: extension |
 ///
-/// Hours are 0–23 (or 1–12 with `am`/`pm`: `12am` is 00:00, `12pm` is 12:00),
-/// minutes and seconds are exactly two digits 00–59. Everything kured 1.23
-/// accepts is accepted with the same meaning, except Go's oddities `0pm`/`0am`
-/// and fractional seconds (`23:59:59.5`), which are rejected with an error.
+/// Hours are 0–23, or 0–12 with `am`/`pm`, read as Go reads them: `12am` is
+/// 00:00, `12pm` 12:00, a `pm` hour below 12 gains 12 and any other hour
+/// stays, so `0am`/`00:01am` are just after midnight and `0pm` is noon.
+/// Minutes and seconds are exactly two digits 00–59. A fraction of a second
+/// (`.` or `,` then digits, after the seconds) is accepted
+/// and dropped, as kured keeps only the whole second. Everything kured 1.23
+/// accepts is accepted with the same meaning.
 ///
 /// `Display` prints `HH:MM`, or `HH:MM:SS` when the seconds are not zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -61,7 +72,16 @@ impl TimeOfDay {
 
     /// Parses one of the forms listed on [`TimeOfDay`].
     pub fn parse(input: &str) -> Result<TimeOfDay, TimeOfDayError> {
-        parse_time(input).map_err(|reason| TimeOfDayError::new(input, reason))
+        let syntax::Clock {
+            hour,
+            minute,
+            second,
+        } = syntax::parse(input).map_err(|reason| TimeOfDayError::new(input, reason))?;
+        Ok(TimeOfDay {
+            hour,
+            minute,
+            second,
+        })
     }
 
     /// The hour, 0–23.
@@ -103,71 +123,6 @@ impl TimeOfDay {
     pub const fn seconds_since_midnight(self) -> u32 {
         self.hour as u32 * 3600 + self.minute as u32 * 60 + self.second as u32
     }
-}
-
-/// Parses the forms documented on [`TimeOfDay`], returning the reason on failure.
-fn parse_time(input: &str) -> Result<TimeOfDay, &'static str> {
-    let s = input.trim_matches(|c: char| c.is_ascii_whitespace());
-    if s.is_empty() {
-        return Err("empty (expected e.g. 15:04, 15:04:05, 3pm, 03:04pm, 5:00 PM or 15)");
-    }
-    let lower = s.to_ascii_lowercase();
-    let (body, meridiem) = if let Some(b) = lower.strip_suffix("am") {
-        (
-            b.trim_end_matches(|c: char| c.is_ascii_whitespace()),
-            Some(false),
-        )
-    } else if let Some(b) = lower.strip_suffix("pm") {
-        (
-            b.trim_end_matches(|c: char| c.is_ascii_whitespace()),
-            Some(true),
-        )
-    } else {
-        (lower.as_str(), None)
-    };
-    if body.is_empty() {
-        return Err("missing hour before am/pm");
-    }
-    let mut parts = body.split(':');
-    let hour = parts.next().unwrap_or_default();
-    let minute = parts.next();
-    let second = parts.next();
-    if parts.next().is_some() {
-        return Err("too many ':' separated fields (expected H, H:MM or H:MM:SS)");
-    }
-    let hour = digits(hour, 1..=2).ok_or(
-        "expected a one- or two-digit hour (e.g. 15:04, 15:04:05, 3pm, 03:04pm, 5:00 PM or 15)",
-    )?;
-    let minute = match minute {
-        None => 0,
-        Some(m) => digits(m, 2..=2).ok_or("minutes must be exactly two digits")?,
-    };
-    let second = match second {
-        None => 0,
-        Some(sec) => digits(sec, 2..=2).ok_or("seconds must be exactly two digits")?,
-    };
-    if minute > 59 {
-        return Err("minute must be 00-59");
-    }
-    if second > 59 {
-        return Err("second must be 00-59");
-    }
-    let hour = match meridiem {
-        None if hour > 23 => return Err("hour must be 0-23"),
-        None => hour,
-        Some(_) if !(1..=12).contains(&hour) => return Err("hour must be 1-12 with am/pm"),
-        Some(false) => hour % 12,
-        Some(true) => hour % 12 + 12,
-    };
-    TimeOfDay::new(hour, minute, second).ok_or("time out of range")
-}
-
-/// `s` as a number if it is all ASCII digits and its length is in `len`.
-fn digits(s: &str, len: std::ops::RangeInclusive<usize>) -> Option<u8> {
-    if !len.contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
 }
 
 impl FromStr for TimeOfDay {
@@ -225,6 +180,16 @@ mod tests {
             ("12pm", hms(12, 0, 0)),
             ("12:30am", hms(0, 30, 0)),
             ("12:30pm", hms(12, 30, 0)),
+            // Go's time.Parse takes hour 0 with am/pm (range 0-12) and only
+            // adds 12 to a pm hour below 12, and parses a fraction after the
+            // seconds even when the layout has none: kured accepts these (this
+            // test used to assert they were rejected, which broke drop-in use).
+            ("0pm", hms(12, 0, 0)),
+            ("0am", hms(0, 0, 0)),
+            ("00am", hms(0, 0, 0)),
+            ("00:01am", hms(0, 1, 0)),
+            ("23:59:59.5", hms(23, 59, 59)),
+            ("23:59:59,999999999999", hms(23, 59, 59)),
             // forms kured documents but rejects
             ("5:00pm", hms(17, 0, 0)),
             ("9AM", hms(9, 0, 0)),
@@ -233,6 +198,7 @@ mod tests {
             ("9Am", hms(9, 0, 0)),
             ("11:59:59 pm", hms(23, 59, 59)),
             ("12:00:01AM", hms(0, 0, 1)),
+            ("11:59:59.5pm", hms(23, 59, 59)),
             // surrounding whitespace
             (" 15:04 ", hms(15, 4, 0)),
             ("\t9 am\n", hms(9, 0, 0)),
@@ -253,9 +219,6 @@ mod tests {
             "25:00",
             "13pm",
             "13:00pm",
-            "0pm",
-            "0am",
-            "00am",
             "9:5",
             "9:5pm",
             "9:005",
@@ -277,7 +240,9 @@ mod tests {
             "15:04 pm",
             "noon",
             "midnight",
-            "23:59:59.5",
+            "23:59:59.",
+            "23:59:59.x",
+            "23:59.5",
             "1e1",
             "-1",
             "+1",

@@ -64,6 +64,23 @@ fn instant(w: &TimeWindow, secs: i64, nanos: i32, near_transition: bool, shift: 
     }
 }
 
+/// A window, an instant to search from (see [`instant`]) and 24 probe
+/// fractions for [`probes`]: the inputs of the `next_open`/`next_close` properties.
+fn search() -> impl Strategy<Value = (TimeWindow, Timestamp, Vec<u32>)> {
+    (
+        window(),
+        631_152_000i64..2_208_988_800,
+        prop_oneof![Just(0i32), 0i32..1_000_000_000],
+        any::<bool>(),
+        -3 * 86_400i64..3 * 86_400,
+        prop::collection::vec(any::<u32>(), 24),
+    )
+        .prop_map(|(w, secs, nanos, near_transition, shift, fractions)| {
+            let t = instant(&w, secs, nanos, near_transition, shift);
+            (w, t, fractions)
+        })
+}
+
 /// Points strictly between `from` and `to` to probe: just after `from`, just
 /// before `to`, the fractions given, and both sides of every zone transition.
 fn probes(w: &TimeWindow, from: Timestamp, to: Timestamp, fractions: &[u32]) -> Vec<Timestamp> {
@@ -91,14 +108,8 @@ proptest! {
 
     #[test]
     fn next_open_is_the_first_instant_inside(
-        w in window(),
-        secs in 631_152_000i64..2_208_988_800,
-        nanos in prop_oneof![Just(0i32), 0i32..1_000_000_000],
-        near_transition in any::<bool>(),
-        shift in -3 * 86_400i64..3 * 86_400,
-        fractions in prop::collection::vec(any::<u32>(), 24),
+        (w, t, fractions) in search(),
     ) {
-        let t = instant(&w, secs, nanos, near_transition, shift);
         let open = w.next_open(t);
         if w.days().is_empty() {
             prop_assert_eq!(open, None);
@@ -126,14 +137,8 @@ proptest! {
 
     #[test]
     fn next_close_is_the_first_instant_outside(
-        w in window(),
-        secs in 631_152_000i64..2_208_988_800,
-        nanos in prop_oneof![Just(0i32), 0i32..1_000_000_000],
-        near_transition in any::<bool>(),
-        shift in -3 * 86_400i64..3 * 86_400,
-        fractions in prop::collection::vec(any::<u32>(), 24),
+        (w, t, fractions) in search(),
     ) {
-        let t = instant(&w, secs, nanos, near_transition, shift);
         // Every window here has a closed second (only all days with a full
         // day of time never closes), except when the times cover the clock.
         let full_day = w.days() == Weekdays::ALL
