@@ -20,6 +20,7 @@
 
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
 use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
 /// How the host is rebooted (`--reboot-method`).
@@ -40,22 +41,31 @@ pub enum LogFormat {
     Json,
 }
 
-/// Where the reboot lock lives (`--lock-backend`, kured-rs only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LockBackend {
-    /// An annotation on kured's DaemonSet, in kured's format (kured's behaviour).
-    Annotation,
-    /// `coordination.k8s.io` Leases `<ds-name>-0 … <ds-name>-(concurrency-1)`.
-    Lease,
+/// `--lock-backend`: [`lock::Backend`] by name, each value with its help text.
+fn lock_backend_parser() -> impl clap::builder::TypedValueParser<Value = lock::Backend> {
+    PossibleValuesParser::new([
+        PossibleValue::new(lock::Backend::Annotation.name())
+            .help("An annotation on kured's DaemonSet, in kured's format (kured's behaviour)"),
+        PossibleValue::new(lock::Backend::Lease.name())
+            .help("`coordination.k8s.io` Leases `<ds-name>-0 … <ds-name>-(concurrency-1)`"),
+    ])
+    .try_map(|name| name.parse::<lock::Backend>())
 }
 
-/// How to wait while another node holds the lock (`--lock-wait`, kured-rs only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LockWait {
-    /// Try again at the next period (kured's behaviour).
-    Poll,
-    /// Wake as soon as the lock changes, re-check window and blockers, then try again.
-    Wait,
+/// `--lock-wait`: [`agent::LockWaitMode`] by name (`poll`, `wait`), each with its help text.
+fn lock_wait_parser() -> impl clap::builder::TypedValueParser<Value = agent::LockWaitMode> {
+    PossibleValuesParser::new([
+        PossibleValue::new("poll").help("Try again at the next period (kured's behaviour)"),
+        PossibleValue::new("wait")
+            .help("Wake as soon as the lock changes, re-check window and blockers, then try again"),
+    ])
+    .map(|name| {
+        if name == "wait" {
+            agent::LockWaitMode::Wait
+        } else {
+            agent::LockWaitMode::Poll
+        }
+    })
 }
 
 const ENV_HELP: &str = "\
@@ -115,13 +125,13 @@ pub struct Flags {
     #[arg(long, value_enum, default_value = "command")]
     pub reboot_method: RebootMethod,
     /// Sentinel check period
-    #[arg(long, default_value = "1h0m0s", value_parser = parse_nonzero_go_duration, value_name = "DURATION")]
+    #[arg(long, default_value = format_go_duration(agent::DEFAULT_PERIOD), value_parser = parse_nonzero_go_duration, value_name = "DURATION")]
     pub period: Duration,
     /// Namespace containing the daemonset on which to place the lock
-    #[arg(long, default_value = "kube-system", value_parser = parse_non_empty, value_name = "NAMESPACE")]
+    #[arg(long, default_value = lock::DEFAULT_NAMESPACE, value_parser = parse_non_empty, value_name = "NAMESPACE")]
     pub ds_namespace: String,
     /// Name of the daemonset on which to place the lock
-    #[arg(long, default_value = "kured", value_parser = parse_non_empty, value_name = "NAME")]
+    #[arg(long, default_value = lock::DEFAULT_NAME, value_parser = parse_non_empty, value_name = "NAME")]
     pub ds_name: String,
     /// Annotation in which to record the locking node
     #[arg(long, default_value = lock::DEFAULT_ANNOTATION, value_parser = parse_non_empty, value_name = "KEY")]
@@ -245,19 +255,19 @@ pub struct Flags {
     /// [kured-rs] Where the lock lives: kured's DaemonSet annotation, or Leases
     #[arg(
         long,
-        value_enum,
-        default_value = "annotation",
+        value_parser = lock_backend_parser(),
+        default_value = lock::Backend::default().name(),
         help_heading = "kured-rs options"
     )]
-    pub lock_backend: LockBackend,
+    pub lock_backend: lock::Backend,
     /// [kured-rs] While the lock is held by others: poll each period (kured) or wake on lock changes
     #[arg(
         long,
-        value_enum,
+        value_parser = lock_wait_parser(),
         default_value = "poll",
         help_heading = "kured-rs options"
     )]
-    pub lock_wait: LockWait,
+    pub lock_wait: agent::LockWaitMode,
     /// [kured-rs] Label/annotation key that opts a node out of reboots (any value but "false"); disabled when empty
     #[arg(
         long,
@@ -473,6 +483,44 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(total).map_err(|_| format!("duration {s:?} out of range"))
 }
 
+/// `d` as Go's `time.Duration.String` writes it (`1h0m0s`, `1m30s`, `1.5s`, `250ms`, `0s`): the
+/// defaults shown in `--help` and the flag table come from the libraries' constants.
+pub fn format_go_duration(d: Duration) -> String {
+    fn trimmed(value: u128, scale: u128) -> String {
+        let (whole, frac) = (value / scale, value % scale);
+        if frac == 0 {
+            return whole.to_string();
+        }
+        let digits = scale.to_string().len() - 1;
+        let frac = format!("{frac:0digits$}");
+        format!("{whole}.{}", frac.trim_end_matches('0'))
+    }
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".into();
+    }
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return format!("{}µs", trimmed(nanos, 1_000));
+    }
+    if nanos < 1_000_000_000 {
+        return format!("{}ms", trimmed(nanos, 1_000_000));
+    }
+    let secs = d.as_secs();
+    let (hours, minutes) = (secs / 3600, secs % 3600 / 60);
+    let seconds = trimmed(
+        u128::from(secs % 60) * 1_000_000_000 + u128::from(d.subsec_nanos()),
+        1_000_000_000,
+    );
+    match (hours, minutes) {
+        (0, 0) => format!("{seconds}s"),
+        (0, m) => format!("{m}m{seconds}s"),
+        (h, m) => format!("{h}h{m}m{seconds}s"),
+    }
+}
+
 fn parse_nonzero_go_duration(s: &str) -> Result<Duration, String> {
     let d = parse_go_duration(s)?;
     if d.is_zero() {
@@ -516,120 +564,10 @@ fn parse_optional_selector(s: &str) -> Result<String, String> {
     parse_selector(s)
 }
 
-/// Checks a label selector's syntax (the API server's grammar): comma-separated
-/// requirements `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (a,b)`,
-/// `key notin (a,b)`.
-pub fn parse_selector(s: &str) -> Result<String, String> {
-    if s.trim().is_empty() {
-        return Err("empty label selector (it would match every pod)".into());
-    }
-    for requirement in split_requirements(s)? {
-        check_requirement(requirement.trim())
-            .map_err(|e| format!("invalid label selector {s:?}: {e}"))?;
-    }
+/// A non-empty label selector in the API server's grammar ([`drain::check_label_selector`]).
+fn parse_selector(s: &str) -> Result<String, String> {
+    drain::check_label_selector(s).map_err(|e| e.to_string())?;
     Ok(s.to_string())
-}
-
-fn split_requirements(s: &str) -> Result<Vec<&str>, String> {
-    let mut out = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth < 0 {
-                    return Err(format!("invalid label selector {s:?}: unbalanced ')'"));
-                }
-            }
-            ',' if depth == 0 => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    if depth != 0 {
-        return Err(format!("invalid label selector {s:?}: unbalanced '('"));
-    }
-    out.push(&s[start..]);
-    Ok(out)
-}
-
-fn valid_key(k: &str) -> bool {
-    let (prefix, name) = match k.rsplit_once('/') {
-        Some((p, n)) => (Some(p), n),
-        None => (None, k),
-    };
-    let prefix_ok = prefix.is_none_or(|p| {
-        !p.is_empty()
-            && p.len() <= 253
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-    });
-    prefix_ok && valid_value(name) && !name.is_empty()
-}
-
-fn valid_value(v: &str) -> bool {
-    v.len() <= 63
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && v.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
-        && v.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
-}
-
-fn check_requirement(r: &str) -> Result<(), String> {
-    if r.is_empty() {
-        return Err("empty requirement".into());
-    }
-    if let Some(key) = r.strip_prefix('!') {
-        return if valid_key(key.trim()) {
-            Ok(())
-        } else {
-            Err(format!("invalid key {:?}", key.trim()))
-        };
-    }
-    for op in ["!=", "==", "="] {
-        if let Some((k, v)) = r.split_once(op) {
-            let (k, v) = (k.trim(), v.trim());
-            if !valid_key(k) {
-                return Err(format!("invalid key {k:?}"));
-            }
-            if !valid_value(v) {
-                return Err(format!("invalid value {v:?}"));
-            }
-            return Ok(());
-        }
-    }
-    let words: Vec<&str> = r
-        .splitn(3, char::is_whitespace)
-        .filter(|w| !w.is_empty())
-        .collect();
-    if let [key, op, rest @ ..] = words.as_slice()
-        && (*op == "in" || *op == "notin")
-    {
-        if !valid_key(key) {
-            return Err(format!("invalid key {key:?}"));
-        }
-        let set = rest.join(" ");
-        let inner = set
-            .trim()
-            .strip_prefix('(')
-            .and_then(|x| x.strip_suffix(')'))
-            .ok_or_else(|| format!("expected ( values ) after {op}"))?;
-        for v in inner.split(',') {
-            if !valid_value(v.trim()) {
-                return Err(format!("invalid value {:?}", v.trim()));
-            }
-        }
-        return Ok(());
-    }
-    if valid_key(r) {
-        Ok(())
-    } else {
-        Err(format!("invalid requirement {r:?}"))
-    }
 }
 
 #[cfg(test)]
@@ -699,8 +637,8 @@ mod tests {
         assert_eq!(f.lock_annotation, "weave.works/kured-node-lock");
         assert_eq!(f.message_template_drain, "Draining node %s");
         assert_eq!(f.reboot_method, RebootMethod::Command);
-        assert_eq!(f.lock_backend, LockBackend::Annotation);
-        assert_eq!(f.lock_wait, LockWait::Poll);
+        assert_eq!(f.lock_backend, lock::Backend::Annotation);
+        assert_eq!(f.lock_wait, agent::LockWaitMode::Poll);
         assert!(!f.force_reboot && !f.annotate_nodes);
     }
 
@@ -747,21 +685,20 @@ mod tests {
     }
 
     #[test]
-    fn selectors() {
-        for ok in [
-            "app=x",
-            "app==x",
-            "app!=x",
-            "!app",
-            "app",
-            "example.com/a=b",
-            "a in (x, y),!b",
-            "a notin (x)",
-        ] {
-            assert!(parse_selector(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "app=x,", "a in x", "=x", "a=(x", "a b", "app=-x"] {
-            assert!(parse_selector(bad).is_err(), "{bad}");
+    fn go_duration_strings() {
+        let cases = [
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(3600), "1h0m0s"),
+            (Duration::from_secs(90), "1m30s"),
+            (Duration::from_millis(1500), "1.5s"),
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_micros(1500), "1.5ms"),
+            (Duration::from_nanos(42), "42ns"),
+            (Duration::from_secs(26 * 3600 + 5), "26h0m5s"),
+        ];
+        for (d, text) in cases {
+            assert_eq!(format_go_duration(d), text);
+            assert_eq!(parse_go_duration(text).unwrap(), d, "{text} round-trips");
         }
     }
 

@@ -310,17 +310,6 @@ fn stop(child: &mut Child) -> Option<std::process::ExitStatus> {
 }
 
 /// Waits until `cond` holds on the cluster, up to `limit`.
-async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    cond()
-}
-
 /// The first write in the history that cordoned `node`, if any.
 fn first_cordon(cluster: &RunningCluster, node: &str) -> Option<Value> {
     cluster.history().iter().find_map(|e| {
@@ -360,11 +349,11 @@ async fn a_node_without_spec_and_status_is_handled() {
         ],
         &[],
     ));
-    let cordoned = eventually(Duration::from_secs(20), || {
+    let cordoned = testkit::wait_until(Duration::from_secs(20), || {
         first_cordon(&cluster, "node-0").is_some()
     })
     .await;
-    let failed = eventually(Duration::from_secs(20), || {
+    let failed = testkit::wait_until(Duration::from_secs(20), || {
         log.lock().unwrap().contains("reboot failed")
     })
     .await;
@@ -418,7 +407,7 @@ async fn notification_secrets_never_appear_in_the_logs() {
             &[("KURED_NOTIFY_URL", &urls), ("RUST_LOG", "debug")],
         ));
         // Both notifications of one attempt (drain, reboot) were tried and failed.
-        let tried = eventually(Duration::from_secs(30), || {
+        let tried = testkit::wait_until(Duration::from_secs(30), || {
             *hits.lock().unwrap() >= before + 2
                 && log.lock().unwrap().matches("notification failed").count() >= 2
         })

@@ -7,15 +7,14 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use agent::{Agent, CancellationToken, Config, Deps, LockWaitMode, Metrics, SystemClock};
-use async_trait::async_trait;
+use agent::{Agent, CancellationToken, Config, Deps, LockWaitMode, Metrics, Parts};
 use kubesim::auth::AuthConfig;
-use kubesim::cluster::{Cluster, RunningCluster};
-use sentinel::{RebootError, RebootSentinel, Rebooter, SentinelError};
+use kubesim::cluster::Cluster;
 use serde_json::Value;
+use testkit::SimHosts;
 
 fn deploy_rules() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -52,36 +51,6 @@ fn deploy_rules() -> Vec<(String, String)> {
     rules.into_iter().collect()
 }
 
-#[derive(Default)]
-struct Shared {
-    required: Mutex<BTreeSet<String>>,
-    reboots: Mutex<Vec<String>>,
-}
-
-struct Sentinel(String, Arc<Shared>);
-
-#[async_trait]
-impl RebootSentinel for Sentinel {
-    async fn reboot_required(&self) -> Result<bool, SentinelError> {
-        Ok(self.1.required.lock().unwrap().contains(&self.0))
-    }
-}
-
-struct Reboot(String, Arc<Shared>, Arc<RunningCluster>, CancellationToken);
-
-#[async_trait]
-impl Rebooter for Reboot {
-    async fn reboot(&self) -> Result<(), RebootError> {
-        self.1.reboots.lock().unwrap().push(self.0.clone());
-        self.1.required.lock().unwrap().remove(&self.0);
-        self.2
-            .reboot_node(&self.0, Duration::from_millis(50))
-            .unwrap();
-        self.3.cancel();
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
 async fn deploy_rules_suffice_for_a_full_reboot_cycle() {
@@ -108,64 +77,40 @@ async fn deploy_rules_suffice_for_a_full_reboot_cycle() {
             .unwrap(),
     );
     let client = cluster.client_with_token("kured").unwrap();
-    let shared = Arc::new(Shared::default());
+    let hosts = SimHosts::new();
     let nodes = ["node-0", "node-1"];
     for n in nodes {
-        shared.required.lock().unwrap().insert(n.to_string());
+        hosts.require(n);
     }
     let stop = CancellationToken::new();
     let mut tasks = Vec::new();
     for node in nodes {
-        let (client, shared, cluster, stop) = (
-            client.clone(),
-            shared.clone(),
-            cluster.clone(),
-            stop.clone(),
-        );
+        let (client, hosts, cluster, stop) =
+            (client.clone(), hosts.clone(), cluster.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.is_cancelled() {
                 let token = stop.child_token();
-                let mut blockers = blockers::CompositeBlocker::new();
-                blockers.push(Arc::new(
-                    blockers::PodBlocker::new(client.clone(), ["kured/blocking=true"]).unwrap(),
-                ));
-                blockers.push(Arc::new(
-                    blockers::OptOutBlocker::new(
-                        client.clone(),
-                        blockers::DEFAULT_OPT_OUT_KEY,
-                        blockers::OptOutSource::LabelOrAnnotation,
-                    )
-                    .unwrap(),
-                ));
-                let deps = Deps {
-                    nodes: Arc::new(drain::KubeNodeOps::new(client.clone())),
-                    node_reader: Arc::new(agent::KubeNodeReader::new(client.clone())),
-                    drainer: Arc::new(drain::DrainEngine::for_client(
-                        client.clone(),
-                        drain::DrainOptions {
-                            timeout: Duration::from_secs(20),
-                            ..drain::DrainOptions::default()
-                        },
-                    )),
-                    lock: Arc::new(
-                        lock::DaemonSetLock::new(
-                            client.clone(),
-                            lock::DaemonSetLockConfig::default().node_cache(Duration::ZERO),
-                        )
-                        .unwrap(),
-                    ),
-                    sentinel: Arc::new(Sentinel(node.into(), shared.clone())),
-                    rebooter: Arc::new(Reboot(
-                        node.into(),
-                        shared.clone(),
+                let parts = Parts {
+                    lock: lock::LockConfig::default().node_cache(Duration::ZERO),
+                    drain: drain::DrainOptions {
+                        timeout: Duration::from_secs(20),
+                        ..drain::DrainOptions::default()
+                    },
+                    blockers: blockers::BlockerSpec {
+                        prometheus: None,
+                        pod_selectors: vec!["kured/blocking=true".into()],
+                        opt_out_key: Some(blockers::DEFAULT_OPT_OUT_KEY.into()),
+                    },
+                    sentinel: Arc::new(hosts.sentinel(node)),
+                    rebooter: Arc::new(hosts.rebooter(
+                        node,
                         cluster.clone(),
+                        Duration::from_millis(50),
                         token.clone(),
                     )),
-                    blockers: Arc::new(blockers),
                     notifications: None,
-                    clock: Arc::new(SystemClock),
-                    metrics: Metrics::new(),
                 };
+                let deps = Deps::for_client(&client, parts, Metrics::new()).unwrap();
                 let mut config = Config::new(node);
                 config.period = Duration::from_millis(100);
                 config.lock_wait = LockWaitMode::Wait;
@@ -180,7 +125,7 @@ async fn deploy_rules_suffice_for_a_full_reboot_cycle() {
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let done = shared.reboots.lock().unwrap().len() == 2
+        let done = hosts.reboots().len() == 2
             && nodes.iter().all(|n| {
                 let node = cluster
                     .store()
@@ -195,7 +140,7 @@ async fn deploy_rules_suffice_for_a_full_reboot_cycle() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "rollout with the deploy RBAC did not finish: reboots {:?}",
-            shared.reboots.lock().unwrap()
+            hosts.reboots()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -206,6 +151,6 @@ async fn deploy_rules_suffice_for_a_full_reboot_cycle() {
             .unwrap()
             .unwrap();
     }
-    let reboots = shared.reboots.lock().unwrap().clone();
+    let reboots = hosts.reboots().clone();
     assert_eq!(reboots.len(), 2, "{reboots:?}");
 }

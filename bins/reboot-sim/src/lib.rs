@@ -20,8 +20,12 @@
 //! ```
 
 pub mod chaos;
+mod options;
+mod phase;
 mod report;
 mod sim;
 
+pub use options::{CrashRecovery, FaultSpec, SimOptions};
+pub use phase::{Phase, Transition};
 pub use report::{Handoff, Report, pdb_healthy, percentile};
-pub use sim::{CrashRecovery, FaultSpec, LockBackend, Phase, SimOptions, Transition, simulate};
+pub use sim::simulate;

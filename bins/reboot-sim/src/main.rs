@@ -12,7 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use kubesim::faults::FaultConfig;
 mod chaos_cli;
 
-use reboot_sim::{CrashRecovery, FaultSpec, LockBackend, Phase, SimOptions, Transition};
+use reboot_sim::{CrashRecovery, FaultSpec, Phase, SimOptions, Transition};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum WaitArg {
@@ -22,13 +22,15 @@ enum WaitArg {
     Poll,
 }
 
-#[allow(clippy::doc_markdown)] // --help text: backticks would show
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum BackendArg {
-    /// kured's annotation on its DaemonSet.
-    Annotation,
-    /// A coordination.k8s.io Lease.
-    Lease,
+/// `--lock-backend`: [`lock::Backend`] by name, each value with its help text.
+fn lock_backend_parser() -> impl clap::builder::TypedValueParser<Value = lock::Backend> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new([
+        PossibleValue::new(lock::Backend::Annotation.name())
+            .help("kured's annotation on its DaemonSet"),
+        PossibleValue::new(lock::Backend::Lease.name()).help("A coordination.k8s.io Lease"),
+    ])
+    .try_map(|name| name.parse::<lock::Backend>())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -82,8 +84,8 @@ struct Args {
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1s")]
     period: Duration,
     /// Which lock object the agents share.
-    #[arg(long, value_enum, default_value_t = BackendArg::Annotation)]
-    lock_backend: BackendArg,
+    #[arg(long, value_parser = lock_backend_parser(), default_value = lock::Backend::Annotation.name())]
+    lock_backend: lock::Backend,
     /// Lock TTL (0: none).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
     lock_ttl: Duration,
@@ -172,10 +174,7 @@ fn options(args: &Args) -> Result<SimOptions, String> {
             WaitArg::Poll => LockWaitMode::Poll,
         },
         period: args.period,
-        lock_backend: match args.lock_backend {
-            BackendArg::Annotation => LockBackend::Annotation,
-            BackendArg::Lease => LockBackend::Lease,
-        },
+        lock_backend: args.lock_backend,
         lock_ttl: args.lock_ttl,
         node_cache: args.node_cache,
         seed: args.seed,

@@ -12,7 +12,8 @@ use kubesim::store::Event;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::sim::{LockBackend, ObserveResult, Phase, SimOptions};
+use crate::options::SimOptions;
+use crate::phase::{ObserveResult, Phase};
 
 /// Coordination overhead per handoff: from a slot becoming free (a node back, uncordoned)
 /// to the next node cordoning.
@@ -40,7 +41,7 @@ pub struct Report {
     /// Agent check period, seconds.
     pub period_s: f64,
     /// Lock backend.
-    pub lock_backend: LockBackend,
+    pub lock_backend: lock::Backend,
     /// Every node finished before the deadline.
     pub completed: bool,
     /// Nodes that rebooted (at least once).
@@ -288,14 +289,7 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "rolling reboot: {} nodes, concurrency {}, lock {} ({} backend, period {:.1}s)",
-            self.nodes,
-            self.concurrency,
-            self.lock_wait,
-            match self.lock_backend {
-                LockBackend::Annotation => "annotation",
-                LockBackend::Lease => "lease",
-            },
-            self.period_s
+            self.nodes, self.concurrency, self.lock_wait, self.lock_backend, self.period_s
         )?;
         writeln!(
             f,

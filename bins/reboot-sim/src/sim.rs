@@ -1,245 +1,28 @@
-//! The simulation: kubesim, one agent per node, the reboot double and the phase observer.
+//! The simulation: kubesim, one agent per node (built as kured-rs builds it), the simulated
+//! hosts, and the phase observer.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use agent::{Agent, CancellationToken, Config, Deps, LockWaitMode, Metrics, SystemClock};
+use agent::{Agent, CancellationToken, Config, Deps, Metrics, Parts};
 use anyhow::Context as _;
-use async_trait::async_trait;
 use k8s_openapi::api::core::v1::Node;
 use kube::Api;
 use kube::api::DeleteParams;
 use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec, RunningCluster};
-use kubesim::faults::FaultConfig;
 use kubesim::resources::well_known::NODES;
-use sentinel::{RebootError, RebootSentinel, Rebooter, SentinelError};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::options::{CrashRecovery, SimOptions};
+use crate::phase::{ObserveResult, Phase, PhaseTimes, Transition};
 use crate::report::{self, Observed, Report};
-
-/// Which lock object the agents share.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LockBackend {
-    /// kured's annotation on the `kube-system/kured` `DaemonSet`.
-    #[default]
-    Annotation,
-    /// A `coordination.k8s.io` Lease.
-    Lease,
-}
-
-/// How the cluster recovers from a crashed agent (`--faults crash`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CrashRecovery {
-    /// The dead node is deleted (as a cloud node-lifecycle controller would); the lock
-    /// entry of a node that no longer exists is free.
-    #[default]
-    Delete,
-    /// Nothing is deleted: the lock entry expires after the lock TTL.
-    Ttl,
-}
-
-/// Faults: kubesim's API fault injection and an agent crash.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FaultSpec {
-    /// Latency and error rates of the API server (`None`: none).
-    pub api: Option<FaultConfig>,
-    /// Kill one agent mid-drain for good (its node stays cordoned, its lock entry held).
-    pub crash: bool,
-    /// How the others get past the crashed holder.
-    pub recovery: CrashRecovery,
-}
-
-/// What to simulate.
-#[derive(Debug, Clone)]
-pub struct SimOptions {
-    /// Number of nodes.
-    pub nodes: usize,
-    /// Nodes rebooting at once (the lock's concurrency).
-    pub concurrency: u32,
-    /// Application pods per node (one Deployment per pod, one replica per node).
-    pub pods_per_node: usize,
-    /// A `PodDisruptionBudget` (`maxUnavailable: 1`) per Deployment.
-    pub pdb: bool,
-    /// How long a node is down.
-    pub reboot_time: Duration,
-    /// How long an evicted pod takes to stop.
-    pub drain_grace: Duration,
-    /// Pod start time of the simulated kubelet.
-    pub pod_start: Duration,
-    /// Delay before a `ReplicaSet` replaces an evicted pod.
-    pub reschedule_delay: Duration,
-    /// Event-driven handoff or kured's polling.
-    pub lock_wait: LockWaitMode,
-    /// The agents' check period.
-    pub period: Duration,
-    /// Which lock object.
-    pub lock_backend: LockBackend,
-    /// Lock TTL (zero: none; with a crash and TTL recovery a default is chosen).
-    pub lock_ttl: Duration,
-    /// How long a lock holder's node is presumed to exist after its agent wrote its record or
-    /// a lookup found it (the locks' `node_cache`): waiters look holders up at most this
-    /// often, and a crashed holder's deleted node is noticed this long after it took the lock.
-    pub node_cache: Duration,
-    /// Seed of kubesim's generator and of the agents' jitter (`None`: random).
-    pub seed: Option<u64>,
-    /// Faults to inject.
-    pub faults: FaultSpec,
-    /// Give up after this long.
-    pub deadline: Duration,
-    /// How often the observer samples node phases (zero: chosen from the cluster size).
-    pub sample_interval: Duration,
-}
-
-impl Default for SimOptions {
-    fn default() -> Self {
-        Self {
-            nodes: 12,
-            concurrency: 2,
-            pods_per_node: 4,
-            pdb: true,
-            reboot_time: Duration::from_secs(1),
-            drain_grace: Duration::from_millis(500),
-            pod_start: Duration::from_millis(200),
-            reschedule_delay: Duration::from_millis(100),
-            lock_wait: LockWaitMode::Wait,
-            period: Duration::from_secs(1),
-            lock_backend: LockBackend::Annotation,
-            lock_ttl: Duration::ZERO,
-            node_cache: lock::nodes::DEFAULT_NODE_CACHE,
-            seed: None,
-            faults: FaultSpec::default(),
-            deadline: Duration::from_secs(600),
-            sample_interval: Duration::ZERO,
-        }
-    }
-}
-
-impl SimOptions {
-    /// The lock TTL the agents use.
-    pub fn effective_lock_ttl(&self) -> Duration {
-        if self.faults.crash
-            && self.faults.recovery == CrashRecovery::Ttl
-            && self.lock_ttl.is_zero()
-        {
-            // Long enough that no healthy node's entry expires while it reboots.
-            (4 * (self.drain_grace + self.reboot_time + self.pod_start)).max(Duration::from_secs(3))
-        } else {
-            self.lock_ttl
-        }
-    }
-
-    fn effective_sample_interval(&self) -> Duration {
-        if !self.sample_interval.is_zero() {
-            self.sample_interval
-        } else if self.nodes <= 200 {
-            Duration::from_millis(10)
-        } else {
-            Duration::from_millis(50)
-        }
-    }
-}
-
-/// Where a node is in its reboot cycle, as the simulator sees the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    /// Reboot required, not cordoned yet (waiting for the lock).
-    Pending,
-    /// Cordoned, being drained.
-    Draining,
-    /// Rebooted: down, or up but not yet uncordoned.
-    Rebooting,
-    /// Back: Ready and uncordoned after its reboot.
-    Done,
-    /// Its agent crashed (killed for good by `--faults crash`).
-    Crashed,
-    /// Deleted from the cluster.
-    Gone,
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Pending => "pending",
-            Self::Draining => "draining",
-            Self::Rebooting => "rebooting",
-            Self::Done => "done",
-            Self::Crashed => "crashed",
-            Self::Gone => "gone",
-        })
-    }
-}
-
-/// A node changed phase.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Transition {
-    /// Time since the agents started.
-    pub at: Duration,
-    /// The node.
-    pub node: String,
-    /// Its previous phase.
-    pub from: Phase,
-    /// Its new phase.
-    pub to: Phase,
-    /// How many nodes are in each phase after this change.
-    pub counts: BTreeMap<Phase, usize>,
-}
-
-/// State shared by the sentinels, rebooters and the observer.
-#[derive(Debug, Default)]
-struct Shared {
-    required: Mutex<BTreeSet<String>>,
-    /// Node → times its reboot was triggered.
-    reboots: Mutex<BTreeMap<String, Vec<Instant>>>,
-    crashed: Mutex<BTreeSet<String>>,
-}
+use testkit::SimHosts;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The sentinel: an in-memory "reboot required" flag the reboot clears.
-struct SimSentinel {
-    node: String,
-    shared: Arc<Shared>,
-}
-
-#[async_trait]
-impl RebootSentinel for SimSentinel {
-    async fn reboot_required(&self) -> Result<bool, SentinelError> {
-        Ok(lock(&self.shared.required).contains(&self.node))
-    }
-}
-
-/// The reboot: clears the flag, reboots the node in kubesim and stops the agent (its process
-/// dies with the host).
-struct SimRebooter {
-    node: String,
-    shared: Arc<Shared>,
-    cluster: Arc<RunningCluster>,
-    down_for: Duration,
-    stop_agent: CancellationToken,
-}
-
-#[async_trait]
-impl Rebooter for SimRebooter {
-    async fn reboot(&self) -> Result<(), RebootError> {
-        lock(&self.shared.reboots)
-            .entry(self.node.clone())
-            .or_default()
-            .push(Instant::now());
-        lock(&self.shared.required).remove(&self.node);
-        if let Err(e) = self.cluster.reboot_node(&self.node, self.down_for) {
-            tracing::warn!(node = %self.node, "kubesim reboot failed: {e}");
-        }
-        self.stop_agent.cancel();
-        Ok(())
-    }
 }
 
 /// Everything a node's supervisor needs to build agents.
@@ -247,7 +30,10 @@ struct World {
     options: SimOptions,
     cluster: Arc<RunningCluster>,
     client: kube::Client,
-    shared: Arc<Shared>,
+    /// The hosts: which need a reboot, the reboots done.
+    hosts: Arc<SimHosts>,
+    /// Nodes whose agent was killed for good (`--faults crash`).
+    crashed: Mutex<BTreeSet<String>>,
 }
 
 impl World {
@@ -261,49 +47,27 @@ impl World {
         c
     }
 
+    /// The agent's dependencies, built as kured-rs builds them (`agent::Deps::for_client`), with
+    /// the simulated host as sentinel and rebooter.
     fn deps(&self, node: &str, stop_agent: CancellationToken) -> anyhow::Result<Deps> {
-        let client = self.client.clone();
-        let ttl = self.options.effective_lock_ttl();
-        let lock: Arc<dyn lock::RebootLock> = match self.options.lock_backend {
-            LockBackend::Annotation => Arc::new(lock::DaemonSetLock::new(
-                client.clone(),
-                lock::DaemonSetLockConfig::default()
-                    .concurrency(self.options.concurrency)
-                    .ttl(ttl)
-                    .node_cache(self.options.node_cache),
-            )?),
-            LockBackend::Lease => Arc::new(lock::LeaseLock::new(
-                client.clone(),
-                lock::LeaseLockConfig::default()
-                    .concurrency(self.options.concurrency)
-                    .ttl(ttl)
-                    .node_cache(self.options.node_cache),
-            )?),
-        };
-        Ok(Deps {
-            nodes: Arc::new(drain::KubeNodeOps::new(client.clone())),
-            node_reader: Arc::new(agent::KubeNodeReader::new(client.clone())),
-            drainer: Arc::new(drain::DrainEngine::for_client(
-                client,
-                drain::DrainOptions::default(),
-            )),
-            lock,
-            sentinel: Arc::new(SimSentinel {
-                node: node.to_string(),
-                shared: self.shared.clone(),
-            }),
-            rebooter: Arc::new(SimRebooter {
-                node: node.to_string(),
-                shared: self.shared.clone(),
-                cluster: self.cluster.clone(),
-                down_for: self.options.reboot_time,
+        let parts = Parts {
+            lock: lock::LockConfig::default()
+                .backend(self.options.lock_backend)
+                .concurrency(self.options.concurrency)
+                .ttl(self.options.effective_lock_ttl())
+                .node_cache(self.options.node_cache),
+            drain: drain::DrainOptions::default(),
+            blockers: blockers::BlockerSpec::default(),
+            sentinel: Arc::new(self.hosts.sentinel(node)),
+            rebooter: Arc::new(self.hosts.rebooter(
+                node,
+                self.cluster.clone(),
+                self.options.reboot_time,
                 stop_agent,
-            }),
-            blockers: Arc::new(blockers::CompositeBlocker::new()),
+            )),
             notifications: None,
-            clock: Arc::new(SystemClock),
-            metrics: Metrics::new(),
-        })
+        };
+        Ok(Deps::for_client(&self.client, parts, Metrics::new())?)
     }
 
     fn node_ready(&self, node: &str) -> bool {
@@ -399,14 +163,17 @@ pub async fn simulate(
     let client = cluster.client().context("kube client for kubesim")?;
     let (_, start_rv) = cluster.store().list(NODES, None, |_| true);
     let requests_before = cluster.requests_by_verb();
-    let shared = Arc::new(Shared::default());
+    let hosts = SimHosts::new();
     let nodes: Vec<String> = builder(options).node_names();
-    lock(&shared.required).extend(nodes.iter().cloned());
+    for node in &nodes {
+        hosts.require(node);
+    }
     let world = Arc::new(World {
         options: options.clone(),
         cluster: cluster.clone(),
         client: client.clone(),
-        shared: shared.clone(),
+        hosts,
+        crashed: Mutex::default(),
     });
 
     let started = Instant::now();
@@ -453,11 +220,11 @@ pub async fn simulate(
         .iter()
         .filter_map(|n| Some((n["metadata"]["name"].as_str()?.to_string(), is_cordoned(n))))
         .collect();
-    let reboots: BTreeMap<String, usize> = lock(&shared.reboots)
-        .iter()
-        .map(|(n, v)| (n.clone(), v.len()))
-        .collect();
-    let crashed: Vec<String> = lock(&shared.crashed).iter().cloned().collect();
+    let mut reboots: BTreeMap<String, usize> = BTreeMap::new();
+    for node in world.hosts.reboots() {
+        *reboots.entry(node).or_default() += 1;
+    }
+    let crashed: Vec<String> = lock(&world.crashed).iter().cloned().collect();
     let report = report::build(
         options,
         &Observed {
@@ -486,17 +253,6 @@ fn diff_counts(
         .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0).min(*v)))
         .filter(|(_, v)| *v > 0)
         .collect()
-}
-
-/// What the observer saw of one node: when it first was in each phase.
-pub(crate) type PhaseTimes = BTreeMap<String, BTreeMap<Phase, Duration>>;
-
-/// The result of observing the run.
-pub(crate) struct ObserveResult {
-    pub(crate) times: PhaseTimes,
-    pub(crate) completed: bool,
-    pub(crate) wall: Duration,
-    pub(crate) sample_interval: Duration,
 }
 
 /// Samples node phases until every node is done (or crashed/gone) or the deadline passes;
@@ -534,8 +290,8 @@ async fn observe(
             .iter()
             .filter_map(|n| Some((n["metadata"]["name"].as_str()?, &**n)))
             .collect();
-        let rebooted: BTreeSet<String> = lock(&world.shared.reboots).keys().cloned().collect();
-        let crashed = lock(&world.shared.crashed).clone();
+        let rebooted: BTreeSet<String> = world.hosts.reboots().into_iter().collect();
+        let crashed = lock(&world.crashed).clone();
         let mut changes = Vec::new();
         for node in nodes {
             let new = match by_name.get(node.as_str()) {
@@ -585,11 +341,11 @@ async fn observe(
             if phases.get(v) == Some(&Phase::Draining) && crash_at.is_none() {
                 crash_at = Some(now + world.options.drain_grace / 4);
             }
-            if crash_at.is_some_and(|t| now >= t) && !lock(&world.shared.crashed).contains(v) {
+            if crash_at.is_some_and(|t| now >= t) && !lock(&world.crashed).contains(v) {
                 if let Some(stop) = stops.get(v) {
                     stop.cancel();
                 }
-                lock(&world.shared.crashed).insert(v.to_string());
+                lock(&world.crashed).insert(v.to_string());
                 tracing::info!(node = v, "agent crashed (killed for good)");
             }
             if world.options.faults.recovery == CrashRecovery::Delete

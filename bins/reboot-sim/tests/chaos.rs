@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use reboot_sim::chaos::plan::{Backend, Recovery};
+use lock::Backend;
+use reboot_sim::chaos::plan::Recovery;
 use reboot_sim::chaos::{ChaosOptions, KillPoint, Plan, RunOutcome, run_seeds};
 
 /// A Lease-backed run whose concurrency shrinks: holders of the dropped slots must still

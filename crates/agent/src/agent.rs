@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use blockers::{RebootBlocker, check_or_block};
-use drain::{Drainer, NodeOps};
+use blockers::check_or_block;
+use drain::NodeState;
 use jiff::Timestamp;
-use lock::{AcquireOutcome, LockError, LockMetadata, LockRecord, RebootLock};
-use notify::{Event, Notifications};
-use sentinel::{RebootSentinel, Rebooter};
+use lock::{AcquireOutcome, LockError, LockMetadata, LockRecord};
+use notify::Event;
+use sentinel::RebootSentinel;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
@@ -18,39 +18,8 @@ use crate::clock::{Clock, first_tick_delay};
 use crate::config::{
     Config, LockWaitMode, MOST_RECENT_REBOOT_NEEDED_ANNOTATION, REBOOT_IN_PROGRESS_ANNOTATION,
 };
+use crate::deps::Deps;
 use crate::metrics::Metrics;
-use crate::node::{NodeReader, NodeState};
-
-/// Everything the loop touches outside itself.
-#[derive(Clone)]
-pub struct Deps {
-    /// Cordon, taint, labels, annotations.
-    pub nodes: Arc<dyn NodeOps>,
-    /// Reads the node (cordoned? annotations?).
-    pub node_reader: Arc<dyn NodeReader>,
-    /// Drains the node.
-    pub drainer: Arc<dyn Drainer>,
-    /// The cluster reboot lock.
-    pub lock: Arc<dyn RebootLock>,
-    /// "Is a reboot required?"
-    pub sentinel: Arc<dyn RebootSentinel>,
-    /// "Reboot now."
-    pub rebooter: Arc<dyn Rebooter>,
-    /// Reasons not to reboot now (usually a `CompositeBlocker`).
-    pub blockers: Arc<dyn RebootBlocker>,
-    /// Notifications (`None`: none configured).
-    pub notifications: Option<Notifications>,
-    /// Now and sleeping.
-    pub clock: Arc<dyn Clock>,
-    /// Metrics to update.
-    pub metrics: Metrics,
-}
-
-impl std::fmt::Debug for Deps {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deps").finish_non_exhaustive()
-    }
-}
 
 /// How [`Agent::run`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,7 +331,7 @@ impl Agent {
             return Ok(None);
         }
         let state = match self
-            .cancellable(cancel, self.deps.node_reader.node_state(node))
+            .cancellable(cancel, self.deps.nodes.node_state(node))
             .await?
         {
             Ok(s) => s,

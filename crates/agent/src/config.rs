@@ -11,6 +11,9 @@ pub const REBOOT_IN_PROGRESS_ANNOTATION: &str = "weave.works/kured-reboot-in-pro
 pub const MOST_RECENT_REBOOT_NEEDED_ANNOTATION: &str =
     "weave.works/kured-most-recent-reboot-needed";
 
+/// kured's `--period`: how often the sentinel is checked.
+pub const DEFAULT_PERIOD: Duration = Duration::from_secs(3600);
+
 /// How the agent waits while another node holds the lock.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LockWaitMode {
@@ -63,7 +66,7 @@ impl Config {
     pub fn new(node_id: impl Into<String>) -> Self {
         Self {
             node_id: node_id.into(),
-            period: Duration::from_secs(3600),
+            period: DEFAULT_PERIOD,
             window: TimeWindow::default(),
             force_reboot: false,
             drain_delay: Duration::ZERO,

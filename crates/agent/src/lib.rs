@@ -34,7 +34,7 @@
 //! ```
 //! use std::sync::{Arc, Mutex};
 //! use std::time::Duration;
-//! use agent::{Agent, CancellationToken, Config, Deps, KubeNodeReader, Metrics, Outcome};
+//! use agent::{Agent, CancellationToken, Config, Deps, Metrics, Outcome, Parts};
 //! use k8s_openapi::api::core::v1::Node;
 //! use kube::Api;
 //! use kubesim::cluster::Cluster;
@@ -57,23 +57,15 @@
 //!
 //! fn deps(client: &kube::Client, sentinel: &std::path::Path, rebooter: RecordingRebooter)
 //!     -> Deps {
-//!     let lock = lock::DaemonSetLock::new(client.clone(), lock::DaemonSetLockConfig::default())
-//!         .expect("the default lock configuration is valid");
-//!     Deps {
-//!         nodes: Arc::new(drain::KubeNodeOps::new(client.clone())),
-//!         node_reader: Arc::new(KubeNodeReader::new(client.clone())),
-//!         drainer: Arc::new(drain::DrainEngine::for_client(
-//!             client.clone(),
-//!             drain::DrainOptions::default(),
-//!         )),
-//!         lock: Arc::new(lock),
+//!     let parts = Parts {
+//!         lock: lock::LockConfig::default(), // kured's annotation on kube-system/kured
+//!         drain: drain::DrainOptions::default(),
+//!         blockers: blockers::BlockerSpec::default(),
 //!         sentinel: Arc::new(sentinel::FileSentinel::new(sentinel)),
 //!         rebooter: Arc::new(rebooter),
-//!         blockers: Arc::new(blockers::CompositeBlocker::new()),
 //!         notifications: None,
-//!         clock: Arc::new(agent::SystemClock),
-//!         metrics: Metrics::new(),
-//!     }
+//!     };
+//!     Deps::for_client(client, parts, Metrics::new()).expect("the default parts are valid")
 //! }
 //!
 //! # #[tokio::main]
@@ -105,7 +97,7 @@
 //! let nodes: Api<Node> = Api::all(client.clone());
 //! let cordoned = |n: Node| n.spec.and_then(|s| s.unschedulable) == Some(true);
 //! assert!(cordoned(nodes.get("node-0").await?));
-//! let lock = lock::DaemonSetLock::new(client.clone(), lock::DaemonSetLockConfig::default())?;
+//! let lock = lock::LockConfig::default().build(client.clone())?;
 //! assert_eq!(lock.holders().await?[0].node_id, "node-0");
 //!
 //! // After boot (the sentinel is gone), a fresh agent uncordons the node, then releases.
@@ -132,19 +124,20 @@
 mod agent;
 mod clock;
 mod config;
+mod deps;
 mod metrics;
-mod node;
 
 #[cfg(test)]
 mod mock_tests;
 
-pub use agent::{Agent, Deps, Outcome};
+pub use agent::{Agent, Outcome};
 pub use clock::{Clock, ManualClock, SystemClock, first_tick_delay};
 pub use config::{
-    Config, LockWaitMode, MOST_RECENT_REBOOT_NEEDED_ANNOTATION, REBOOT_IN_PROGRESS_ANNOTATION,
+    Config, DEFAULT_PERIOD, LockWaitMode, MOST_RECENT_REBOOT_NEEDED_ANNOTATION,
+    REBOOT_IN_PROGRESS_ANNOTATION,
 };
+pub use deps::{Deps, DepsError, Parts};
 pub use metrics::{Metrics, NodeLabel, ReasonLabel, bind, router, serve};
-pub use node::{KubeNodeReader, NodeReader, NodeState};
 /// The cancellation token type [`Agent::run`] takes.
 pub use tokio_util::sync::CancellationToken;
 

@@ -5,16 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use drain::{DrainError, DrainReport, MockDrainer, MockNodeOps};
+use drain::{DrainError, DrainReport, MockDrainer, MockNodeOps, NodeState};
 use lock::{AcquireOutcome, LockMetadata, LockRecord, MockRebootLock};
 use notify::{Message, Notifications, Notifier, NotifyError};
 use sentinel::{CommandError, RebootError, RebootSentinel, Rebooter, SentinelError};
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    Agent, Config, Deps, Metrics, NodeReader, NodeState, Outcome, REBOOT_IN_PROGRESS_ANNOTATION,
-    SystemClock,
-};
+use crate::{Agent, Config, Deps, Metrics, Outcome, REBOOT_IN_PROGRESS_ANNOTATION, SystemClock};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -31,13 +28,13 @@ impl RebootSentinel for Fixed {
     }
 }
 
-struct Schedulable;
-
-#[async_trait]
-impl NodeReader for Schedulable {
-    async fn node_state(&self, _node: &str) -> Result<NodeState, kube::Error> {
-        Ok(NodeState::default())
-    }
+/// Node operations whose node reads find it schedulable, without annotations.
+fn schedulable_nodes() -> MockNodeOps {
+    let mut nodes = MockNodeOps::new();
+    nodes
+        .expect_node_state()
+        .returning(|_| Ok(NodeState::default()));
+    nodes
 }
 
 struct FailingRebooter(Log);
@@ -85,7 +82,6 @@ fn deps(
 ) -> Deps {
     Deps {
         nodes: Arc::new(nodes),
-        node_reader: Arc::new(Schedulable),
         drainer: Arc::new(drainer),
         lock: Arc::new(lock),
         sentinel: Arc::new(Fixed(required)),
@@ -127,7 +123,7 @@ async fn start_up_completion_uncordons_labels_notifies_then_releases() {
     let cancel = CancellationToken::new();
     let mut lock = releasing_lock(&log, &cancel);
     lock.expect_holding().returning(|_| Ok(Some(record(false))));
-    let mut nodes = MockNodeOps::new();
+    let mut nodes = schedulable_nodes();
     let l = log.clone();
     nodes.expect_uncordon().times(1).returning(move |_| {
         push(&l, "uncordon");
@@ -166,13 +162,48 @@ async fn start_up_completion_uncordons_labels_notifies_then_releases() {
     );
 }
 
+/// `--lock-release-delay` is the agent's: the release waits for it after the uncordon (the
+/// lock backends release at once).
+#[tokio::test]
+async fn start_up_completion_waits_the_release_delay_after_the_uncordon() {
+    let log: Log = Arc::default();
+    let cancel = CancellationToken::new();
+    let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_holding().returning(|_| Ok(Some(record(false))));
+    let uncordoned_at: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
+    let mut nodes = schedulable_nodes();
+    let at = uncordoned_at.clone();
+    nodes.expect_uncordon().times(1).returning(move |_| {
+        *at.lock().unwrap() = Some(std::time::Instant::now());
+        Ok(true)
+    });
+    nodes.expect_add_labels().returning(|_, _| Ok(()));
+    nodes.expect_remove_annotations().returning(|_, _| Ok(()));
+    let delay = Duration::from_millis(300);
+    let mut config = config();
+    config.lock_release_delay = delay;
+    let agent = Agent::new(config, deps(&log, nodes, lock, MockDrainer::new(), false));
+    tokio::time::timeout(Duration::from_secs(5), agent.run(cancel))
+        .await
+        .unwrap();
+    let released_after = uncordoned_at.lock().unwrap().expect("uncordoned").elapsed();
+    assert!(
+        released_after >= delay,
+        "released {released_after:?} after the uncordon"
+    );
+    assert_eq!(
+        log.lock().unwrap().last().map(String::as_str),
+        Some("release")
+    );
+}
+
 #[tokio::test]
 async fn start_up_completion_leaves_an_admin_cordon() {
     let log: Log = Arc::default();
     let cancel = CancellationToken::new();
     let mut lock = releasing_lock(&log, &cancel);
     lock.expect_holding().returning(|_| Ok(Some(record(true))));
-    let mut nodes = MockNodeOps::new();
+    let mut nodes = schedulable_nodes();
     nodes.expect_uncordon().never();
     nodes.expect_add_labels().returning(|_, _| Ok(()));
     nodes.expect_remove_annotations().returning(|_, _| Ok(()));
@@ -200,7 +231,7 @@ async fn attempt(pre_cordoned: bool, drain_ok: bool) -> Vec<String> {
             meta.unschedulable || pre_cordoned,
         )))
     });
-    let mut nodes = MockNodeOps::new();
+    let mut nodes = schedulable_nodes();
     let l = log.clone();
     nodes.expect_cordon().returning(move |_| {
         push(&l, "cordon");
@@ -283,15 +314,14 @@ struct CountingReader {
     unschedulable: std::sync::atomic::AtomicBool,
 }
 
-#[async_trait]
-impl NodeReader for CountingReader {
-    async fn node_state(&self, _node: &str) -> Result<NodeState, kube::Error> {
+impl CountingReader {
+    fn node_state(&self) -> NodeState {
         use std::sync::atomic::Ordering::SeqCst;
         self.reads.fetch_add(1, SeqCst);
-        Ok(NodeState {
+        NodeState {
             unschedulable: self.unschedulable.load(SeqCst),
             ..NodeState::default()
-        })
+        }
     }
 }
 
@@ -361,6 +391,10 @@ async fn waiting_periods_neither_read_the_node_nor_try_the_lock() {
     let reader = Arc::new(CountingReader::default());
     let checks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut nodes = MockNodeOps::new();
+    let counted = reader.clone();
+    nodes
+        .expect_node_state()
+        .returning(move |_| Ok(counted.node_state()));
     nodes.expect_add_annotations().returning(|_, _| Ok(()));
     nodes.expect_cordon().returning(|_| Ok(false));
     let mut drainer = MockDrainer::new();
@@ -370,7 +404,6 @@ async fn waiting_periods_neither_read_the_node_nor_try_the_lock() {
     let log: Log = Arc::default();
     let mut deps = deps(&log, nodes, MockRebootLock::new(), drainer, true);
     deps.lock = lock.clone();
-    deps.node_reader = reader.clone();
     deps.sentinel = Arc::new(CountingSentinel(checks.clone()));
     let mut config = config();
     config.lock_wait = crate::LockWaitMode::Wait;
@@ -417,7 +450,7 @@ async fn the_taint_is_removed_once_not_every_period() {
     let cancel = CancellationToken::new();
     let mut lock = MockRebootLock::new();
     lock.expect_holding().returning(|_| Ok(None));
-    let mut nodes = MockNodeOps::new();
+    let mut nodes = schedulable_nodes();
     let l = log.clone();
     nodes
         .expect_remove_prefer_no_schedule_taint()

@@ -6,77 +6,31 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agent::{Agent, CancellationToken, Clock, Config, Deps, LockWaitMode, Metrics, SystemClock};
+use agent::{
+    Agent, CancellationToken, Clock, Config, Deps, LockWaitMode, Metrics, Parts, SystemClock,
+};
 use async_trait::async_trait;
-use blockers::{CompositeBlocker, RebootBlocker};
+use blockers::BlockerSpec;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kubesim::cluster::{Cluster, ClusterBuilder, IntOrPercent, PdbSpec, RunningCluster};
 use kubesim::resources::well_known::NODES;
 use notify::{Message, Notifications, Notifier, NotifyError};
-use sentinel::{RebootError, RebootSentinel, Rebooter, SentinelError};
 use serde_json::json;
+use testkit::{SimHosts, eventually};
 
 const DOWN_FOR: Duration = Duration::from_millis(100);
 
+/// The notifications sent, in order.
 #[derive(Debug, Default)]
 struct Shared {
-    /// Nodes whose sentinel cannot tell (an error, never a reboot).
-    broken: Mutex<BTreeSet<String>>,
-    required: Mutex<BTreeSet<String>>,
-    reboots: Mutex<Vec<String>>,
     messages: Mutex<Vec<String>>,
 }
 
 impl Shared {
-    fn reboots(&self) -> Vec<String> {
-        self.reboots.lock().unwrap().clone()
-    }
     fn messages(&self) -> Vec<String> {
         self.messages.lock().unwrap().clone()
-    }
-    fn require(&self, node: &str) {
-        self.required.lock().unwrap().insert(node.to_string());
-    }
-}
-
-struct SimSentinel {
-    node: String,
-    shared: Arc<Shared>,
-}
-
-#[async_trait]
-impl RebootSentinel for SimSentinel {
-    async fn reboot_required(&self) -> Result<bool, SentinelError> {
-        if self.shared.broken.lock().unwrap().contains(&self.node) {
-            return Err(SentinelError::File {
-                path: "/sentinel/reboot-required".into(),
-                source: std::io::Error::other("input/output error"),
-            });
-        }
-        Ok(self.shared.required.lock().unwrap().contains(&self.node))
-    }
-}
-
-/// Reboots the node in kubesim and stops the agent task (its process "dies").
-struct SimRebooter {
-    node: String,
-    shared: Arc<Shared>,
-    cluster: Arc<RunningCluster>,
-    stop_agent: CancellationToken,
-}
-
-#[async_trait]
-impl Rebooter for SimRebooter {
-    async fn reboot(&self) -> Result<(), RebootError> {
-        self.shared.reboots.lock().unwrap().push(self.node.clone());
-        self.shared.required.lock().unwrap().remove(&self.node);
-        self.cluster
-            .reboot_node(&self.node, DOWN_FOR)
-            .expect("kubesim reboot");
-        self.stop_agent.cancel();
-        Ok(())
     }
 }
 
@@ -140,6 +94,7 @@ impl Default for Setup {
 struct Sim {
     cluster: Arc<RunningCluster>,
     client: kube::Client,
+    hosts: Arc<SimHosts>,
     shared: Arc<Shared>,
     setup: Setup,
     metrics: Mutex<BTreeMap<String, Metrics>>,
@@ -169,6 +124,7 @@ impl Sim {
         Arc::new(Sim {
             cluster,
             client,
+            hosts: SimHosts::new(),
             shared: Arc::default(),
             setup,
             metrics: Mutex::default(),
@@ -178,55 +134,43 @@ impl Sim {
     }
 
     fn deps(&self, node: &str, stop_agent: CancellationToken) -> Deps {
-        let client = self.client.clone();
-        let lock: Arc<dyn lock::RebootLock> = if self.setup.lease {
-            Arc::new(
-                lock::LeaseLock::new(
-                    client.clone(),
-                    lock::LeaseLockConfig::default()
-                        .concurrency(self.setup.concurrency)
-                        .ttl(self.setup.lock_ttl)
-                        .node_cache(Duration::ZERO),
-                )
-                .expect("lease lock"),
-            )
-        } else {
-            Arc::new(
-                lock::DaemonSetLock::new(
-                    client.clone(),
-                    lock::DaemonSetLockConfig::default()
-                        .concurrency(self.setup.concurrency)
-                        .ttl(self.setup.lock_ttl)
-                        .node_cache(Duration::ZERO),
-                )
-                .expect("lock"),
-            )
-        };
-        let mut blockers = CompositeBlocker::new();
-        if !self.setup.blocking_selectors.is_empty() {
-            blockers.push(Arc::new(
-                blockers::PodBlocker::new(client.clone(), self.setup.blocking_selectors.clone())
-                    .unwrap(),
-            ));
-        }
-        if let Some(key) = &self.setup.opt_out_key {
-            blockers.push(Arc::new(
-                blockers::OptOutBlocker::new(
-                    client.clone(),
-                    key.clone(),
-                    blockers::OptOutSource::LabelOrAnnotation,
-                )
-                .unwrap(),
-            ));
-        }
-        if let Some(url) = &self.setup.prometheus_url {
-            blockers.push(Arc::new(
+        let lock = lock::LockConfig::default()
+            .backend(if self.setup.lease {
+                lock::Backend::Lease
+            } else {
+                lock::Backend::Annotation
+            })
+            .concurrency(self.setup.concurrency)
+            .ttl(self.setup.lock_ttl)
+            .node_cache(Duration::ZERO);
+        let blockers = BlockerSpec {
+            prometheus: self.setup.prometheus_url.as_ref().map(|url| {
                 blockers::PrometheusBlocker::new(url)
                     .unwrap()
-                    .firing_only(true),
-            ));
-        }
-        let blockers: Arc<dyn RebootBlocker> = Arc::new(blockers);
+                    .firing_only(true)
+            }),
+            pod_selectors: self.setup.blocking_selectors.clone(),
+            opt_out_key: self.setup.opt_out_key.clone(),
+        };
+        let parts = Parts {
+            lock,
+            drain: drain::DrainOptions {
+                timeout: self.setup.drain_timeout,
+                ..drain::DrainOptions::default()
+            },
+            blockers,
+            sentinel: Arc::new(self.hosts.sentinel(node)),
+            rebooter: Arc::new(self.hosts.rebooter(
+                node,
+                self.cluster.clone(),
+                DOWN_FOR,
+                stop_agent,
+            )),
+            notifications: Some(Notifications::new(
+                Arc::new(RecordingNotifier(self.shared.clone())),
+                notify::MessageTemplates::default(),
+            )),
+        };
         let metrics = self
             .metrics
             .lock()
@@ -234,35 +178,9 @@ impl Sim {
             .entry(node.to_string())
             .or_default()
             .clone();
-        Deps {
-            nodes: Arc::new(drain::KubeNodeOps::new(client.clone())),
-            node_reader: Arc::new(agent::KubeNodeReader::new(client.clone())),
-            drainer: Arc::new(drain::DrainEngine::for_client(
-                client,
-                drain::DrainOptions {
-                    timeout: self.setup.drain_timeout,
-                    ..drain::DrainOptions::default()
-                },
-            )),
-            lock,
-            sentinel: Arc::new(SimSentinel {
-                node: node.to_string(),
-                shared: self.shared.clone(),
-            }),
-            rebooter: Arc::new(SimRebooter {
-                node: node.to_string(),
-                shared: self.shared.clone(),
-                cluster: self.cluster.clone(),
-                stop_agent,
-            }),
-            blockers,
-            notifications: Some(Notifications::new(
-                Arc::new(RecordingNotifier(self.shared.clone())),
-                notify::MessageTemplates::default(),
-            )),
-            clock: self.setup.clock.clone(),
-            metrics,
-        }
+        let mut deps = Deps::for_client(&self.client, parts, metrics).expect("valid parts");
+        deps.clock = self.setup.clock.clone();
+        deps
     }
 
     fn config(&self, node: &str) -> Config {
@@ -379,18 +297,6 @@ impl Sim {
     }
 }
 
-/// Polls `cond` every 20 ms for up to `secs` seconds.
-async fn eventually(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Every node rebooted once, all uncordoned, lock free, per-node notifications in order.
 #[allow(clippy::too_many_lines)] // one scenario and its checks, read top to bottom
 async fn rolling(concurrency: u32) {
@@ -403,27 +309,31 @@ async fn rolling(concurrency: u32) {
     )
     .await;
     for n in sim.nodes() {
-        sim.shared.require(&n);
+        sim.hosts.require(&n);
     }
     sim.spawn_all();
     let nodes = sim.nodes();
-    eventually(30, "all nodes rebooted and uncordoned", || {
-        sim.shared.reboots().len() == nodes.len()
-            && nodes.iter().all(|n| !sim.unschedulable(n))
-            && sim
-                .shared
-                .messages()
-                .iter()
-                .filter(|m| m.contains("uncordoned"))
-                .count()
-                == nodes.len()
-    })
+    eventually(
+        Duration::from_secs(30),
+        "all nodes rebooted and uncordoned",
+        || {
+            sim.hosts.reboots().len() == nodes.len()
+                && nodes.iter().all(|n| !sim.unschedulable(n))
+                && sim
+                    .shared
+                    .messages()
+                    .iter()
+                    .filter(|m| m.contains("uncordoned"))
+                    .count()
+                    == nodes.len()
+        },
+    )
     .await;
     // Give a late agent a chance to misbehave before checking.
     tokio::time::sleep(Duration::from_millis(300)).await;
     sim.stop().await;
 
-    let reboots = sim.shared.reboots();
+    let reboots = sim.hosts.reboots();
     assert_eq!(
         reboots.iter().collect::<BTreeSet<_>>().len(),
         nodes.len(),
@@ -527,11 +437,14 @@ async fn pre_cordoned_node_stays_cordoned() {
     let sim = Sim::start(builder(), Setup::default()).await;
     patch_node(&sim, "node-1", json!({"spec": {"unschedulable": true}})).await;
     for n in sim.nodes() {
-        sim.shared.require(&n);
+        sim.hosts.require(&n);
     }
     sim.spawn_all();
-    eventually(30, "all rebooted", || sim.shared.reboots().len() == 3).await;
-    eventually(10, "others uncordoned", || {
+    eventually(Duration::from_secs(30), "all rebooted", || {
+        sim.hosts.reboots().len() == 3
+    })
+    .await;
+    eventually(Duration::from_secs(10), "others uncordoned", || {
         !sim.unschedulable("node-0") && !sim.unschedulable("node-2")
     })
     .await;
@@ -573,25 +486,27 @@ async fn blocking_pod_holds_the_reboot_until_it_is_gone() {
     }))
     .unwrap();
     pods.create(&PostParams::default(), &pod).await.unwrap();
-    sim.shared.require("node-0");
+    sim.hosts.require("node-0");
     sim.spawn_all();
-    eventually(10, "blocked metric", || {
+    eventually(Duration::from_secs(10), "blocked metric", || {
         sim.metrics("node-0")
             .contains("kured_reboot_blocked{reason=\"blocker_pod\"} 1")
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        sim.shared.reboots().is_empty(),
+        sim.hosts.reboots().is_empty(),
         "rebooted despite the blocking pod"
     );
     assert!(!sim.unschedulable("node-0"));
     pods.delete("backup", &DeleteParams::default().grace_period(0))
         .await
         .unwrap();
-    eventually(20, "rebooted after the pod left", || {
-        sim.shared.reboots() == ["node-0"] && !sim.unschedulable("node-0")
-    })
+    eventually(
+        Duration::from_secs(20),
+        "rebooted after the pod left",
+        || sim.hosts.reboots() == ["node-0"] && !sim.unschedulable("node-0"),
+    )
     .await;
     sim.stop().await;
     assert!(!sim.metrics("node-0").contains("blocker_pod\"} 1"));
@@ -610,21 +525,23 @@ async fn closed_window_then_opening() {
         },
     )
     .await;
-    sim.shared.require("node-2");
+    sim.hosts.require("node-2");
     sim.spawn_all();
-    eventually(10, "window closed metric", || {
+    eventually(Duration::from_secs(10), "window closed metric", || {
         sim.metrics("node-2").contains("kured_window_open 0")
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        sim.shared.reboots().is_empty(),
+        sim.hosts.reboots().is_empty(),
         "rebooted outside the window"
     );
     clock.set("2026-11-22T01:30:00Z".parse().unwrap());
-    eventually(20, "rebooted once the window opened", || {
-        sim.shared.reboots() == ["node-2"] && !sim.unschedulable("node-2")
-    })
+    eventually(
+        Duration::from_secs(20),
+        "rebooted once the window opened",
+        || sim.hosts.reboots() == ["node-2"] && !sim.unschedulable("node-2"),
+    )
     .await;
     sim.stop().await;
 }
@@ -646,20 +563,22 @@ async fn opted_out_node_waits_for_the_label_to_go() {
         json!({"metadata": {"labels": {key: "true"}}}),
     )
     .await;
-    sim.shared.require("node-0");
-    sim.shared.require("node-1");
+    sim.hosts.require("node-0");
+    sim.hosts.require("node-1");
     sim.spawn_all();
-    eventually(20, "node-1 rebooted", || {
-        sim.shared.reboots() == ["node-1"] && !sim.unschedulable("node-1")
+    eventually(Duration::from_secs(20), "node-1 rebooted", || {
+        sim.hosts.reboots() == ["node-1"] && !sim.unschedulable("node-1")
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(sim.shared.reboots(), ["node-1"], "opted-out node rebooted");
+    assert_eq!(sim.hosts.reboots(), ["node-1"], "opted-out node rebooted");
     assert!(sim.metrics("node-0").contains("opt_out\"} 1"));
     patch_node(&sim, "node-0", json!({"metadata": {"labels": {key: null}}})).await;
-    eventually(20, "node-0 rebooted after opting in", || {
-        sim.shared.reboots() == ["node-1", "node-0"] && !sim.unschedulable("node-0")
-    })
+    eventually(
+        Duration::from_secs(20),
+        "node-0 rebooted after opting in",
+        || sim.hosts.reboots() == ["node-1", "node-0"] && !sim.unschedulable("node-0"),
+    )
     .await;
     sim.stop().await;
 }
@@ -696,9 +615,9 @@ async fn drain_failure_without_force_releases_and_uncordons() {
         ..Setup::default()
     })
     .await;
-    sim.shared.require(&victim);
+    sim.hosts.require(&victim);
     sim.spawn_node(&victim);
-    eventually(10, "a drain failure", || {
+    eventually(Duration::from_secs(10), "a drain failure", || {
         sim.metrics(&victim)
             .contains("kured_drain_failures_total 1")
     })
@@ -713,7 +632,7 @@ async fn drain_failure_without_force_releases_and_uncordons() {
     }
     assert!(ok, "after the failed drain: uncordoned and released");
     assert!(
-        sim.shared.reboots().is_empty(),
+        sim.hosts.reboots().is_empty(),
         "rebooted without --force-reboot"
     );
     sim.stop().await;
@@ -727,11 +646,13 @@ async fn drain_failure_with_force_reboots_anyway() {
         ..Setup::default()
     })
     .await;
-    sim.shared.require(&victim);
+    sim.hosts.require(&victim);
     sim.spawn_node(&victim);
-    eventually(20, "forced reboot and uncordon", || {
-        sim.shared.reboots() == [victim.clone()] && !sim.unschedulable(&victim)
-    })
+    eventually(
+        Duration::from_secs(20),
+        "forced reboot and uncordon",
+        || sim.hosts.reboots() == [victim.clone()] && !sim.unschedulable(&victim),
+    )
     .await;
     assert!(
         sim.metrics(&victim)
@@ -749,7 +670,7 @@ async fn holder_crash(lock_ttl: Duration, delete_holder: bool) {
         ..Setup::default()
     })
     .await;
-    sim.shared.require(&victim);
+    sim.hosts.require(&victim);
     sim.spawn_node(&victim);
     let mut held = false;
     for _ in 0..250 {
@@ -766,18 +687,18 @@ async fn holder_crash(lock_ttl: Duration, delete_holder: bool) {
     assert!(held, "victim took the lock and cordoned");
     sim.kill(&victim);
     let other = sim.nodes().into_iter().find(|n| *n != victim).unwrap();
-    sim.shared.require(&other);
+    sim.hosts.require(&other);
     sim.spawn_node(&other);
     if delete_holder {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(sim.shared.reboots().is_empty(), "lock ignored");
+        assert!(sim.hosts.reboots().is_empty(), "lock ignored");
         Api::<Node>::all(sim.client.clone())
             .delete(&victim, &DeleteParams::default())
             .await
             .unwrap();
     }
-    eventually(20, "the other node rebooted", || {
-        sim.shared.reboots() == [other.clone()] && !sim.unschedulable(&other)
+    eventually(Duration::from_secs(20), "the other node rebooted", || {
+        sim.hosts.reboots() == [other.clone()] && !sim.unschedulable(&other)
     })
     .await;
     sim.stop().await;
@@ -796,10 +717,10 @@ async fn holder_crash_mid_drain_freed_by_node_deletion() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentinel_errors_never_reboot() {
     let sim = Sim::start(builder(), Setup::default()).await;
-    sim.shared.require("node-0");
-    sim.shared.broken.lock().unwrap().insert("node-0".into());
+    sim.hosts.require("node-0");
+    sim.hosts.break_sentinel("node-0");
     sim.spawn_all();
-    eventually(10, "sentinel errors counted", || {
+    eventually(Duration::from_secs(10), "sentinel errors counted", || {
         sim.metrics("node-0")
             .lines()
             .any(|l| l.starts_with("kured_sentinel_errors_total ") && !l.ends_with(" 0"))
@@ -807,15 +728,17 @@ async fn sentinel_errors_never_reboot() {
     .await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(
-        sim.shared.reboots().is_empty(),
+        sim.hosts.reboots().is_empty(),
         "rebooted on a sentinel error"
     );
     assert!(!sim.unschedulable("node-0"));
     // Once the sentinel can tell again, the reboot goes ahead.
-    sim.shared.broken.lock().unwrap().clear();
-    eventually(20, "rebooted after the sentinel recovered", || {
-        sim.shared.reboots() == ["node-0"] && !sim.unschedulable("node-0")
-    })
+    sim.hosts.repair("node-0");
+    eventually(
+        Duration::from_secs(20),
+        "rebooted after the sentinel recovered",
+        || sim.hosts.reboots() == ["node-0"] && !sim.unschedulable("node-0"),
+    )
     .await;
     sim.stop().await;
 }
@@ -865,22 +788,24 @@ async fn firing_alert_blocks_until_resolved() {
         },
     )
     .await;
-    sim.shared.require("node-1");
+    sim.hosts.require("node-1");
     sim.spawn_all();
-    eventually(10, "blocked by the alert", || {
+    eventually(Duration::from_secs(10), "blocked by the alert", || {
         sim.metrics("node-1")
             .contains("kured_reboot_blocked{reason=\"prometheus_alert\"} 1")
     })
     .await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(
-        sim.shared.reboots().is_empty(),
+        sim.hosts.reboots().is_empty(),
         "rebooted during a firing alert"
     );
     firing.store(false, std::sync::atomic::Ordering::SeqCst);
-    eventually(20, "rebooted after the alert resolved", || {
-        sim.shared.reboots() == ["node-1"] && !sim.unschedulable("node-1")
-    })
+    eventually(
+        Duration::from_secs(20),
+        "rebooted after the alert resolved",
+        || sim.hosts.reboots() == ["node-1"] && !sim.unschedulable("node-1"),
+    )
     .await;
     sim.stop().await;
     server.abort();
@@ -893,29 +818,33 @@ async fn sigterm_mid_drain_keeps_the_lock_and_the_restart_completes() {
         ..Setup::default()
     })
     .await;
-    sim.shared.require(&victim);
+    sim.hosts.require(&victim);
     sim.spawn_node(&victim);
     let holds = |sim: &Sim| {
         sim.lock_value()
             .is_some_and(|v| v.contains(&format!("\"nodeID\":\"{victim}\"")))
     };
-    eventually(10, "victim cordoned and holding the lock", || {
-        sim.unschedulable(&victim) && holds(&sim)
-    })
+    eventually(
+        Duration::from_secs(10),
+        "victim cordoned and holding the lock",
+        || sim.unschedulable(&victim) && holds(&sim),
+    )
     .await;
     // SIGTERM: the agent stops at once, mid-drain …
     sim.stop().await;
     // … leaving the node cordoned only while it still holds the lock.
     assert!(sim.unschedulable(&victim) && holds(&sim));
     // The restarted agent (the reboot is no longer required) uncordons, then releases.
-    sim.shared.required.lock().unwrap().clear();
+    sim.hosts.clear(&victim);
     sim.spawn_node(&victim);
-    eventually(10, "uncordoned and released after the restart", || {
-        !sim.unschedulable(&victim) && lock_free(sim.lock_value().as_deref())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "uncordoned and released after the restart",
+        || !sim.unschedulable(&victim) && lock_free(sim.lock_value().as_deref()),
+    )
     .await;
     sim.stop().await;
-    assert!(sim.shared.reboots().is_empty());
+    assert!(sim.hosts.reboots().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -930,17 +859,19 @@ async fn rolling_reboot_with_the_lease_backend() {
     )
     .await;
     for n in sim.nodes() {
-        sim.shared.require(&n);
+        sim.hosts.require(&n);
     }
     sim.spawn_all();
     let nodes = sim.nodes();
-    eventually(30, "all nodes rebooted and uncordoned", || {
-        sim.shared.reboots().len() == nodes.len() && nodes.iter().all(|n| !sim.unschedulable(n))
-    })
+    eventually(
+        Duration::from_secs(30),
+        "all nodes rebooted and uncordoned",
+        || sim.hosts.reboots().len() == nodes.len() && nodes.iter().all(|n| !sim.unschedulable(n)),
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     sim.stop().await;
-    assert_eq!(sim.shared.reboots().len(), nodes.len());
+    assert_eq!(sim.hosts.reboots().len(), nodes.len());
     let max = sim.max_cordoned();
     assert!(
         (1..=2).contains(&max),

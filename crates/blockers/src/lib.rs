@@ -71,6 +71,7 @@ mod opt_out;
 mod pods;
 mod prometheus;
 mod reason;
+mod spec;
 
 use async_trait::async_trait;
 
@@ -84,6 +85,7 @@ pub use reason::{BlockReason, MetadataKind, PodMatch};
 pub use regex;
 /// The `reqwest` crate of [`PrometheusBlocker::with_client`] and [`BlockerError`].
 pub use reqwest;
+pub use spec::BlockerSpec;
 
 /// A reason not to reboot a node now.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use blockers::{
-    BlockReason, BlockerError, CompositeBlocker, DEFAULT_OPT_OUT_KEY, MetadataKind, OptOutBlocker,
+    BlockReason, BlockerError, BlockerSpec, CompositeBlocker, DEFAULT_OPT_OUT_KEY, MetadataKind, OptOutBlocker,
     OptOutSource, PodBlocker, PodMatch, RebootBlocker, check_or_block,
 };
 use k8s_openapi::api::core::v1::Node;
@@ -460,4 +460,48 @@ async fn composite_reports_pods_and_opt_out_together() {
         reason.reasons()[0],
         BlockReason::Pods(vec![matched("app=db", &["b/db-1"])])
     );
+}
+
+#[tokio::test]
+async fn a_spec_builds_what_it_names_in_order_and_refuses_bad_parts() {
+    let cluster = cluster().await;
+    let client = cluster.client().unwrap();
+    let nodes: Api<Node> = Api::all(client.clone());
+    set_metadata(
+        &nodes,
+        "node-0",
+        "annotations",
+        DEFAULT_OPT_OUT_KEY,
+        Some("yes"),
+    )
+    .await;
+    assert!(BlockerSpec::default().build(&client).unwrap().is_empty());
+    let spec = BlockerSpec {
+        prometheus: None,
+        pod_selectors: vec!["app=db".into()],
+        opt_out_key: Some(DEFAULT_OPT_OUT_KEY.into()),
+    };
+    let built = spec.build(&client).unwrap();
+    assert_eq!(built.len(), 2);
+    let reason = built.check("node-0").await.unwrap().unwrap();
+    assert_eq!(
+        reason.reasons(),
+        [
+            BlockReason::Pods(vec![matched("app=db", &["a/db-0"])]),
+            // Label or annotation, as kured-rs's --opt-out-key.
+            BlockReason::OptOut {
+                kind: MetadataKind::Annotation,
+                key: DEFAULT_OPT_OUT_KEY.into(),
+                value: "yes".into()
+            },
+        ]
+    );
+    let empty_selector = BlockerSpec {
+        pod_selectors: vec![" ".into()],
+        ..BlockerSpec::default()
+    };
+    assert!(matches!(
+        empty_selector.build(&client),
+        Err(BlockerError::Config(_))
+    ));
 }

@@ -17,12 +17,13 @@ use crate::api::{EvictResponse, KubePodApi, PdbState, PodApi, PodEvent};
 use crate::error::{
     DrainError, EvictionFailure, PendingPod, PendingState, humanize, kube_error_is_retryable,
 };
-use crate::retry::RetryPolicy;
+use crate::retry::DEFAULT_RETRY;
 use crate::select::{
     DaemonSetLookup, SelectionOptions, SkipReason, daemonset_owner, deleted_long_ago,
     deletion_timestamp, is_finished, select_pods, selector_matches,
 };
 use crate::types::PodRef;
+use backoff::Backoff;
 
 /// Drain options; the defaults are kured's (`--drain-grace-period=-1`, `--drain-timeout=0`,
 /// `--skip-wait-for-delete-timeout=0`, no pod selector, and kured's fixed `--force`,
@@ -47,7 +48,7 @@ pub struct DrainOptions {
     /// At most this many eviction/delete requests in flight at once (at least 1).
     pub max_in_flight: usize,
     /// Backoff for 429 (PDB or throttling), 5xx and transport errors.
-    pub retry: RetryPolicy,
+    pub retry: Backoff,
     /// Beyond kured (#303): delete (not evict) a pod that a PodDisruptionBudget has kept
     /// blocking for this long. `None` (the default) = never bypass a PDB.
     pub pdb_delete_fallback_after: Option<Duration>,
@@ -67,7 +68,7 @@ impl Default for DrainOptions {
             ignore_daemonsets: true,
             force: true,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            retry: RetryPolicy::default(),
+            retry: DEFAULT_RETRY,
             pdb_delete_fallback_after: None,
         }
     }
@@ -521,7 +522,7 @@ impl<A: PodApi + 'static> Drainer for DrainEngine<A> {
 const CALL_RETRIES: u32 = 5;
 
 /// Calls `f`, retrying transient failures (transport, 429, 5xx) a few times with backoff.
-async fn with_retries<T, F, Fut>(retry: RetryPolicy, mut f: F) -> Result<T, kube::Error>
+async fn with_retries<T, F, Fut>(retry: Backoff, mut f: F) -> Result<T, kube::Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, kube::Error>>,
@@ -563,7 +564,7 @@ async fn watch_node<A: PodApi + ?Sized>(
     node: String,
     mut rv: String,
     tx: mpsc::UnboundedSender<WatchMsg>,
-    retry: RetryPolicy,
+    retry: Backoff,
 ) {
     let mut failures = 0u32;
     loop {
@@ -804,7 +805,7 @@ impl PdbWaiters {
 }
 
 /// Feeds PDB changes to the waiters until aborted or forbidden.
-async fn watch_pdbs<A: PodApi + ?Sized>(api: Arc<A>, waiters: Arc<PdbWaiters>, retry: RetryPolicy) {
+async fn watch_pdbs<A: PodApi + ?Sized>(api: Arc<A>, waiters: Arc<PdbWaiters>, retry: Backoff) {
     let mut failures = 0u32;
     loop {
         match api.watch_pdbs().await {
@@ -843,7 +844,7 @@ struct TaskCtx<A: PodApi + ?Sized> {
     api: Arc<A>,
     permits: Semaphore,
     grace: Option<i64>,
-    retry: RetryPolicy,
+    retry: Backoff,
     fallback: Option<Duration>,
     events: Option<EventSink>,
     /// The last refusal message per uid (for the timeout error).

@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::*;
 use crate::api::{MockPodApi, PdbEventStream, PodEventStream, PodList};
+use backoff::Jitter;
 
 type Tx = UnboundedSender<Result<PodEvent, kube::Error>>;
 
@@ -46,10 +47,8 @@ fn pdb_429() -> EvictResponse {
 
 fn fast_options() -> DrainOptions {
     DrainOptions {
-        retry: RetryPolicy {
-            initial: Duration::from_millis(2),
-            max: Duration::from_millis(10),
-        },
+        retry: Backoff::new(Duration::from_millis(2), Duration::from_millis(10))
+            .jitter(Jitter::Equal),
         ..DrainOptions::default()
     }
 }
@@ -659,10 +658,7 @@ async fn a_pdb_that_allows_disruptions_again_wakes_the_blocked_eviction() {
     });
     // Backoff alone would wait at least 10 s before the second attempt.
     let options = DrainOptions {
-        retry: RetryPolicy {
-            initial: Duration::from_secs(20),
-            max: Duration::from_secs(30),
-        },
+        retry: Backoff::new(Duration::from_secs(20), Duration::from_secs(30)).jitter(Jitter::Equal),
         ..DrainOptions::default()
     };
     let engine = DrainEngine::new(api, options);

@@ -97,6 +97,7 @@
 pub mod api;
 mod engine;
 mod error;
+mod label_selector;
 mod labels;
 mod node;
 mod retry;
@@ -106,6 +107,7 @@ mod types;
 #[cfg(any(test, feature = "mock"))]
 pub use api::MockPodApi;
 pub use api::{EvictResponse, KubePodApi, PodApi, PodEvent, PodEventStream, PodList};
+pub use backoff::{Backoff, Jitter};
 #[cfg(any(test, feature = "mock"))]
 pub use engine::MockDrainer;
 pub use engine::{
@@ -114,11 +116,12 @@ pub use engine::{
 pub use error::{
     DrainError, EvictionFailure, LabelParseError, NodeOpsError, PendingPod, PendingState,
 };
+pub use label_selector::{SelectorError, check_label_selector};
 pub use labels::parse_labels;
 #[cfg(any(test, feature = "mock"))]
 pub use node::MockNodeOps;
-pub use node::{KubeNodeOps, NodeOps, PREFER_NO_SCHEDULE};
-pub use retry::RetryPolicy;
+pub use node::{KubeNodeOps, NodeOps, NodeState, PREFER_NO_SCHEDULE};
+pub use retry::DEFAULT_RETRY;
 pub use select::{Refusal, SkipReason};
 pub use types::PodRef;
 

@@ -1,4 +1,5 @@
-//! Node operations: cordon, taints, labels and annotations ([`NodeOps`], [`KubeNodeOps`]).
+//! The one seam that owns the Node: reading its state, cordon, taints, labels and annotations
+//! ([`NodeOps`], [`KubeNodeOps`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,10 +14,22 @@ use crate::error::{NodeOpsError, kube_error_code};
 /// The effect of the taint kured puts on a node it is about to reboot.
 pub const PREFER_NO_SCHEDULE: &str = "PreferNoSchedule";
 
-/// Everything the reboot loop does to a Node object.
+/// What the reboot loop needs to know about its Node before taking the lock.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeState {
+    /// `spec.unschedulable`: cordoned (by an admin, if we do not hold the lock).
+    pub unschedulable: bool,
+    /// `metadata.annotations`.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Everything the reboot loop reads from and does to a Node object.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait NodeOps: Send + Sync {
+    /// Reads the node's state (one `GET`).
+    async fn node_state(&self, node: &str) -> Result<NodeState, NodeOpsError>;
+
     /// Marks the node unschedulable. Returns whether it already was (an admin cordon the
     /// caller should leave in place after the reboot); nothing is written in that case.
     async fn cordon(&self, node: &str) -> Result<bool, NodeOpsError>;
@@ -227,6 +240,14 @@ fn null_map(keys: &[String]) -> Value {
 
 #[async_trait]
 impl NodeOps for KubeNodeOps {
+    async fn node_state(&self, node: &str) -> Result<NodeState, NodeOpsError> {
+        let n = self.get(node, "read").await?;
+        Ok(NodeState {
+            unschedulable: n.spec.and_then(|s| s.unschedulable).unwrap_or(false),
+            annotations: n.metadata.annotations.unwrap_or_default(),
+        })
+    }
+
     async fn cordon(&self, node: &str) -> Result<bool, NodeOpsError> {
         self.set_unschedulable(node, true).await
     }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use drain::api::eviction_body;
 use drain::{
-    DrainEngine, DrainError, DrainEvent, DrainOptions, Drainer, KubeNodeOps, NodeOps, PendingState,
-    PodRef, RetryPolicy,
+    Backoff, DrainEngine, DrainError, DrainEvent, DrainOptions, Drainer, Jitter, KubeNodeOps,
+    NodeOps, PendingState, PodRef,
 };
 use kube::api::{DeleteParams, EvictParams};
 use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec, RunningCluster};
@@ -21,8 +21,11 @@ use kubesim::faults::FaultConfig;
 use kubesim::resources::well_known::PODS;
 use kubesim::store::EventType;
 use serde_json::{Value, json};
+use testkit::eventually;
 
 const NODE: &str = "node-0";
+/// How long a condition may take to hold.
+const WAIT: Duration = Duration::from_secs(30);
 
 fn is_ready(p: &Value) -> bool {
     p["status"]["conditions"].as_array().is_some_and(|cs| {
@@ -43,17 +46,6 @@ fn pods_on(cluster: &RunningCluster, node: &str) -> Vec<Value> {
         .iter()
         .map(|p| (**p).clone())
         .collect()
-}
-
-async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn create_pod(cluster: &RunningCluster, pod: &Value) {
@@ -135,7 +127,7 @@ async fn scenario(extra_pdb: Option<PdbSpec>) -> RunningCluster {
     let mut failed = bare_pod("apps", "crashed", &json!({}));
     failed["status"] = json!({"phase": "Failed"});
     create_pod(&cluster, &failed);
-    eventually("every running pod on node-0 to be Ready", || {
+    eventually(WAIT, "every running pod on node-0 to be Ready", || {
         pods_on(&cluster, NODE).iter().all(|p| {
             matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed")) || is_ready(p)
         })
@@ -161,11 +153,8 @@ fn engine(cluster: &RunningCluster, options: DrainOptions) -> DrainEngine<drain:
     DrainEngine::for_config(cluster.kube_config(), options).unwrap()
 }
 
-fn quick_retry() -> RetryPolicy {
-    RetryPolicy {
-        initial: Duration::from_millis(50),
-        max: Duration::from_millis(500),
-    }
+fn quick_retry() -> Backoff {
+    Backoff::new(Duration::from_millis(50), Duration::from_millis(500)).jitter(Jitter::Equal)
 }
 
 /// The smallest number of healthy (Ready, not terminating) `web` pods at any point after

@@ -10,10 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kubesim::cluster::Cluster;
-use lock::{
-    AcquireOutcome, DaemonSetLock, DaemonSetLockConfig, LeaseLock, LeaseLockConfig, LockMetadata,
-    RebootLock,
-};
+use lock::{AcquireOutcome, Backend, LockConfig, LockMetadata, RebootLock};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -21,21 +18,11 @@ enum Mode {
     Poll(Duration),
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Backend {
-    DaemonSet,
-    Lease,
-}
-
 fn make_lock(backend: Backend, client: kube::Client) -> Arc<dyn RebootLock> {
-    match backend {
-        Backend::DaemonSet => Arc::new(
-            DaemonSetLock::new(client, DaemonSetLockConfig::default()).expect("valid config"),
-        ),
-        Backend::Lease => {
-            Arc::new(LeaseLock::new(client, LeaseLockConfig::default()).expect("valid config"))
-        }
-    }
+    LockConfig::default()
+        .backend(backend)
+        .build(client)
+        .expect("valid config")
 }
 
 /// Runs one queue of `waiters` and returns the release→acquire latencies.
@@ -132,7 +119,7 @@ async fn main() {
         }
     }
     println!("handoff latency, {waiters} waiters, release -> next acquire");
-    for backend in [Backend::DaemonSet, Backend::Lease] {
+    for backend in Backend::ALL {
         let watch = run(backend, Mode::Watch, waiters).await;
         let polled = run(backend, Mode::Poll(poll), waiters).await;
         let (wm, wmed, wmax) = summary(&watch);

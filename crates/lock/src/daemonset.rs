@@ -3,7 +3,7 @@
 //! Every change is a read-decide-write: GET the `DaemonSet`, decide with [`crate::decision`],
 //! then write carrying the read `metadata.resourceVersion`, which the API server treats as a
 //! precondition (409 if anyone wrote in between). A 409 or a transient error leads to a fresh
-//! read and a fresh decision after a jittered backoff, at most [`RetryPolicy::max_attempts`]
+//! read and a fresh decision after a jittered backoff, at most [`LockConfig::retry`](crate::LockConfig::retry)`.max_attempts`
 //! rounds; nothing is ever blindly overwritten.
 //!
 //! The write is a PUT of the object as read ([`WriteMethod::Update`], the default: Go kured's
@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use k8s_openapi::api::apps::v1::DaemonSet;
 use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
@@ -27,97 +27,20 @@ use kube::{Api, Client};
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::config::{Backend, LockConfig, WriteMethod};
 use crate::decision::{
-    self, AcquireDecision, LockPolicy, NodeDirectory, ReleaseDecision, gone_nodes, live_holders,
+    self, AcquireDecision, NodeDirectory, ReleaseDecision, gone_nodes, live_holders,
 };
 use crate::error::{LockError, is_conflict, kube_error_is_retryable};
 use crate::format::{LockMetadata, LockRecord, LockValue};
 use crate::nodes::{CachedNodeDirectory, KubeNodeDirectory};
-use crate::retry::{Attempts, RetryPolicy};
+use crate::retry::Attempts;
 use crate::watch::{Cached, ChangeTracker, Observed, SlotView, spawn_watcher};
 use crate::{AcquireOutcome, RebootLock};
 
 /// How long an acquire that lost a write race waits for the watch to bring the winner's
 /// write before it reads the object instead.
 const CACHE_CATCH_UP: Duration = Duration::from_millis(500);
-
-/// kured's default lock annotation (`--lock-annotation`).
-pub const DEFAULT_ANNOTATION: &str = "weave.works/kured-node-lock";
-
-/// Where the lock lives and how it behaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DaemonSetLockConfig {
-    /// `--ds-namespace` (default `kube-system`).
-    pub namespace: String,
-    /// `--ds-name` (default `kured`).
-    pub name: String,
-    /// `--lock-annotation` (default [`DEFAULT_ANNOTATION`]).
-    pub annotation: String,
-    /// `--concurrency` and `--lock-ttl`.
-    pub policy: LockPolicy,
-    /// `--lock-release-delay`: how long `release` sleeps before releasing.
-    pub release_delay: Duration,
-    /// Retries after conflicts and transient errors.
-    pub retry: RetryPolicy,
-    /// How the annotation is written.
-    pub write_method: WriteMethod,
-    /// How long a "this holder's node exists" answer is reused before asking again (zero =
-    /// always ask). Bounds the Node GETs of many blocked waiters; delays the detection of a
-    /// deleted holder by at most this much.
-    pub node_cache: Duration,
-}
-
-/// How the `DaemonSet` backend writes the annotation (both with the read resourceVersion as a
-/// precondition).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum WriteMethod {
-    /// PUT the object as read, with the new annotation (RBAC verb `update`, as Go kured).
-    #[default]
-    Update,
-    /// JSON merge patch of the annotation and `metadata.resourceVersion` (RBAC verb `patch`).
-    MergePatch,
-}
-
-impl Default for DaemonSetLockConfig {
-    fn default() -> Self {
-        Self {
-            namespace: "kube-system".into(),
-            name: "kured".into(),
-            annotation: DEFAULT_ANNOTATION.into(),
-            policy: LockPolicy::default(),
-            release_delay: Duration::ZERO,
-            retry: RetryPolicy::default(),
-            write_method: WriteMethod::default(),
-            node_cache: crate::nodes::DEFAULT_NODE_CACHE,
-        }
-    }
-}
-
-impl DaemonSetLockConfig {
-    /// Sets the concurrency (`--concurrency`).
-    pub fn concurrency(mut self, concurrency: u32) -> Self {
-        self.policy.concurrency = concurrency;
-        self
-    }
-
-    /// Sets the configured TTL (`--lock-ttl`; zero = unset).
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.policy.ttl = SignedDuration::try_from(ttl).unwrap_or(SignedDuration::MAX);
-        self
-    }
-
-    /// Sets the release delay (`--lock-release-delay`).
-    pub fn release_delay(mut self, delay: Duration) -> Self {
-        self.release_delay = delay;
-        self
-    }
-
-    /// Sets how long a positive node-existence answer is reused.
-    pub fn node_cache(mut self, ttl: Duration) -> Self {
-        self.node_cache = ttl;
-        self
-    }
-}
 
 /// The DaemonSet-annotation lock. Cheap to clone; clones share the watch.
 #[derive(Clone)]
@@ -129,7 +52,7 @@ struct Inner {
     /// Untyped, for the watch, reads and writes that keep every field.
     raw: Api<DynamicObject>,
     nodes: Arc<dyn NodeDirectory>,
-    config: DaemonSetLockConfig,
+    config: LockConfig,
     /// The watch and its cache of the `DaemonSet`.
     tracker: ChangeTracker<DynamicObject>,
     /// The last annotation text parsed and its value: waiters look at the cached object on
@@ -148,7 +71,7 @@ impl std::fmt::Debug for DaemonSetLock {
 impl DaemonSetLock {
     /// A lock on the `DaemonSet` `config.namespace/config.name`; stale holders are detected with
     /// [`KubeNodeDirectory`] on the same client.
-    pub fn new(client: Client, config: DaemonSetLockConfig) -> Result<Self, LockError> {
+    pub fn new(client: Client, config: LockConfig) -> Result<Self, LockError> {
         let nodes = Arc::new(KubeNodeDirectory::new(client.clone()));
         Self::with_node_directory(client, config, nodes)
     }
@@ -156,17 +79,14 @@ impl DaemonSetLock {
     /// As [`Self::new`] with another way to tell whether a holder's node still exists.
     pub fn with_node_directory(
         client: Client,
-        config: DaemonSetLockConfig,
+        config: LockConfig,
         nodes: Arc<dyn NodeDirectory>,
     ) -> Result<Self, LockError> {
-        if config.policy.concurrency == 0 {
-            return Err(LockError::Config("concurrency must be at least 1".into()));
-        }
-        if config.annotation.is_empty() || config.name.is_empty() {
-            return Err(LockError::Config(
-                "lock annotation and DaemonSet name must not be empty".into(),
-            ));
-        }
+        let config = LockConfig {
+            backend: Backend::Annotation,
+            ..config
+        };
+        config.validate()?;
         Ok(Self {
             inner: Arc::new(Inner {
                 raw: Api::namespaced_with(
@@ -183,7 +103,7 @@ impl DaemonSetLock {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &DaemonSetLockConfig {
+    pub fn config(&self) -> &LockConfig {
         &self.inner.config
     }
 
@@ -308,7 +228,7 @@ impl DaemonSetLock {
 
     /// Whether the watch's copy shows the lock full for `holder` with a holder whose node is
     /// gone (the slot is then free for `acquire`). No request while the holders are younger
-    /// than [`DaemonSetLockConfig::node_cache`] or known to exist; `false` without a current
+    /// than [`LockConfig::node_cache`] or known to exist; `false` without a current
     /// copy.
     async fn cached_holder_gone(&self, holder: &str) -> bool {
         let Some(Ok((value, _))) = self.read_cached() else {
@@ -533,11 +453,6 @@ impl RebootLock for DaemonSetLock {
     }
 
     async fn release(&self, holder: &str) -> Result<(), LockError> {
-        let delay = self.inner.config.release_delay;
-        if !delay.is_zero() {
-            tracing::info!(?delay, "waiting before releasing the reboot lock");
-            tokio::time::sleep(delay).await;
-        }
         self.try_release(holder).await
     }
 

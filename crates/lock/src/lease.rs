@@ -43,14 +43,14 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-use crate::daemonset::DEFAULT_ANNOTATION;
+use crate::config::{Backend, LockConfig};
 use crate::decision::{
     self, Displaced, LockPolicy, NodeDirectory, SlotDecision, gone_nodes, is_expired, record_state,
 };
 use crate::error::{LockError, is_conflict, kube_error_is_retryable};
 use crate::format::{LockMetadata, LockRecord};
 use crate::nodes::{CachedNodeDirectory, KubeNodeDirectory};
-use crate::retry::{Attempts, RetryPolicy};
+use crate::retry::Attempts;
 use crate::watch::{Cached, ChangeTracker, Observed, SlotView, WatchState, spawn_watcher};
 use crate::{AcquireOutcome, RebootLock};
 
@@ -62,72 +62,6 @@ const CACHE_CATCH_UP: Duration = Duration::from_millis(500);
 /// realistic earlier `--concurrency` left behind.
 const TRACKED_SLOTS: u32 = 64;
 
-/// Where the Leases live and how the lock behaves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeaseLockConfig {
-    /// Namespace of the Leases (default `kube-system`).
-    pub namespace: String,
-    /// Lease name prefix: slots are `<name>-0 … <name>-(c-1)` (default `kured`).
-    pub name: String,
-    /// Annotation holding the kured-format record (default [`DEFAULT_ANNOTATION`]).
-    pub annotation: String,
-    /// Concurrency (number of slots) and TTL.
-    pub policy: LockPolicy,
-    /// How long `release` sleeps before releasing.
-    pub release_delay: Duration,
-    /// Retries after conflicts and transient errors.
-    pub retry: RetryPolicy,
-    /// How long a "this holder's node exists" answer is reused (zero = always ask).
-    pub node_cache: Duration,
-}
-
-impl Default for LeaseLockConfig {
-    fn default() -> Self {
-        Self {
-            namespace: "kube-system".into(),
-            name: "kured".into(),
-            annotation: DEFAULT_ANNOTATION.into(),
-            policy: LockPolicy::default(),
-            release_delay: Duration::ZERO,
-            retry: RetryPolicy::default(),
-            node_cache: crate::nodes::DEFAULT_NODE_CACHE,
-        }
-    }
-}
-
-impl LeaseLockConfig {
-    /// Sets the concurrency (number of slots).
-    pub fn concurrency(mut self, concurrency: u32) -> Self {
-        self.policy.concurrency = concurrency;
-        self
-    }
-
-    /// Sets the configured TTL (zero = unset).
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.policy.ttl = SignedDuration::try_from(ttl).unwrap_or(SignedDuration::MAX);
-        self
-    }
-
-    /// Sets the release delay.
-    pub fn release_delay(mut self, delay: Duration) -> Self {
-        self.release_delay = delay;
-        self
-    }
-
-    /// Sets how long a positive node-existence answer is reused.
-    pub fn node_cache(mut self, ttl: Duration) -> Self {
-        self.node_cache = ttl;
-        self
-    }
-
-    /// The Lease names of the slots.
-    pub fn slot_names(&self) -> Vec<String> {
-        (0..self.policy.concurrency)
-            .map(|i| format!("{}-{i}", self.name))
-            .collect()
-    }
-}
-
 /// The Lease lock. Cheap to clone; clones share the watch.
 #[derive(Clone)]
 pub struct LeaseLock {
@@ -137,7 +71,7 @@ pub struct LeaseLock {
 struct Inner {
     api: Api<Lease>,
     nodes: Arc<dyn NodeDirectory>,
-    config: LeaseLockConfig,
+    config: LockConfig,
     /// The names of the slots the watch caches (`0 … max(c, TRACKED_SLOTS) − 1`).
     tracked: Vec<String>,
     /// The last LIST showed a slot Lease beyond `tracked` (or none was made yet): the cache
@@ -171,7 +105,7 @@ struct Slot {
 impl LeaseLock {
     /// A lock over Leases in `config.namespace`; stale holders are detected with
     /// [`KubeNodeDirectory`] on the same client.
-    pub fn new(client: Client, config: LeaseLockConfig) -> Result<Self, LockError> {
+    pub fn new(client: Client, config: LockConfig) -> Result<Self, LockError> {
         let nodes = Arc::new(KubeNodeDirectory::new(client.clone()));
         Self::with_node_directory(client, config, nodes)
     }
@@ -179,17 +113,14 @@ impl LeaseLock {
     /// As [`Self::new`] with another way to tell whether a holder's node still exists.
     pub fn with_node_directory(
         client: Client,
-        config: LeaseLockConfig,
+        config: LockConfig,
         nodes: Arc<dyn NodeDirectory>,
     ) -> Result<Self, LockError> {
-        if config.policy.concurrency == 0 {
-            return Err(LockError::Config("concurrency must be at least 1".into()));
-        }
-        if config.name.is_empty() || config.annotation.is_empty() {
-            return Err(LockError::Config(
-                "lease name and annotation must not be empty".into(),
-            ));
-        }
+        let config = LockConfig {
+            backend: Backend::Lease,
+            ..config
+        };
+        config.validate()?;
         let tracked: Vec<String> = (0..config.policy.concurrency.max(TRACKED_SLOTS))
             .map(|i| format!("{}-{i}", config.name))
             .collect();
@@ -206,7 +137,7 @@ impl LeaseLock {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &LeaseLockConfig {
+    pub fn config(&self) -> &LockConfig {
         &self.inner.config
     }
 
@@ -382,7 +313,7 @@ impl LeaseLock {
 
     /// Whether the watch's copy shows every slot taken for `holder` with a holder whose node
     /// is gone (a slot is then free for `acquire`). No request while the holders are younger
-    /// than [`LeaseLockConfig::node_cache`] or known to exist; `false` without a current copy.
+    /// than [`LockConfig::node_cache`] or known to exist; `false` without a current copy.
     async fn cached_holder_gone(&self, holder: &str) -> bool {
         let Some(slots) = self.slots_cached() else {
             return false;
@@ -704,11 +635,6 @@ impl RebootLock for LeaseLock {
     }
 
     async fn release(&self, holder: &str) -> Result<(), LockError> {
-        let delay = self.inner.config.release_delay;
-        if !delay.is_zero() {
-            tracing::info!(?delay, "waiting before releasing the reboot lock");
-            tokio::time::sleep(delay).await;
-        }
         let mut attempts = Attempts::new(self.inner.config.retry);
         let mut released_any = false;
         while attempts.next() {
@@ -814,15 +740,5 @@ mod tests {
         assert_eq!(lease_seconds(SignedDuration::from_secs(30)), Some(30));
         assert_eq!(lease_seconds(SignedDuration::from_millis(1500)), Some(2));
         assert_eq!(lease_seconds(SignedDuration::from_nanos(1)), Some(1));
-    }
-
-    #[test]
-    fn slot_names() {
-        let c = LeaseLockConfig {
-            name: "kured".into(),
-            ..LeaseLockConfig::default()
-        }
-        .concurrency(3);
-        assert_eq!(c.slot_names(), ["kured-0", "kured-1", "kured-2"]);
     }
 }

@@ -24,7 +24,7 @@
 //! use k8s_openapi::api::apps::v1::DaemonSet;
 //! use kube::Api;
 //! use kubesim::cluster::Cluster;
-//! use lock::{AcquireOutcome, DaemonSetLock, DaemonSetLockConfig, LockError, LockMetadata};
+//! use lock::{AcquireOutcome, DaemonSetLock, LockConfig, LockError, LockMetadata};
 //! use lock::RebootLock as _;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -32,7 +32,7 @@
 //! // Three nodes and kured's DaemonSet `kube-system/kured`, which carries the lock.
 //! let cluster = Cluster::builder().nodes(3).daemonset("kube-system", "kured").start().await?;
 //! let client = cluster.client()?;
-//! let lock = DaemonSetLock::new(client.clone(), DaemonSetLockConfig::default().concurrency(2))?;
+//! let lock = DaemonSetLock::new(client.clone(), LockConfig::default().concurrency(2))?;
 //! // What the holder found before touching its node (kured uncordons only if it was schedulable).
 //! let meta = LockMetadata { unschedulable: false };
 //!
@@ -55,7 +55,7 @@
 //! // node-2 (its own process in a cluster, so its own lock value here) waits on a watch of
 //! // the lock object, re-checking every 30 s at most, and gets the slot as soon as node-0
 //! // gives it back.
-//! let config = DaemonSetLockConfig::default().concurrency(2);
+//! let config = LockConfig::default().concurrency(2);
 //! let node2 = DaemonSetLock::new(cluster.client()?, config)?;
 //! let waiter = tokio::spawn(async move {
 //!     lock::acquire_waiting(&node2, "node-2", meta, Duration::from_secs(30)).await
@@ -74,6 +74,7 @@
 //! # }
 //! ```
 
+mod config;
 pub mod daemonset;
 pub mod decision;
 mod error;
@@ -85,13 +86,17 @@ mod watch;
 
 use async_trait::async_trait;
 
-pub use daemonset::{DEFAULT_ANNOTATION, DaemonSetLock, DaemonSetLockConfig, WriteMethod};
+pub use backoff::{Backoff, Jitter};
+pub use config::{
+    Backend, DEFAULT_ANNOTATION, DEFAULT_NAME, DEFAULT_NAMESPACE, LockConfig, WriteMethod,
+};
+pub use daemonset::DaemonSetLock;
 pub use decision::{LockPolicy, NodeDirectory};
 pub use error::LockError;
 pub use format::{LockMetadata, LockRecord, LockValue};
-pub use lease::{LeaseLock, LeaseLockConfig};
+pub use lease::LeaseLock;
 pub use nodes::{CachedNodeDirectory, KubeNodeDirectory};
-pub use retry::RetryPolicy;
+pub use retry::DEFAULT_RETRY;
 
 /// The result of an acquire attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +119,8 @@ pub trait RebootLock: Send + Sync {
         metadata: LockMetadata,
     ) -> Result<AcquireOutcome, LockError>;
 
-    /// Gives back `holder`'s slot (after the configured release delay). Releasing a lock the
+    /// Gives back `holder`'s slot at once (a release delay is the caller's: the agent's
+    /// `--lock-release-delay`). Releasing a lock the
     /// holder does not hold is [`LockError::NotHeld`], naming who holds it.
     async fn release(&self, holder: &str) -> Result<(), LockError>;
 

@@ -1,64 +1,33 @@
-//! Bounded retries with exponential backoff and full jitter.
+//! Bounded read-decide-write rounds, retried with [`Backoff`] (exponential, full jitter).
 
 use std::time::Duration;
 
+use backoff::Backoff;
+
 use crate::error::{LockError, is_conflict};
 
-/// How a backend retries a read-decide-write round after a 409 or a transient error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Rounds before giving up with [`crate::LockError::Contention`] (at least 1).
-    pub max_attempts: u32,
-    /// Backoff ceiling after the first failed round.
-    pub initial_backoff: Duration,
-    /// Largest backoff ceiling.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 10,
-            initial_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_secs(1),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The backoff ceiling after `failed` failed rounds (1-based): doubling, capped.
-    pub fn ceiling(&self, failed: u32) -> Duration {
-        let factor = 1u32 << failed.saturating_sub(1).min(16);
-        self.initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
-    }
-
-    /// Sleeps a uniformly random time in `0..=ceiling(failed)` (full jitter keeps contenders
-    /// that failed together from retrying together).
-    pub(crate) async fn backoff(&self, failed: u32) {
-        let ceiling = u64::try_from(self.ceiling(failed).as_micros()).unwrap_or(u64::MAX);
-        let pause = Duration::from_micros(fastrand::u64(0..=ceiling));
-        tokio::time::sleep(pause).await;
-    }
-}
+/// How a backend retries a read-decide-write round after a 409 or a transient error: 20 ms
+/// doubling up to 1 s, full jitter (contenders that failed together retry apart), 10 rounds
+/// before [`crate::LockError::Contention`].
+pub const DEFAULT_RETRY: Backoff =
+    Backoff::new(Duration::from_millis(20), Duration::from_secs(1)).max_attempts(10);
 
 /// Rounds made in a read-decide-write loop, and what to do after a failed one.
 pub(crate) struct Attempts {
-    retry: RetryPolicy,
+    retry: Backoff,
     /// Rounds started so far.
     pub(crate) made: u32,
 }
 
 impl Attempts {
-    pub(crate) fn new(retry: RetryPolicy) -> Self {
+    pub(crate) fn new(retry: Backoff) -> Self {
         Self { retry, made: 0 }
     }
 
     /// Counts a round; false once the budget is spent.
     pub(crate) fn next(&mut self) -> bool {
         self.made += 1;
-        self.made <= self.retry.max_attempts.max(1)
+        self.retry.allows(self.made)
     }
 
     /// After a failed round: back off and go again if the error is worth it, else return it
@@ -67,7 +36,7 @@ impl Attempts {
         if !error.is_retryable() {
             return Err(error);
         }
-        if self.made >= self.retry.max_attempts.max(1) {
+        if !self.retry.allows(self.made + 1) {
             return Err(match error {
                 LockError::Api(e) if is_conflict(&e) => LockError::Contention {
                     attempts: self.made,
@@ -76,7 +45,7 @@ impl Attempts {
             });
         }
         tracing::debug!(attempt = self.made, error = %error, "lock round failed; retrying");
-        self.retry.backoff(self.made).await;
+        self.retry.sleep(self.made, None).await;
         Ok(())
     }
 }
@@ -86,12 +55,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ceiling_doubles_and_caps() {
-        let p = RetryPolicy::default();
-        assert_eq!(p.ceiling(1), Duration::from_millis(20));
-        assert_eq!(p.ceiling(2), Duration::from_millis(40));
-        assert_eq!(p.ceiling(4), Duration::from_millis(160));
-        assert_eq!(p.ceiling(7), Duration::from_secs(1));
-        assert_eq!(p.ceiling(1000), Duration::from_secs(1));
+    fn the_default_retry_is_the_locks_historic_policy() {
+        assert_eq!(DEFAULT_RETRY.ceiling(1), Duration::from_millis(20));
+        assert_eq!(DEFAULT_RETRY.ceiling(2), Duration::from_millis(40));
+        assert_eq!(DEFAULT_RETRY.ceiling(4), Duration::from_millis(160));
+        assert_eq!(DEFAULT_RETRY.ceiling(7), Duration::from_secs(1));
+        assert_eq!(DEFAULT_RETRY.ceiling(1000), Duration::from_secs(1));
+        assert_eq!(DEFAULT_RETRY.jitter, backoff::Jitter::Full);
+        assert_eq!(DEFAULT_RETRY.max_attempts, Some(10));
     }
 }

@@ -109,20 +109,20 @@ async fn check(backend: Backend, c: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemonset_requests_per_handoff_do_not_grow_with_waiters() {
-    check(Backend::DaemonSet, 1).await;
+    check(Backend::DAEMONSET, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemonset_requests_per_handoff_concurrency_3() {
-    check(Backend::DaemonSet, 3).await;
+    check(Backend::DAEMONSET, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_patch_requests_per_handoff_do_not_grow_with_waiters() {
-    check(Backend::DaemonSetPatch, 1).await;
+    check(Backend::DAEMONSET_PATCH, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_requests_per_handoff_do_not_grow_with_waiters() {
-    check(Backend::Lease, 2).await;
+    check(Backend::LEASE, 2).await;
 }

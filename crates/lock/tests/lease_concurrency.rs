@@ -9,10 +9,11 @@ use std::time::Duration;
 use common::{NAME, NAMESPACE, acquired, client, cluster, delete_node, held_by, holder_names};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{Api, Client};
-use lock::{LeaseLock, LeaseLockConfig, LockError, RebootLock};
+use lock::{Backend, LeaseLock, LockConfig, LockError, RebootLock};
 
 fn lease_lock(client: Client, concurrency: u32, ttl: Duration) -> LeaseLock {
-    let config = LeaseLockConfig::default()
+    let config = LockConfig::default()
+        .backend(Backend::Lease)
         .concurrency(concurrency)
         .ttl(ttl)
         .node_cache(common::NODE_CACHE);

@@ -47,27 +47,27 @@ async fn check(r: Race) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemonset_race_concurrency_1() {
-    check(race(Backend::DaemonSet, 1, seed())).await;
+    check(race(Backend::DAEMONSET, 1, seed())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemonset_race_concurrency_3() {
-    check(race(Backend::DaemonSet, 3, seed())).await;
+    check(race(Backend::DAEMONSET, 3, seed())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemonset_merge_patch_race_concurrency_3() {
-    check(race(Backend::DaemonSetPatch, 3, seed())).await;
+    check(race(Backend::DAEMONSET_PATCH, 3, seed())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_race_concurrency_1() {
-    check(race(Backend::Lease, 1, seed())).await;
+    check(race(Backend::LEASE, 1, seed())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_race_concurrency_3() {
-    check(race(Backend::Lease, 3, seed())).await;
+    check(race(Backend::LEASE, 3, seed())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +79,7 @@ async fn random_seeds_loop() {
         .unwrap_or(10);
     for _ in 0..rounds {
         let seed = fastrand::u64(..);
-        for backend in [Backend::DaemonSet, Backend::DaemonSetPatch, Backend::Lease] {
+        for backend in [Backend::DAEMONSET, Backend::DAEMONSET_PATCH, Backend::LEASE] {
             for c in [1, 3] {
                 eprintln!("seed {seed}");
                 check(race(backend, c, seed)).await;

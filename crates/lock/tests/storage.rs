@@ -14,15 +14,14 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use lock::format::format_go_time;
 use lock::{
-    DEFAULT_ANNOTATION, DaemonSetLock, DaemonSetLockConfig, LockError, LockRecord, LockValue,
-    RebootLock,
+    DEFAULT_ANNOTATION, DaemonSetLock, LockConfig, LockError, LockRecord, LockValue, RebootLock,
 };
 
 #[tokio::test]
 async fn single_owner_annotation_is_kureds_exact_bytes() {
     let cluster = cluster(2).await;
     let c = client(&cluster);
-    let lock = Backend::DaemonSet.lock(c.clone(), 1, Duration::from_secs(90));
+    let lock = Backend::DAEMONSET.lock(c.clone(), 1, Duration::from_secs(90));
     let lock::AcquireOutcome::Acquired(record) = lock.acquire("node-0", meta(true)).await.unwrap()
     else {
         panic!("free lock");
@@ -56,7 +55,7 @@ async fn single_owner_annotation_is_kureds_exact_bytes() {
 async fn multi_owner_annotation_is_kureds_exact_bytes() {
     let cluster = cluster(3).await;
     let c = client(&cluster);
-    let lock = Backend::DaemonSet.lock(c.clone(), 3, Duration::ZERO);
+    let lock = Backend::DAEMONSET.lock(c.clone(), 3, Duration::ZERO);
     let a = acquired(lock.as_ref(), "node-0").await;
     let b = acquired(lock.as_ref(), "node-1").await;
     let rec = |r: &LockRecord| {
@@ -92,7 +91,7 @@ async fn value_written_by_go_kured_is_honoured_and_released_in_place() {
         r#"{{"nodeID":"node-2","metadata":{{"unschedulable":false}},"created":"{created}","TTL":0}}"#
     );
     set_annotation(&c, Some(&go)).await;
-    let lock = Backend::DaemonSet.lock(c.clone(), 1, Duration::ZERO);
+    let lock = Backend::DAEMONSET.lock(c.clone(), 1, Duration::ZERO);
     assert_eq!(held_by(lock.as_ref(), "node-0").await, ["node-2"]);
     assert_eq!(
         raw_annotation(&c).await.as_deref(),
@@ -117,9 +116,9 @@ async fn concurrency_change_keeps_the_single_holder() {
     // it; here the holder keeps its slot and the value is rewritten in the multi form.
     let cluster = cluster(3).await;
     let c = client(&cluster);
-    let one = Backend::DaemonSet.lock(c.clone(), 1, Duration::ZERO);
+    let one = Backend::DAEMONSET.lock(c.clone(), 1, Duration::ZERO);
     acquired(one.as_ref(), "node-0").await;
-    let three = Backend::DaemonSet.lock(c.clone(), 3, Duration::ZERO);
+    let three = Backend::DAEMONSET.lock(c.clone(), 3, Duration::ZERO);
     acquired(three.as_ref(), "node-1").await;
     let value = LockValue::parse(&raw_annotation(&c).await.unwrap()).unwrap();
     let LockValue::Multi { max_owners, locks } = value else {
@@ -135,7 +134,7 @@ async fn malformed_annotation_is_an_error_and_left_alone() {
     let cluster = cluster(2).await;
     let c = client(&cluster);
     set_annotation(&c, Some("locked by bob")).await;
-    let lock = Backend::DaemonSet.lock(c.clone(), 1, Duration::ZERO);
+    let lock = Backend::DAEMONSET.lock(c.clone(), 1, Duration::ZERO);
     let err = lock.acquire("node-0", meta(false)).await.unwrap_err();
     assert!(matches!(err, LockError::Format { .. }), "{err}");
     assert!(!err.is_retryable());
@@ -146,9 +145,9 @@ async fn malformed_annotation_is_an_error_and_left_alone() {
 #[tokio::test]
 async fn missing_daemonset_is_not_found() {
     let cluster = cluster(1).await;
-    let config = DaemonSetLockConfig {
+    let config = LockConfig {
         name: "no-such-ds".into(),
-        ..DaemonSetLockConfig::default()
+        ..LockConfig::default()
     };
     let lock = DaemonSetLock::new(client(&cluster), config).unwrap();
     let err = lock.acquire("node-0", meta(false)).await.unwrap_err();
@@ -163,10 +162,7 @@ async fn missing_daemonset_is_not_found() {
         "{err}"
     );
     assert!(matches!(
-        DaemonSetLock::new(
-            client(&cluster),
-            DaemonSetLockConfig::default().concurrency(0)
-        ),
+        DaemonSetLock::new(client(&cluster), LockConfig::default().concurrency(0)),
         Err(LockError::Config(_))
     ));
     cluster.shutdown().await;
@@ -176,7 +172,7 @@ async fn missing_daemonset_is_not_found() {
 async fn lease_slot_fields() {
     let cluster = cluster(3).await;
     let c = client(&cluster);
-    let lock = Backend::Lease.lock(c.clone(), 2, Duration::from_millis(90_500));
+    let lock = Backend::LEASE.lock(c.clone(), 2, Duration::from_millis(90_500));
     let first = acquired(lock.as_ref(), "node-0").await;
     let api: Api<Lease> = Api::namespaced(c.clone(), NAMESPACE);
     let lease = api.get(&format!("{NAME}-0")).await.unwrap();
@@ -253,7 +249,7 @@ async fn takeover_of_a_deleted_nodes_slot_is_logged_with_the_old_holder() {
         .finish();
     // Current-thread test runtime: the default subscriber covers the whole test.
     let _guard = tracing::subscriber::set_default(subscriber);
-    for backend in [Backend::DaemonSet, Backend::Lease] {
+    for backend in [Backend::DAEMONSET, Backend::LEASE] {
         let cluster = cluster(3).await;
         let c = client(&cluster);
         let lock = backend.lock(c.clone(), 1, Duration::ZERO);
@@ -297,7 +293,7 @@ async fn writes_keep_every_other_field_of_the_daemonset() {
     .await
     .unwrap();
     let before = raw.get(NAME).await.unwrap();
-    for backend in [Backend::DaemonSet, Backend::DaemonSetPatch] {
+    for backend in [Backend::DAEMONSET, Backend::DAEMONSET_PATCH] {
         let lock = backend.lock(c.clone(), 1, Duration::ZERO);
         acquired(lock.as_ref(), "node-0").await;
         lock.release("node-0").await.unwrap();

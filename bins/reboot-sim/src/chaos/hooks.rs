@@ -6,17 +6,15 @@
 //! at that await without the call's effect: "holding the lock before the cordon" really has
 //! the lock and no cordon.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use agent::CancellationToken;
 use async_trait::async_trait;
-use drain::{DrainError, DrainReport, Drainer, NodeOps, NodeOpsError};
-use kubesim::cluster::RunningCluster;
+use drain::{DrainError, DrainReport, Drainer, NodeOps, NodeOpsError, NodeState};
 use lock::{AcquireOutcome, LockError, LockMetadata, LockRecord, RebootLock};
-use sentinel::{RebootError, RebootSentinel, Rebooter, SentinelError};
 
 use super::plan::KillPoint;
 
@@ -85,6 +83,13 @@ impl NodeCtl {
         self.reboots.load(Ordering::SeqCst) > 0
     }
 
+    /// The host rebooted: counts it, and the reboot outranks any other reason this agent was
+    /// ending for.
+    pub(crate) fn on_reboot(&self) {
+        self.reboots.fetch_add(1, Ordering::SeqCst);
+        *guard(&self.exit) = Some(Exit::Rebooted);
+    }
+
     fn pending_point(&self) -> Option<KillPoint> {
         guard(&self.kill).map(|k| k.point)
     }
@@ -138,6 +143,10 @@ pub(crate) struct HookedNodes {
 
 #[async_trait]
 impl NodeOps for HookedNodes {
+    async fn node_state(&self, node: &str) -> Result<NodeState, NodeOpsError> {
+        self.inner.node_state(node).await
+    }
+
     async fn cordon(&self, node: &str) -> Result<bool, NodeOpsError> {
         if self.ctl.fire(KillPoint::BeforeCordon, &self.token) {
             return park().await;
@@ -267,43 +276,5 @@ impl RebootLock for HookedLock {
 
     async fn wait_for_slot(&self, holder: &str) -> Result<(), LockError> {
         self.inner.wait_for_slot(holder).await
-    }
-}
-
-/// "Reboot required" until the node's reboot.
-pub(crate) struct ChaosSentinel {
-    pub(crate) node: String,
-    pub(crate) required: Arc<Mutex<BTreeSet<String>>>,
-}
-
-#[async_trait]
-impl RebootSentinel for ChaosSentinel {
-    async fn reboot_required(&self) -> Result<bool, SentinelError> {
-        Ok(guard(&self.required).contains(&self.node))
-    }
-}
-
-/// Reboots the node in kubesim and ends the agent (its process dies with the host).
-pub(crate) struct ChaosRebooter {
-    pub(crate) ctl: Arc<NodeCtl>,
-    pub(crate) required: Arc<Mutex<BTreeSet<String>>>,
-    pub(crate) cluster: Arc<RunningCluster>,
-    pub(crate) down_for: Duration,
-    pub(crate) token: CancellationToken,
-}
-
-#[async_trait]
-impl Rebooter for ChaosRebooter {
-    async fn reboot(&self) -> Result<(), RebootError> {
-        let node = &self.ctl.name;
-        self.ctl.reboots.fetch_add(1, Ordering::SeqCst);
-        guard(&self.required).remove(node);
-        if let Err(e) = self.cluster.reboot_node(node, self.down_for) {
-            tracing::warn!(%node, "kubesim reboot failed: {e}");
-        }
-        // The reboot outranks any other reason this agent was ending for.
-        *guard(&self.ctl.exit) = Some(Exit::Rebooted);
-        self.token.cancel();
-        Ok(())
     }
 }

@@ -155,16 +155,6 @@ pub struct Rollout {
     pub concurrency: u32,
 }
 
-/// Which lock object the agents share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// kured's annotation on its `DaemonSet`.
-    Annotation,
-    /// `coordination.k8s.io` Leases.
-    Lease,
-}
-
 /// Everything a run will do.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -177,7 +167,7 @@ pub struct Plan {
     /// The agents' first `--concurrency`.
     pub concurrency: u32,
     /// The lock object.
-    pub backend: Backend,
+    pub backend: lock::Backend,
     /// Event-driven lock wait (`true`) or kured's polling.
     pub lock_wait: bool,
     /// The agents' check period.
@@ -213,9 +203,9 @@ impl Plan {
         let nodes = rng.usize(5..=8);
         let concurrency = rng.u32(1..=3);
         let backend = if rng.u8(0..4) == 0 {
-            Backend::Lease
+            lock::Backend::Lease
         } else {
-            Backend::Annotation
+            lock::Backend::Annotation
         };
         let faults = (0..rng.usize(1..=4))
             .map(|_| FaultWindow {
@@ -273,10 +263,11 @@ impl Plan {
             }) => Duration::from_secs(4),
             _ => Duration::ZERO,
         };
-        let manual_lock = (backend == Backend::Annotation && rng.f64() < 0.4).then(|| ManualLock {
-            at: ms(&mut rng, 200..=3_000),
-            hold: ms(&mut rng, 200..=1_200),
-        });
+        let manual_lock =
+            (backend == lock::Backend::Annotation && rng.f64() < 0.4).then(|| ManualLock {
+                at: ms(&mut rng, 200..=3_000),
+                hold: ms(&mut rng, 200..=1_200),
+            });
         let rollout = (rng.f64() < 0.5).then(|| {
             let mut c = rng.u32(1..=3);
             if c == concurrency {
@@ -390,7 +381,7 @@ mod tests {
             })
         )));
         assert!(plans.iter().any(|p| p.manual_lock.is_some()));
-        assert!(plans.iter().any(|p| p.backend == Backend::Lease));
+        assert!(plans.iter().any(|p| p.backend == lock::Backend::Lease));
         for p in &plans {
             assert!((5..=8).contains(&p.nodes));
             assert!(p.max_concurrency() >= p.concurrency && p.max_concurrency() <= 3);
@@ -405,7 +396,7 @@ mod tests {
             hit.dedup();
             assert_eq!(hit.len(), n);
             assert!(hit.iter().all(|i| *i < p.nodes));
-            assert!(!(p.manual_lock.is_some() && p.backend == Backend::Lease));
+            assert!(!(p.manual_lock.is_some() && p.backend == lock::Backend::Lease));
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agent::{Agent, CancellationToken, Config, Deps, LockWaitMode, Metrics, SystemClock};
+use agent::{Agent, CancellationToken, Config, Deps, LockWaitMode, Metrics, Parts};
 use anyhow::Context as _;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
@@ -26,12 +26,11 @@ use tokio::time::Instant;
 use crate::sim::{is_cordoned, is_ready};
 
 use super::RunOutcome;
-use super::hooks::{
-    ChaosRebooter, ChaosSentinel, Exit, HookedDrainer, HookedLock, HookedNodes, NodeCtl,
-    PlannedKill, guard,
-};
+use super::hooks::{Exit, HookedDrainer, HookedLock, HookedNodes, NodeCtl, PlannedKill, guard};
 use super::invariants::{self, Budget, Expectations, LockObject};
-use super::plan::{Backend, Plan, Recovery};
+use super::plan::{Plan, Recovery};
+use lock::Backend;
+use testkit::SimHosts;
 
 const MANUAL_LOCK: &str = r#"{"nodeID":"manual"}"#;
 
@@ -75,7 +74,8 @@ struct World {
     client: kube::Client,
     /// The operator's client (straight to kubesim).
     admin: kube::Client,
-    required: Arc<Mutex<BTreeSet<String>>>,
+    /// The hosts: which need a reboot.
+    hosts: Arc<SimHosts>,
     concurrency: AtomicU32,
     /// Nodes whose agent died for good, and when.
     dead: Mutex<BTreeMap<String, Instant>>,
@@ -97,60 +97,48 @@ impl World {
         c
     }
 
+    /// The agent's dependencies as kured-rs builds them (`agent::Deps::for_client`), the
+    /// Kubernetes-facing parts wrapped in the chaos hooks that kill the agent at planned points.
     fn deps(&self, ctl: &Arc<NodeCtl>, token: &CancellationToken) -> anyhow::Result<Deps> {
-        let client = self.client.clone();
-        let c = self.concurrency.load(Ordering::SeqCst);
-        let lock: Arc<dyn lock::RebootLock> = match self.plan.backend {
-            Backend::Annotation => Arc::new(lock::DaemonSetLock::new(
-                client.clone(),
-                lock::DaemonSetLockConfig::default()
-                    .concurrency(c)
-                    .ttl(self.plan.lock_ttl)
-                    .node_cache(self.plan.period),
-            )?),
-            Backend::Lease => Arc::new(lock::LeaseLock::new(
-                client.clone(),
-                lock::LeaseLockConfig::default()
-                    .concurrency(c)
-                    .ttl(self.plan.lock_ttl)
-                    .node_cache(self.plan.period),
-            )?),
-        };
-        let drainer =
-            drain::DrainEngine::for_client(client.clone(), drain::DrainOptions::default());
-        Ok(Deps {
-            nodes: Arc::new(HookedNodes {
-                inner: Arc::new(drain::KubeNodeOps::new(client.clone())),
-                ctl: ctl.clone(),
-                token: token.clone(),
-            }),
-            node_reader: Arc::new(agent::KubeNodeReader::new(client)),
-            drainer: Arc::new(HookedDrainer {
-                inner: Arc::new(drainer),
-                ctl: ctl.clone(),
-                token: token.clone(),
-            }),
-            lock: Arc::new(HookedLock {
-                inner: lock,
-                ctl: ctl.clone(),
-                token: token.clone(),
-            }),
-            sentinel: Arc::new(ChaosSentinel {
-                node: ctl.name.clone(),
-                required: self.required.clone(),
-            }),
-            rebooter: Arc::new(ChaosRebooter {
-                ctl: ctl.clone(),
-                required: self.required.clone(),
-                cluster: self.cluster.clone(),
-                down_for: self.plan.reboot_time,
-                token: token.clone(),
-            }),
-            blockers: Arc::new(blockers::CompositeBlocker::new()),
+        let hook = ctl.clone();
+        let rebooter = self
+            .hosts
+            .rebooter(
+                &ctl.name,
+                self.cluster.clone(),
+                self.plan.reboot_time,
+                token.clone(),
+            )
+            .on_reboot(move || hook.on_reboot());
+        let parts = Parts {
+            lock: lock::LockConfig::default()
+                .backend(self.plan.backend)
+                .concurrency(self.concurrency.load(Ordering::SeqCst))
+                .ttl(self.plan.lock_ttl)
+                .node_cache(self.plan.period),
+            drain: drain::DrainOptions::default(),
+            blockers: blockers::BlockerSpec::default(),
+            sentinel: Arc::new(self.hosts.sentinel(&ctl.name)),
+            rebooter: Arc::new(rebooter),
             notifications: None,
-            clock: Arc::new(SystemClock),
-            metrics: Metrics::new(),
-        })
+        };
+        let mut deps = Deps::for_client(&self.client, parts, Metrics::new())?;
+        deps.nodes = Arc::new(HookedNodes {
+            inner: deps.nodes,
+            ctl: ctl.clone(),
+            token: token.clone(),
+        });
+        deps.drainer = Arc::new(HookedDrainer {
+            inner: deps.drainer,
+            ctl: ctl.clone(),
+            token: token.clone(),
+        });
+        deps.lock = Arc::new(HookedLock {
+            inner: deps.lock,
+            ctl: ctl.clone(),
+            token: token.clone(),
+        });
+        Ok(deps)
     }
 
     fn node(&self, name: &str) -> Option<Arc<Value>> {
@@ -409,7 +397,13 @@ pub(crate) async fn run_seed(
         admin: cluster.client()?,
         cluster: cluster.clone(),
         client,
-        required: Arc::new(Mutex::new(names.iter().cloned().collect())),
+        hosts: {
+            let hosts = SimHosts::new();
+            for name in &names {
+                hosts.require(name);
+            }
+            hosts
+        },
         concurrency: AtomicU32::new(plan.concurrency),
         dead: Mutex::new(BTreeMap::new()),
     });

@@ -17,8 +17,8 @@ use kubesim::cluster::{Cluster, RunningCluster};
 use kubesim::faults::FaultConfig;
 use kubesim::resources::well_known::{DAEMONSETS, LEASES};
 use lock::{
-    AcquireOutcome, DEFAULT_ANNOTATION, DaemonSetLock, DaemonSetLockConfig, LeaseLock,
-    LeaseLockConfig, LockError, LockMetadata, LockRecord, LockValue, RebootLock, WriteMethod,
+    AcquireOutcome, DEFAULT_ANNOTATION, LockConfig, LockError, LockMetadata, LockRecord, LockValue,
+    RebootLock, WriteMethod,
 };
 use serde_json::{Value, json};
 
@@ -27,14 +27,29 @@ pub const NAME: &str = "kured";
 /// Node-existence answers are reused this long in tests (30 s by default).
 pub const NODE_CACHE: Duration = Duration::from_millis(200);
 
-/// Which backend a scenario runs against.
+/// Which backend (and, for the annotation, which write method) a scenario runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub struct Backend {
+    pub kind: lock::Backend,
+    pub write: WriteMethod,
+}
+
+impl Backend {
     /// The annotation, written with PUT (the default).
-    DaemonSet,
+    pub const DAEMONSET: Self = Self {
+        kind: lock::Backend::Annotation,
+        write: WriteMethod::Update,
+    };
     /// The annotation, written with a merge patch carrying the resourceVersion.
-    DaemonSetPatch,
-    Lease,
+    pub const DAEMONSET_PATCH: Self = Self {
+        kind: lock::Backend::Annotation,
+        write: WriteMethod::MergePatch,
+    };
+    /// One Lease per slot.
+    pub const LEASE: Self = Self {
+        kind: lock::Backend::Lease,
+        write: WriteMethod::Update,
+    };
 }
 
 /// A kubesim cluster with `nodes` nodes and kured's `DaemonSet`, controllers off (no status
@@ -69,45 +84,29 @@ pub fn client(cluster: &RunningCluster) -> Client {
 impl Backend {
     /// A lock of this backend on `client`.
     pub fn lock(self, client: Client, concurrency: u32, ttl: Duration) -> Arc<dyn RebootLock> {
-        self.lock_with_delay(client, concurrency, ttl, Duration::ZERO)
+        self.config(concurrency, ttl)
+            .build(client)
+            .expect("valid config")
     }
 
-    pub fn lock_with_delay(
-        self,
-        client: Client,
-        concurrency: u32,
-        ttl: Duration,
-        release_delay: Duration,
-    ) -> Arc<dyn RebootLock> {
-        match self {
-            Self::DaemonSet | Self::DaemonSetPatch => {
-                let mut config = DaemonSetLockConfig::default()
-                    .concurrency(concurrency)
-                    .ttl(ttl)
-                    .release_delay(release_delay)
-                    .node_cache(NODE_CACHE);
-                if self == Self::DaemonSetPatch {
-                    config.write_method = WriteMethod::MergePatch;
-                }
-                Arc::new(DaemonSetLock::new(client, config).expect("valid config"))
-            }
-            Self::Lease => {
-                let config = LeaseLockConfig::default()
-                    .concurrency(concurrency)
-                    .ttl(ttl)
-                    .release_delay(release_delay)
-                    .node_cache(NODE_CACHE);
-                Arc::new(LeaseLock::new(client, config).expect("valid config"))
-            }
+    /// The lock configuration of this backend.
+    pub fn config(self, concurrency: u32, ttl: Duration) -> LockConfig {
+        LockConfig {
+            write_method: self.write,
+            ..LockConfig::default()
         }
+        .backend(self.kind)
+        .concurrency(concurrency)
+        .ttl(ttl)
+        .node_cache(NODE_CACHE)
     }
 
     /// Writes `records` straight into the backing objects, as another writer (Go kured, an
     /// operator) would: the `DaemonSet` annotation in kured's format (single form when
     /// `concurrency == 1`), or one Lease per record.
     pub async fn plant(self, client: &Client, concurrency: u32, records: &[LockRecord]) {
-        match self {
-            Self::DaemonSet | Self::DaemonSetPatch => {
+        match self.kind {
+            lock::Backend::Annotation => {
                 let value = if concurrency == 1 {
                     assert_eq!(records.len(), 1, "single form holds one record");
                     LockValue::Single(records[0].clone())
@@ -119,7 +118,7 @@ impl Backend {
                 };
                 set_annotation(client, Some(&value.to_json())).await;
             }
-            Self::Lease => {
+            lock::Backend::Lease => {
                 for (i, record) in records.iter().enumerate() {
                     put_lease(client, i, record).await;
                 }
@@ -130,11 +129,11 @@ impl Backend {
     /// Plants kured's manual lock: `{"nodeID":"manual"}` on the `DaemonSet`; a Lease held by
     /// `manual` without any time in every slot for the Lease backend.
     pub async fn plant_manual(self, client: &Client, concurrency: u32) {
-        match self {
-            Self::DaemonSet | Self::DaemonSetPatch => {
+        match self.kind {
+            lock::Backend::Annotation => {
                 set_annotation(client, Some(r#"{"nodeID":"manual"}"#)).await;
             }
-            Self::Lease => {
+            lock::Backend::Lease => {
                 let api: Api<Lease> = Api::namespaced(client.clone(), NAMESPACE);
                 for i in 0..concurrency {
                     let lease = json!({
@@ -460,8 +459,8 @@ fn check_history(cluster: &RunningCluster, race: Race) -> (usize, usize) {
     let c = race.concurrency as usize;
     let mut checked = 0;
     let mut max_holders = 0;
-    match race.backend {
-        Backend::DaemonSet | Backend::DaemonSetPatch => {
+    match race.backend.kind {
+        lock::Backend::Annotation => {
             for event in cluster.history() {
                 if event.resource.plural != DAEMONSETS.plural
                     || event.object["metadata"]["name"] != NAME
@@ -492,7 +491,7 @@ fn check_history(cluster: &RunningCluster, race: Race) -> (usize, usize) {
                 }
             }
         }
-        Backend::Lease => {
+        lock::Backend::Lease => {
             let mut slots: BTreeMap<String, String> = BTreeMap::new();
             for event in cluster.history() {
                 if event.resource.plural != LEASES.plural {

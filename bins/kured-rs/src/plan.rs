@@ -1,0 +1,271 @@
+//! The flags turned into a [`Plan`]: every part of the agent validated and built, except what
+//! needs the cluster client (the lock, the drain engine, the blockers that read the API, which
+//! `agent::Deps::for_client` builds from the plan's [`agent::Parts`]). Runs before any client
+//! is created, so bad input changes nothing.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use schedule::TimeWindow;
+
+use crate::cli::{Flags, RebootMethod};
+
+/// An invalid flag value: names the flag, printed as one line, exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagError {
+    /// The flag (without dashes).
+    pub flag: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for FlagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.message.starts_with(&format!("--{}", self.flag)) {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "--{}: {}", self.flag, self.message)
+        }
+    }
+}
+
+impl std::error::Error for FlagError {}
+
+fn err(flag: &'static str, message: impl fmt::Display) -> FlagError {
+    FlagError {
+        flag,
+        message: message.to_string(),
+    }
+}
+
+/// Everything the flags say, validated: the loop's configuration, the agent's parts and where
+/// `/metrics` is served.
+#[derive(Debug)]
+pub struct Plan {
+    /// The reboot loop's configuration.
+    pub config: agent::Config,
+    /// The lock, drain, blocker, host and notification parts.
+    pub parts: agent::Parts,
+    /// `--metrics-host` (empty: all interfaces).
+    pub metrics_host: String,
+    /// `--metrics-port`.
+    pub metrics_port: u16,
+}
+
+/// How long one notification may take.
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Plan {
+    /// Validates `flags` and builds every part that needs no cluster. The first bad value is
+    /// the error (in the order: node, window, labels, notifications, Prometheus, host).
+    pub fn from_flags(flags: &Flags) -> Result<Self, FlagError> {
+        let config = agent_config(flags)?;
+        let notifications = notifications(flags)?;
+        let blockers = blockers::BlockerSpec {
+            prometheus: prometheus(flags)?,
+            pod_selectors: flags.blocking_pod_selector.clone(),
+            opt_out_key: Some(flags.opt_out_key.clone()).filter(|k| !k.trim().is_empty()),
+        };
+        let (sentinel, rebooter) = host(flags)?;
+        let lock = lock::LockConfig {
+            namespace: flags.ds_namespace.clone(),
+            name: flags.ds_name.clone(),
+            annotation: flags.lock_annotation.clone(),
+            ..lock::LockConfig::default()
+        }
+        .backend(flags.lock_backend)
+        .concurrency(flags.concurrency)
+        .ttl(flags.lock_ttl);
+        let drain = drain::DrainOptions {
+            grace_period_seconds: flags.drain_grace_period,
+            timeout: flags.drain_timeout,
+            skip_wait_for_delete_timeout: Duration::from_secs(flags.skip_wait_for_delete_timeout),
+            pod_selector: flags.drain_pod_selector.clone(),
+            ..drain::DrainOptions::default()
+        };
+        Ok(Self {
+            config,
+            parts: agent::Parts {
+                lock,
+                drain,
+                blockers,
+                sentinel,
+                rebooter,
+                notifications,
+            },
+            metrics_host: flags.metrics_host.clone(),
+            metrics_port: flags.metrics_port,
+        })
+    }
+}
+
+/// The loop's configuration: node, period, window, delays, taint, annotations, labels.
+fn agent_config(flags: &Flags) -> Result<agent::Config, FlagError> {
+    if flags.node_id.trim().is_empty() {
+        return Err(err(
+            "node-id",
+            "is required (set KURED_NODE_ID from the pod's spec.nodeName)",
+        ));
+    }
+    let window = TimeWindow::parse(
+        &flags.reboot_days,
+        &flags.start_time,
+        &flags.end_time,
+        &flags.time_zone,
+    )
+    .map_err(|e| {
+        let flag = e.field().flag();
+        err(flag.trim_start_matches('-'), e)
+    })?;
+    let mut config = agent::Config::new(flags.node_id.clone());
+    config.pre_reboot_node_labels = drain::parse_labels(&flags.pre_reboot_node_labels)
+        .map_err(|e| err("pre-reboot-node-labels", e))?;
+    config.post_reboot_node_labels = drain::parse_labels(&flags.post_reboot_node_labels)
+        .map_err(|e| err("post-reboot-node-labels", e))?;
+    config.period = flags.period;
+    config.window = window;
+    config.force_reboot = flags.force_reboot;
+    config.drain_delay = flags.drain_delay;
+    config.reboot_delay = flags.reboot_delay;
+    config.lock_release_delay = flags.lock_release_delay;
+    config.prefer_no_schedule_taint =
+        Some(flags.prefer_no_schedule_taint.clone()).filter(|t| !t.trim().is_empty());
+    config.annotate_nodes = flags.annotate_nodes;
+    config.lock_wait = flags.lock_wait;
+    Ok(config)
+}
+
+/// The notifications (`None` without a URL): kured's templates and notify/Slack URLs.
+fn notifications(flags: &Flags) -> Result<Option<notify::Notifications>, FlagError> {
+    let templates = notify::MessageTemplates::new(
+        &flags.message_template_drain,
+        &flags.message_template_reboot,
+        &flags.message_template_uncordon,
+        notify::DEFAULT_BLOCKED,
+    )
+    .map_err(|e| err("message-template-drain", e))?;
+    let url_flag = if flags.notify_url.trim().is_empty() {
+        "slack-hook-url"
+    } else {
+        "notify-url"
+    };
+    let urls = notify::notify_urls_from_kured_flags(
+        &flags.notify_url,
+        &flags.slack_hook_url,
+        &flags.slack_username,
+        &flags.slack_channel,
+    )
+    .map_err(|e| err(url_flag, e))?;
+    if urls.trim().is_empty() {
+        return Ok(None);
+    }
+    let fanout = notify::FanOut::from_urls(&urls, NOTIFY_TIMEOUT).map_err(|e| err(url_flag, e))?;
+    Ok(Some(notify::Notifications::new(
+        Arc::new(fanout),
+        templates,
+    )))
+}
+
+/// The Prometheus alert blocker (`None` without `--prometheus-url`), with kured's filters.
+fn prometheus(flags: &Flags) -> Result<Option<blockers::PrometheusBlocker>, FlagError> {
+    if flags.prometheus_url.trim().is_empty() {
+        return Ok(None);
+    }
+    let filter = if flags.alert_filter_regexp.is_empty() {
+        None
+    } else {
+        Some(
+            blockers::regex::Regex::new(&flags.alert_filter_regexp)
+                .map_err(|e| err("alert-filter-regexp", e))?,
+        )
+    };
+    Ok(Some(
+        blockers::PrometheusBlocker::new(flags.prometheus_url.trim())
+            .map_err(|e| err("prometheus-url", e))?
+            .filter(filter)
+            .filter_match_only(flags.alert_filter_match_only)
+            .firing_only(flags.alert_firing_only),
+    ))
+}
+
+/// The host side: "is a reboot required?" and "reboot now".
+type Host = (
+    Arc<dyn sentinel::RebootSentinel>,
+    Arc<dyn sentinel::Rebooter>,
+);
+
+/// The host side: the sentinel (file or command) and the rebooter (command or signal).
+fn host(flags: &Flags) -> Result<Host, FlagError> {
+    let sentinel: Arc<dyn sentinel::RebootSentinel> =
+        if flags.reboot_sentinel_command.trim().is_empty() {
+            if flags.reboot_sentinel.trim().is_empty() {
+                return Err(err("reboot-sentinel", "must not be empty"));
+            }
+            Arc::new(sentinel::FileSentinel::new(&flags.reboot_sentinel))
+        } else {
+            Arc::new(
+                sentinel::CommandSentinel::parse(&flags.reboot_sentinel_command)
+                    .map_err(|e| err("reboot-sentinel-command", e))?,
+            )
+        };
+    let command = sentinel::CommandRebooter::parse(&flags.reboot_command)
+        .map_err(|e| err("reboot-command", e))?;
+    let rebooter: Arc<dyn sentinel::Rebooter> = match flags.reboot_method {
+        RebootMethod::Command => Arc::new(command),
+        RebootMethod::Signal => Arc::new(
+            sentinel::SignalRebooter::new(flags.reboot_signal, 1)
+                .map_err(|e| err("reboot-signal", e))?,
+        ),
+    };
+    Ok((sentinel, rebooter))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn plan(args: &[&str]) -> Result<Plan, FlagError> {
+        let mut full = vec!["kured-rs", "--node-id=n1"];
+        full.extend_from_slice(args);
+        Plan::from_flags(&Flags::try_parse_from(full).unwrap())
+    }
+
+    #[test]
+    fn defaults_are_valid_and_always_open() {
+        let p = plan(&[]).unwrap();
+        assert!(p.parts.notifications.is_none() && p.parts.blockers.prometheus.is_none());
+        assert!(p.config.window.contains(jiff::Timestamp::now()));
+        // The flags' defaults are the libraries' defaults.
+        let defaults = agent::Config::new("n1");
+        assert_eq!(p.config, defaults);
+        assert_eq!(p.parts.lock, lock::LockConfig::default());
+        assert_eq!(p.parts.drain, drain::DrainOptions::default());
+    }
+
+    #[test]
+    fn errors_name_the_flag() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--start-time=25:00"], "--start-time"),
+            (&["--end-time=x"], "--end-time"),
+            (&["--reboot-days=funday"], "--reboot-days"),
+            (&["--time-zone=Mars/Olympus"], "--time-zone"),
+            (&["--notify-url=nope://x"], "--notify-url"),
+            (
+                &["--slack-hook-url=https://hooks.slack.com/x"],
+                "--slack-hook-url",
+            ),
+            (&["--prometheus-url=::"], "--prometheus-url"),
+            (&["--reboot-command="], "--reboot-command"),
+        ];
+        for (args, flag) in cases {
+            let e = plan(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} accepted"));
+            assert!(e.to_string().starts_with(flag), "{args:?}: {e}");
+        }
+        let e = Plan::from_flags(&Flags::try_parse_from(["kured-rs"]).unwrap()).unwrap_err();
+        assert_eq!(e.flag, "node-id");
+    }
+}
