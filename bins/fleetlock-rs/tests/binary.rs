@@ -26,6 +26,37 @@ fn bad_input_exits_2_and_names_the_field() {
 }
 
 #[test]
+fn missing_kubernetes_credentials_exit_1_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--listen", "127.0.0.1:0", "--store", "kubernetes"],
+        vec![
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "memory",
+            "--kubernetes-nodes",
+            "true",
+        ],
+    ] {
+        let out = Command::new(BIN)
+            .args(&args)
+            .env("KUBECONFIG", dir.path().join("no-such-kubeconfig"))
+            .env("HOME", dir.path())
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("KUBERNETES_SERVICE_PORT")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("fleetlock-rs: kubernetes: no Kubernetes credentials"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
 fn serves_with_file_store_and_stops_on_sigterm() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();

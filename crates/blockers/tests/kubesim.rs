@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use blockers::{
-    BlockReason, BlockerError, BlockerSpec, CompositeBlocker, DEFAULT_OPT_OUT_KEY, MetadataKind, OptOutBlocker,
-    OptOutSource, PodBlocker, PodMatch, RebootBlocker, check_or_block,
+    BlockReason, BlockerError, BlockerSpec, CompositeBlocker, DEFAULT_OPT_OUT_KEY, MetadataKind,
+    OptOutBlocker, OptOutSource, PodBlocker, PodMatch, RebootBlocker, check_or_block,
 };
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, Patch, PatchParams};

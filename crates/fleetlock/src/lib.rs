@@ -25,7 +25,7 @@
 //!
 //! // One group, `default`, with 1 slot.
 //! let config = ServerConfig { store: StoreSpec::Memory, ..ServerConfig::default() };
-//! let store = fleetlock::open_store(&config.store).await?;
+//! let store = fleetlock::open_store(&config.store, None).await?;
 //! let app = Arc::new(FleetLock::new(config, store)?);
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let base = url::Url::parse(&format!("http://{}/", listener.local_addr()?))?;
@@ -56,8 +56,9 @@
 //! # }
 //! ```
 //!
-//! `serve` does the same from a `ServerConfig` alone (store, listen address, optional
-//! TLS from `TlsFiles`, tokens), as the `fleetlock-rs` binary does.
+//! `serve` does the same from a `ServerConfig` (store, listen address, optional TLS from
+//! `TlsFiles`, tokens), as the `fleetlock-rs` binary does; the binary builds one Kubernetes
+//! client and passes it in when the Lease store or node handling needs it.
 
 // FleetLock, Zincati and OpenMetrics are product names in prose, not code identifiers.
 #![allow(clippy::doc_markdown)]
@@ -87,7 +88,7 @@ pub use config::{ConfigError, FileConfig, ServerConfig, TlsFiles};
 pub use protocol::{ErrorBody, ErrorKind, LockRequest, ProtocolError};
 #[cfg(feature = "server")]
 pub use server::{
-    FleetLock, ServeError, Status, open_store, router, serve, serve_on, serve_tls_on,
+    FleetLock, KubeClient, ServeError, Status, open_store, router, serve, serve_on, serve_tls_on,
 };
 #[cfg(feature = "server")]
 pub use store::{LockStore, StoreError, StoreSpec};

@@ -443,6 +443,6 @@ async fn serve_rejects_invalid_config_naming_the_field() {
         ..config(&[("default", 1)])
     };
     c.default_slots = 0;
-    let err = fleetlock::serve(c, async {}).await.unwrap_err();
+    let err = fleetlock::serve(c, None, async {}).await.unwrap_err();
     assert!(err.to_string().contains("default_slots"), "{err}");
 }

@@ -82,7 +82,7 @@ async fn tokens_never_appear_in_logs_metrics_status_or_errors() {
     config.protocol_token = Some(protocol.clone());
     config.max_body_bytes = 1024;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(fleetlock::serve(config, async {
+    let server = tokio::spawn(fleetlock::serve(config, None, async {
         let _ = stopped.await;
     }));
 

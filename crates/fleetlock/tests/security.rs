@@ -100,7 +100,9 @@ impl Pki {
 async fn tls_server(files: &TlsFiles, http: reqwest::Client) -> common::TestServer {
     let tls = fleetlock::tls::server_config(files).unwrap();
     let c = config(&[("default", 1)]);
-    let store = fleetlock::open_store(&StoreSpec::Memory).await.unwrap();
+    let store = fleetlock::open_store(&StoreSpec::Memory, None)
+        .await
+        .unwrap();
     spawn_server(FleetLock::new(c, store).unwrap(), Some(tls), http).await
 }
 
@@ -226,7 +228,9 @@ async fn a_renewed_certificate_is_served_without_restart() {
     };
     let tls =
         fleetlock::tls::server_config_reloading_every(&files, std::time::Duration::ZERO).unwrap();
-    let store = fleetlock::open_store(&StoreSpec::Memory).await.unwrap();
+    let store = fleetlock::open_store(&StoreSpec::Memory, None)
+        .await
+        .unwrap();
     let app = FleetLock::new(config(&[("default", 1)]), store).unwrap();
     let server = spawn_server(app, Some(tls), pki.https(None)).await;
     let url = server.base().join("healthz").unwrap();
@@ -342,7 +346,7 @@ async fn serve_refuses_bad_tls_files_before_binding() {
         key: "/nonexistent/key.pem".into(),
         client_ca: None,
     });
-    match fleetlock::serve(c, async {}).await {
+    match fleetlock::serve(c, None, async {}).await {
         Err(ServeError::Config(e)) => assert_eq!(e.field, "tls_cert"),
         other => panic!("expected a config error, got {other:?}"),
     }

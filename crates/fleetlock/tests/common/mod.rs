@@ -113,7 +113,7 @@ pub async fn spawn_server(
 }
 
 pub async fn start(config: ServerConfig) -> TestServer {
-    let store = fleetlock::open_store(&config.store).await.unwrap();
+    let store = fleetlock::open_store(&config.store, None).await.unwrap();
     start_with(config, store).await
 }
 

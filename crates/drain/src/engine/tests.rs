@@ -14,9 +14,13 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
 
+use super::pdb::PdbWaiters;
 use super::*;
-use crate::api::{MockPodApi, PdbEventStream, PodEventStream, PodList};
-use backoff::Jitter;
+use crate::api::{
+    EvictResponse, MockPodApi, PdbEventStream, PdbState, PodEvent, PodEventStream, PodList,
+};
+use crate::error::PendingState;
+use backoff::{Backoff, Jitter};
 
 type Tx = UnboundedSender<Result<PodEvent, kube::Error>>;
 
@@ -92,6 +96,15 @@ fn notify(tx: &Tx, pod: &PodRef, after: After) {
         },
     };
     let _ = tx.unbounded_send(Ok(ev));
+}
+
+/// Lets `api` open one watch of the node's pods; returns the sender of its events.
+fn one_pod_watch(api: &mut MockPodApi) -> Tx {
+    let (tx, rx) = unbounded();
+    let mut rx = Some(rx);
+    api.expect_watch_pods_on_node()
+        .returning(move |_, _| Ok(rx.take().expect("one watch").boxed()));
+    tx
 }
 
 fn scripted(script: Script) -> Scripted {
@@ -402,10 +415,7 @@ async fn pod_selector_and_grace_period_are_passed_through() {
                 resource_version: "1".into(),
             })
         });
-    let (tx, rx) = unbounded();
-    let mut rx = Some(rx);
-    api.expect_watch_pods_on_node()
-        .returning(move |_, _| Ok(rx.take().expect("one watch").boxed()));
+    let tx = one_pod_watch(&mut api);
     api.expect_evict()
         .withf(|_, grace| *grace == Some(0))
         .times(1)
@@ -637,10 +647,7 @@ async fn a_pdb_that_allows_disruptions_again_wakes_the_blocked_eviction() {
             resource_version: "1".into(),
         })
     });
-    let (tx, rx) = unbounded();
-    let mut rx = Some(rx);
-    api.expect_watch_pods_on_node()
-        .returning(move |_, _| Ok(rx.take().expect("one watch").boxed()));
+    let tx = one_pod_watch(&mut api);
     let (pdb_tx, pdb_rx) = unbounded::<Result<PdbState, kube::Error>>();
     let mut pdb_rx = Some(pdb_rx);
     api.expect_watch_pdbs()

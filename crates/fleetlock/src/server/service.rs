@@ -1,0 +1,207 @@
+//! The FleetLock service: configuration, store, metrics and the optional node handler, with
+//! the lock operations behind the endpoints (`pre_reboot`, `steady_state`, `status`).
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ServeError;
+use crate::config::ServerConfig;
+#[cfg(feature = "kubernetes")]
+use crate::kube_nodes::{NodeError, NodeHandler, Preparation};
+use crate::metrics::Metrics;
+use crate::protocol::{ErrorKind, LockRequest, ProtocolError};
+use crate::semaphore::{self, AcquireError, Acquired, Released};
+use crate::store::{Holder, LockStore, StoreError};
+
+/// The FleetLock service: configuration, store and metrics shared by all handlers.
+#[derive(Debug)]
+pub struct FleetLock {
+    config: ServerConfig,
+    store: Arc<dyn LockStore>,
+    metrics: Metrics,
+    #[cfg(feature = "kubernetes")]
+    nodes: Option<Arc<dyn NodeHandler>>,
+}
+
+/// `GET /v1/status` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// Every configured or stored group.
+    pub groups: Vec<GroupStatus>,
+}
+
+/// One group in [`Status`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    /// Group name.
+    pub group: String,
+    /// Slots in effect (`None` for a stored group that is no longer configured).
+    pub slots: Option<u32>,
+    /// Holders, oldest first.
+    pub holders: Vec<Holder>,
+}
+
+impl FleetLock {
+    /// A service over `store`. Validates the configuration.
+    pub fn new(config: ServerConfig, store: Arc<dyn LockStore>) -> Result<Self, ServeError> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            store,
+            metrics: Metrics::new(),
+            #[cfg(feature = "kubernetes")]
+            nodes: None,
+        })
+    }
+
+    /// Enables Kubernetes node handling (cordon + drain before granting, uncordon after).
+    #[cfg(feature = "kubernetes")]
+    pub fn with_node_handler(mut self, nodes: Arc<dyn NodeHandler>) -> Self {
+        self.nodes = Some(nodes);
+        self
+    }
+
+    #[cfg(feature = "kubernetes")]
+    fn node_for(&self, id: &str) -> Result<Option<String>, ProtocolError> {
+        match &self.nodes {
+            None => Ok(None),
+            Some(h) => h.lookup(id).map_err(|e| node_error(&e)),
+        }
+    }
+
+    /// The configuration in effect.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The metrics (e.g. to hand the drain histogram to a node handler).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn LockStore> {
+        &self.store
+    }
+
+    fn slots(&self, group: &str) -> Result<u32, ProtocolError> {
+        self.config.slots_for(group).ok_or_else(|| {
+            ProtocolError::new(
+                ErrorKind::UnknownGroup,
+                format!("group {group:?} is not configured on this server"),
+            )
+        })
+    }
+
+    /// Runs `f`, answering [`ErrorKind::StoreUnavailable`] if it takes longer than the
+    /// configured request timeout.
+    pub(super) async fn bounded<T>(
+        &self,
+        f: impl Future<Output = Result<T, ProtocolError>>,
+    ) -> Result<T, ProtocolError> {
+        tokio::time::timeout(self.config.request_timeout, f)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProtocolError::new(
+                    ErrorKind::StoreUnavailable,
+                    format!(
+                        "lock store did not answer within {:?}",
+                        self.config.request_timeout
+                    ),
+                ))
+            })
+    }
+
+    /// The lock operation behind `POST /v1/pre-reboot`. In Kubernetes mode a node's slot is
+    /// only reported granted once the node is cordoned and drained.
+    pub async fn pre_reboot(&self, req: &LockRequest) -> Result<Acquired, ProtocolError> {
+        let p = &req.client_params;
+        let slots = self.slots(&p.group)?;
+        #[cfg(feature = "kubernetes")]
+        let node = self.node_for(&p.id)?;
+        self.bounded(async {
+            let acquired = semaphore::acquire(self.store.as_ref(), &p.group, &p.id, slots)
+                .await
+                .map_err(|e| match e {
+                    AcquireError::Full { .. } => {
+                        ProtocolError::new(ErrorKind::SemaphoreFull, e.to_string())
+                    }
+                    AcquireError::Store(e) => store_error(&e),
+                })?;
+            #[cfg(feature = "kubernetes")]
+            if let (Some(handler), Some(node)) = (&self.nodes, node) {
+                match handler.prepare(&p.id, &node).await {
+                    Ok(Preparation::Ready | Preparation::NotANode) => {}
+                    Ok(Preparation::Draining(msg)) => {
+                        return Err(ProtocolError::new(ErrorKind::DrainInProgress, msg));
+                    }
+                    Ok(Preparation::DrainFailed(msg)) => {
+                        return Err(ProtocolError::new(ErrorKind::DrainFailed, msg));
+                    }
+                    Err(e) => return Err(node_error(&e)),
+                }
+            }
+            Ok(acquired)
+        })
+        .await
+    }
+
+    /// The unlock operation behind `POST /v1/steady-state`.
+    pub async fn steady_state(&self, req: &LockRequest) -> Result<Released, ProtocolError> {
+        let p = &req.client_params;
+        self.slots(&p.group)?;
+        #[cfg(feature = "kubernetes")]
+        let node = self.node_for(&p.id)?;
+        self.bounded(async {
+            // Undo the node marks first: if that fails, the slot stays held and Zincati's
+            // retry finds everything as it was.
+            #[cfg(feature = "kubernetes")]
+            if let (Some(handler), Some(node)) = (&self.nodes, node) {
+                handler.finish(&node).await.map_err(|e| node_error(&e))?;
+            }
+            semaphore::release(self.store.as_ref(), &p.group, &p.id)
+                .await
+                .map_err(|e| store_error(&e))
+        })
+        .await
+    }
+
+    /// Who holds which slot.
+    pub async fn status(&self) -> Result<Status, StoreError> {
+        let mut names: BTreeSet<String> = self.config.groups.keys().cloned().collect();
+        names.extend(self.store.groups().await?);
+        let mut groups = Vec::with_capacity(names.len());
+        for group in names {
+            let state = self.store.get(&group).await?.state;
+            groups.push(GroupStatus {
+                slots: self.config.slots_for(&group),
+                holders: state.holders,
+                group,
+            });
+        }
+        Ok(Status { groups })
+    }
+}
+
+/// A store failure as the protocol answers it (logged: the operator needs to see it).
+pub(super) fn store_error(e: &StoreError) -> ProtocolError {
+    tracing::warn!(error = %e, "lock store failure");
+    ProtocolError::new(ErrorKind::StoreUnavailable, e.to_string())
+}
+
+/// A node-side refusal or failure as the protocol answers it.
+#[cfg(feature = "kubernetes")]
+fn node_error(e: &NodeError) -> ProtocolError {
+    match e {
+        NodeError::Ambiguous(_) => ProtocolError::new(ErrorKind::NodeAmbiguous, e.to_string()),
+        NodeError::PdbBlocked { .. } => ProtocolError::new(ErrorKind::PdbBlocked, e.to_string()),
+        NodeError::NotReady { .. } => ProtocolError::new(ErrorKind::NodeNotReady, e.to_string()),
+        NodeError::Api(_) => {
+            tracing::warn!(error = %e, "kubernetes failure");
+            ProtocolError::new(ErrorKind::KubernetesUnavailable, e.to_string())
+        }
+    }
+}
