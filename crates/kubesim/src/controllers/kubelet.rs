@@ -9,7 +9,7 @@
 //!   NotReady node wait for it to come back (their kubelet is down).
 //! - Pod garbage collection: a pod bound to a node that does not exist is force-deleted after
 //!   40 s (terminating ones after their shutdown time).
-//! - [`reboot_node`]: Ready → False, the node's pods lose `Ready`; after the downtime the pods'
+//! - A reboot ([`begin_reboot`], then [`finish_reboot`]): Ready → False, the node's pods lose `Ready`; after the downtime the pods'
 //!   containers restart (`restartCount + 1`, not Ready), the node gets a new
 //!   `status.nodeInfo.bootID` and Ready = True, and the pods become Ready after the start delay.
 //!
@@ -338,18 +338,6 @@ pub fn finish_reboot(store: &Store, node: &str) -> Result<(), ApiError> {
         });
     }
     set_node_ready(store, node, true, true)
-}
-
-/// A whole reboot: [`begin_reboot`], wait `down_for`, [`finish_reboot`]. The node is NotReady
-/// when the first poll of the returned future has returned.
-pub async fn reboot_node(
-    store: std::sync::Arc<Store>,
-    node: String,
-    down_for: Duration,
-) -> Result<(), ApiError> {
-    begin_reboot(&store, &node)?;
-    tokio::time::sleep(down_for).await;
-    finish_reboot(&store, &node)
 }
 
 /// The kubelet reconciler (see the module docs).

@@ -125,16 +125,6 @@ impl Controllers {
         Self { stop, tasks }
     }
 
-    /// How many controller tasks run.
-    pub fn len(&self) -> usize {
-        self.tasks.len()
-    }
-
-    /// Whether no controller runs.
-    pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
-    }
-
     /// Stops every controller and waits until their tasks have ended.
     pub async fn stop(mut self) {
         self.stop.send_replace(true);
