@@ -39,7 +39,6 @@ pub mod auth;
 pub mod cluster;
 mod controllers;
 mod deletion;
-mod discovery;
 pub mod errors;
 mod eviction;
 pub mod faults;

@@ -35,7 +35,7 @@
 //! - request bodies are JSON; `application/yaml` is accepted only when the body is JSON (a YAML
 //!   subset) — kubesim has no YAML parser.
 //!
-//! Modules: `routing` (paths and dispatch), `request_info` and `request` (what a request is),
+//! Modules: `routing` (paths and dispatch), `discovery` (version and API discovery documents), `request_info` and `request` (what a request is),
 //! `query` (query strings), `body` and `unknown_fields` (decoding writes), `normalize`, `write`
 //! (the shared update path), one module per verb (`get`, `list`, `create`, `update`,
 //! `patch_object`, `delete`, `evict`, `watch`), the list machinery (`list_source`, `snapshot`,
@@ -45,6 +45,7 @@ mod body;
 mod continue_token;
 mod create;
 mod delete;
+mod discovery;
 mod evict;
 mod get;
 mod list;

@@ -11,17 +11,8 @@ use crate::patch;
 /// The response for an API error: its HTTP status, the `Status` body, its extra headers.
 pub(crate) fn api_error_response(err: &ApiError) -> Response {
     let status = StatusCode::from_u16(err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::to_vec(&err.to_status()).unwrap_or_default();
-    let mut resp = (status, body).into_response();
+    let mut resp = json_response(status, &err.to_status());
     let headers = resp.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
     for (name, value) in &err.headers {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.append(*name, v);
@@ -33,6 +24,13 @@ pub(crate) fn api_error_response(err: &ApiError) -> Response {
 /// A JSON response with the real server's `Content-Type` and `Cache-Control`.
 pub(crate) fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response {
     let mut resp = (status, body).into_response();
+    set_json_headers(&mut resp);
+    resp
+}
+
+/// Sets the real server's `Content-Type: application/json` and
+/// `Cache-Control: no-cache, private` (also on streamed watch responses).
+pub(crate) fn set_json_headers(resp: &mut Response) {
     let headers = resp.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -42,7 +40,6 @@ pub(crate) fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, private"),
     );
-    resp
 }
 
 /// [`json_bytes_response`] of a JSON value.

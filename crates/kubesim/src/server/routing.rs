@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::create::create;
 use super::delete::{delete, delete_collection};
+use super::discovery;
 use super::evict::evict;
 use super::get::get;
 use super::list::list;
@@ -19,7 +20,6 @@ use super::request_info::{path_segments, request_info};
 use super::response::{api_error_response, result_response, text_response};
 use super::state::ServerState;
 use super::update::update;
-use crate::discovery;
 use crate::errors::ApiError;
 
 /// Largest request body accepted (the real server's limit is 3 MiB for most writes).

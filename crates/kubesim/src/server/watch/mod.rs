@@ -39,7 +39,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -47,7 +46,7 @@ use tokio::sync::watch as tokio_watch;
 use tokio::time::Instant;
 
 use super::query::ListQuery;
-use super::response::api_error_response;
+use super::response::{api_error_response, set_json_headers};
 use super::state::ServerState;
 use crate::errors::ApiError;
 use crate::resources::ResourceType;
@@ -494,15 +493,7 @@ pub fn watch_response_with(
         Some((Ok::<Bytes, std::convert::Infallible>(line), w))
     });
     let mut resp = Response::new(Body::from_stream(stream));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
+    set_json_headers(&mut resp);
     resp
 }
 
