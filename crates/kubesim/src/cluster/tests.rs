@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::controllers::{node_ready, pod_ready};
+use crate::resources::well_known::{DAEMONSETS, NAMESPACES, NODES, PDBS, PODS, REPLICASETS};
 
 #[test]
 fn seeded_store_is_in_steady_state() {
