@@ -1,11 +1,11 @@
 //! The HTTP API over the [`Store`](crate::store::Store): routing, discovery, CRUD, patch, watch,
-//! and the glue to [`crate::eviction`] and [`crate::deletion`].
+//! and the glue to the crate's `eviction` and `deletion` modules.
 //!
 //! Every request goes through one handler ([`router`]) that classifies the path (as
 //! kube-apiserver's `RequestInfoFactory` does, [`request_info`]), parses a resource request once
 //! into an `ApiRequest` (verb, type, namespace, name, subresource, query, headers, body) and
-//! dispatches it on verb and subresource to one handler module per verb. Behaviour follows the recorded
-//! kube-apiserver v1.36.2 responses in `shared/k8s-reference/` (see the README's "Facts"):
+//! dispatches it on verb and subresource to one handler module per verb. Behaviour follows the
+//! recorded kube-apiserver v1.36.2 responses in `shared/k8s-reference/` (see the README's "Facts"):
 //!
 //! - errors are `Status` objects (`response::api_error_response`);
 //! - lists carry `metadata.resourceVersion`, items without kind/apiVersion, `limit`/`continue`
@@ -35,8 +35,8 @@
 //! - request bodies are JSON; `application/yaml` is accepted only when the body is JSON (a YAML
 //!   subset) — kubesim has no YAML parser.
 //!
-//! Modules: `routing` (paths and dispatch), `discovery` (version and API discovery documents), `request_info` and `request` (what a request is),
-//! `query` (query strings), `body` and `unknown_fields` (decoding writes), `normalize`, `write`
+//! Modules: `routing` (paths and dispatch), `discovery` (version and API discovery documents),
+//! `request_info` and `request` (what a request is), `query` (query strings), `body` and `unknown_fields` (decoding writes), `normalize`, `write`
 //! (the shared update path), one module per verb (`get`, `list`, `create`, `update`,
 //! `patch_object`, `delete`, `evict`, `watch`), the list machinery (`list_source`, `snapshot`,
 //! `continue_token`, `list_options`, `selectors`, `list_item`) and `response`.
