@@ -12,7 +12,7 @@
 //!
 //! kubesim serves plain HTTP, and `kubectl` (client-go's clientcmd) sends no credentials to a
 //! non-TLS server: with authentication on, use kube-rs clients
-//! ([`crate::cluster::RunningCluster::client_with_token`]).
+//! (`RunningCluster::client_with_token`).
 //!
 //! ```
 //! use kubesim::auth::AuthConfig;

@@ -4,13 +4,18 @@
 //! The pieces:
 //! - [`store`]: objects, one global resourceVersion, the watch event log and write history;
 //! - [`server`]: the HTTP API (discovery, CRUD, patch, watch, eviction) over the store;
-//! - [`controllers`]: simulated kubelet, `ReplicaSet`/`Deployment`, `DaemonSet` and PDB controllers;
-//! - [`cluster`]: a builder that seeds a cluster and serves it on 127.0.0.1.
+//! - `controllers`: simulated kubelet, `ReplicaSet`/`Deployment`, `DaemonSet` and PDB controllers;
+//! - [`cluster`]: a builder that seeds a cluster and serves it on 127.0.0.1;
+//! - [`faults`] and [`auth`]: middlewares that inject API faults and check bearer tokens.
+//!
+//! What tests and users need is re-exported here ([`Cluster`], [`RunningCluster`],
+//! [`FaultConfig`], [`AuthConfig`], [`well_known`], …); the modules stay public as paths to the
+//! same items. [`patch`] and [`selector`] are public for property tests and fuzzing.
 //!
 //! ```
 //! use k8s_openapi::api::core::v1::Node;
 //! use kube::api::{Api, ListParams};
-//! use kubesim::cluster::Cluster;
+//! use kubesim::Cluster;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,23 +34,34 @@
 // size of `Result<_, ApiError>` does not matter here.
 #![allow(clippy::result_large_err)]
 
-pub mod admission;
+mod admission;
 pub mod auth;
 pub mod cluster;
-pub mod controllers;
-pub mod deletion;
-pub mod discovery;
+mod controllers;
+mod deletion;
 pub mod errors;
-pub mod eviction;
+mod eviction;
 pub mod faults;
 pub mod patch;
 pub mod resources;
 pub mod selector;
 pub mod server;
 pub mod store;
-pub mod table;
-pub mod validation;
-pub mod watch;
+mod table;
+mod validation;
+
+pub use auth::{AuthConfig, Rule, auth_layer};
+pub use cluster::{
+    Cluster, ClusterBuilder, ClusterError, IntOrPercent, PdbSpec, RunningCluster,
+    install_crypto_provider, matching_over_time,
+};
+pub use errors::ApiError;
+pub use faults::{FaultConfig, FaultStats, Faults, fault_layer};
+pub use patch::{json_patch, merge_patch, strategic_merge_patch};
+pub use resources::{ResourceType, well_known};
+pub use selector::{FieldSelector, LabelSelector};
+pub use server::{RequestInfo, ServerOptions, ServerState, active_watches, request_info, router};
+pub use store::{Event, EventType, Store, StoreConfig, object_key};
 
 /// The README's example, compiled as a doctest so it cannot rot.
 #[doc = include_str!("../README.md")]

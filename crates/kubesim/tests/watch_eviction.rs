@@ -10,10 +10,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use kubesim::active_watches;
 use kubesim::resources::well_known::{NODES, PDBS, PODS};
 use kubesim::server::{ServerOptions, ServerState, router};
 use kubesim::store::{Store, StoreConfig};
-use kubesim::watch::active_watches;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};

@@ -19,12 +19,13 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::config::ControllerConfig;
+use super::objects::{
+    ObjKey, controller_ref, generation, is_active, is_controlled_by, key_of, meta_str, pod_ready,
+};
+use super::reconciler::{Queue, Reconciler};
 use super::replicaset::{pod_skeleton, set_binding};
 use super::sched::{node_selector_matches, tolerates_node_taints};
-use super::{
-    ControllerConfig, ObjKey, Queue, Reconciler, controller_ref, generation, is_active,
-    is_controlled_by, key_of, meta_str, pod_ready,
-};
 use crate::admission::admit_create;
 use crate::deletion::{DeleteOptions, delete_object};
 use crate::resources::well_known::{DAEMONSETS, NODES, PODS};
@@ -97,7 +98,8 @@ pub fn daemonset_pod(ds: &Value, node: &str) -> Value {
     if !labels.is_object() {
         *labels = json!({});
     }
-    labels["controller-revision-hash"] = json!(super::template_hash(&ds["spec"]["template"]));
+    labels["controller-revision-hash"] =
+        json!(super::objects::template_hash(&ds["spec"]["template"]));
     labels["pod-template-generation"] = json!(generation(ds).max(1).to_string());
     let mut affinity = pod["spec"]["affinity"]
         .as_object()
@@ -165,7 +167,7 @@ impl Reconciler for DaemonSetController {
 
     fn on_event(&mut self, store: &Store, event: &Event, queue: &mut Queue<ObjKey>) {
         let obj = &event.object;
-        if super::same(event.resource, DAEMONSETS) {
+        if super::objects::same(event.resource, DAEMONSETS) {
             // Its own status writes and annotation changes (e.g. kured's lock) change nothing
             // it decides; reconciling them would cost a pass over every node per lock write.
             let relevant = match (&event.previous, event.kind) {
@@ -179,13 +181,13 @@ impl Reconciler for DaemonSetController {
             if relevant {
                 queue.dirty(key_of(obj));
             }
-        } else if super::same(event.resource, PODS) {
+        } else if super::objects::same(event.resource, PODS) {
             if let Some((kind, name, _)) = controller_ref(obj)
                 && kind == "DaemonSet"
             {
                 queue.dirty((meta_str(obj, "namespace").to_string(), name.to_string()));
             }
-        } else if super::same(event.resource, NODES) {
+        } else if super::objects::same(event.resource, NODES) {
             let relevant = match (&event.previous, event.kind) {
                 (Some(prev), EventType::Modified) => {
                     prev["metadata"]["labels"] != obj["metadata"]["labels"]
@@ -204,7 +206,7 @@ impl Reconciler for DaemonSetController {
         let Some(ds) = store.get(DAEMONSETS, ns, name) else {
             let (orphans, _) = store.list(PODS, Some(ns), |p| {
                 controller_ref(p).is_some_and(|(k, n, _)| k == "DaemonSet" && n == name)
-                    && !super::is_terminating(p)
+                    && !super::objects::is_terminating(p)
             });
             for p in &orphans {
                 let (pns, pname) = key_of(p);

@@ -9,7 +9,7 @@
 //!   NotReady node wait for it to come back (their kubelet is down).
 //! - Pod garbage collection: a pod bound to a node that does not exist is force-deleted after
 //!   40 s (terminating ones after their shutdown time).
-//! - [`reboot_node`]: Ready → False, the node's pods lose `Ready`; after the downtime the pods'
+//! - A reboot ([`begin_reboot`], then [`finish_reboot`]): Ready → False, the node's pods lose `Ready`; after the downtime the pods'
 //!   containers restart (`restartCount + 1`, not Ready), the node gets a new
 //!   `status.nodeInfo.bootID` and Ready = True, and the pods become Ready after the start delay.
 //!
@@ -26,10 +26,9 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use super::{
-    ControllerConfig, ObjKey, Queue, Reconciler, is_finished, is_terminating, node_ready, phase,
-    pod_ready, secs,
-};
+use super::config::ControllerConfig;
+use super::objects::{ObjKey, is_finished, is_terminating, node_ready, phase, pod_ready, secs};
+use super::reconciler::{Queue, Reconciler};
 use crate::deletion::{DeleteOptions, delete_object};
 use crate::errors::ApiError;
 use crate::resources::well_known::{NODES, PODS};
@@ -274,7 +273,7 @@ fn restarted_pod(pod: &Value) -> Value {
 
 fn pods_on_node(store: &Store, node: &str) -> Vec<ObjKey> {
     let (pods, _) = store.list(PODS, None, |p| p["spec"]["nodeName"].as_str() == Some(node));
-    pods.iter().map(|p| super::key_of(p)).collect()
+    pods.iter().map(|p| super::objects::key_of(p)).collect()
 }
 
 fn set_node_ready(store: &Store, name: &str, ready: bool, new_boot: bool) -> Result<(), ApiError> {
@@ -340,18 +339,6 @@ pub fn finish_reboot(store: &Store, node: &str) -> Result<(), ApiError> {
     set_node_ready(store, node, true, true)
 }
 
-/// A whole reboot: [`begin_reboot`], wait `down_for`, [`finish_reboot`]. The node is NotReady
-/// when the first poll of the returned future has returned.
-pub async fn reboot_node(
-    store: std::sync::Arc<Store>,
-    node: String,
-    down_for: Duration,
-) -> Result<(), ApiError> {
-    begin_reboot(&store, &node)?;
-    tokio::time::sleep(down_for).await;
-    finish_reboot(&store, &node)
-}
-
 /// The kubelet reconciler (see the module docs).
 pub(crate) struct Kubelet {
     start_delay: Duration,
@@ -401,13 +388,13 @@ impl Reconciler for Kubelet {
     fn resync(&mut self, store: &Store, queue: &mut Queue<ObjKey>) {
         let (pods, _) = store.list(PODS, None, needs_kubelet);
         for p in &pods {
-            queue.dirty(super::key_of(p));
+            queue.dirty(super::objects::key_of(p));
         }
     }
 
     fn on_event(&mut self, store: &Store, event: &Event, queue: &mut Queue<ObjKey>) {
-        if super::same(event.resource, PODS) {
-            let key = super::key_of(&event.object);
+        if super::objects::same(event.resource, PODS) {
+            let key = super::objects::key_of(&event.object);
             if event.kind == EventType::Deleted {
                 self.starting.remove(&key);
                 self.stopping.remove(&key);
@@ -415,7 +402,7 @@ impl Reconciler for Kubelet {
             } else if needs_kubelet(&event.object) {
                 queue.dirty(key);
             }
-        } else if super::same(event.resource, NODES) {
+        } else if super::objects::same(event.resource, NODES) {
             let changed = match (&event.previous, event.kind) {
                 (Some(prev), EventType::Modified) => {
                     node_ready(prev) != node_ready(&event.object)

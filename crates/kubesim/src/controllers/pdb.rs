@@ -32,10 +32,11 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use super::{
-    ControllerConfig, ObjKey, Queue, Reconciler, controller_ref, generation, is_terminating,
-    key_of, meta_str, pod_ready,
+use super::config::ControllerConfig;
+use super::objects::{
+    ObjKey, controller_ref, generation, is_terminating, key_of, meta_str, pod_ready,
 };
+use super::reconciler::{Queue, Reconciler};
 use crate::resources::well_known::{DAEMONSETS, DEPLOYMENTS, PDBS, PODS, REPLICASETS};
 use crate::selector::LabelSelector;
 use crate::store::{Event, Store, now_rfc3339};
@@ -250,12 +251,12 @@ impl Reconciler for DisruptionController {
 
     fn on_event(&mut self, store: &Store, event: &Event, queue: &mut Queue<ObjKey>) {
         let r = event.resource;
-        if super::same(r, PDBS) {
+        if super::objects::same(r, PDBS) {
             queue.dirty(key_of(&event.object));
-        } else if super::same(r, PODS)
-            || super::same(r, REPLICASETS)
-            || super::same(r, DEPLOYMENTS)
-            || super::same(r, DAEMONSETS)
+        } else if super::objects::same(r, PODS)
+            || super::objects::same(r, REPLICASETS)
+            || super::objects::same(r, DEPLOYMENTS)
+            || super::objects::same(r, DAEMONSETS)
         {
             dirty_namespace(store, meta_str(&event.object, "namespace"), queue);
         }

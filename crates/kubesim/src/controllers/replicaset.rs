@@ -21,11 +21,13 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use super::sched::Placement;
-use super::{
-    ControllerConfig, ObjKey, Queue, Reconciler, controller_ref, generation, is_active,
-    is_controlled_by, key_of, meta_str, observed_generation, pod_ready, template_hash,
+use super::config::ControllerConfig;
+use super::objects::{
+    ObjKey, controller_ref, generation, is_active, is_controlled_by, key_of, meta_str,
+    observed_generation, pod_ready, template_hash,
 };
+use super::reconciler::{Queue, Reconciler};
+use super::sched::Placement;
 use crate::admission::admit_create;
 use crate::deletion::{DeleteOptions, delete_object};
 use crate::resources::ResourceType;
@@ -152,7 +154,10 @@ pub fn replicaset_for(deployment: &Value) -> Value {
 pub fn replicaset_status(rs: &Value, pods: &[&Value]) -> Value {
     let active: Vec<&&Value> = pods.iter().filter(|p| is_active(p)).collect();
     let ready = active.iter().filter(|p| pod_ready(p)).count();
-    let terminating = pods.iter().filter(|p| super::is_terminating(p)).count();
+    let terminating = pods
+        .iter()
+        .filter(|p| super::objects::is_terminating(p))
+        .count();
     let mut s = Map::new();
     s.insert("replicas".into(), json!(active.len()));
     if !active.is_empty() {
@@ -418,7 +423,7 @@ fn collect_orphans(store: &Store, ns: &str, kind: &str, name: &str) {
     };
     let (orphans, _) = store.list(rt, Some(ns), |o| {
         controller_ref(o).is_some_and(|(k, n, _)| k == kind && n == name)
-            && !super::is_terminating(o)
+            && !super::objects::is_terminating(o)
     });
     for o in &orphans {
         let (ons, oname) = key_of(o);
@@ -448,7 +453,7 @@ impl Reconciler for ReplicaSetController {
                 .filter(|(k, _, _)| *k == kind)
                 .map(|(_, n, _)| (ns.to_string(), n.to_string()))
         };
-        if super::same(event.resource, PODS) {
+        if super::objects::same(event.resource, PODS) {
             if let Some(k) = owner(obj, "ReplicaSet") {
                 queue.dirty(RsKey::ReplicaSet(k));
             }
@@ -459,14 +464,14 @@ impl Reconciler for ReplicaSetController {
                 self.maybe_unbound = true;
                 queue.dirty(RsKey::Schedule);
             }
-        } else if super::same(event.resource, REPLICASETS) {
+        } else if super::objects::same(event.resource, REPLICASETS) {
             queue.dirty(RsKey::ReplicaSet(key_of(obj)));
             if let Some(k) = owner(obj, "Deployment") {
                 queue.dirty(RsKey::Deployment(k));
             }
-        } else if super::same(event.resource, DEPLOYMENTS) {
+        } else if super::objects::same(event.resource, DEPLOYMENTS) {
             queue.dirty(RsKey::Deployment(key_of(obj)));
-        } else if super::same(event.resource, NODES) && self.maybe_unbound {
+        } else if super::objects::same(event.resource, NODES) && self.maybe_unbound {
             queue.dirty(RsKey::Schedule);
         }
     }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{is_active, node_ready};
+use super::objects::{is_active, node_ready};
 use crate::resources::well_known::{NODES, PODS};
 use crate::store::Store;
 

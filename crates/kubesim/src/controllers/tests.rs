@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{ControllerConfig, Controllers, pod_ready};
+use super::config::ControllerConfig;
+use super::objects::pod_ready;
+use super::running::Controllers;
 use crate::cluster::{Cluster, IntOrPercent, PdbSpec};
 use crate::deletion::{DeleteOptions, delete_object};
 use crate::resources::ResourceType;

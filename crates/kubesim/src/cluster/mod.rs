@@ -39,57 +39,20 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::admission::admit_create;
+mod seed;
+mod spec;
+
 use crate::auth::{AuthConfig, auth_layer};
-use crate::controllers::daemonset::{daemonset_pod, daemonset_status, node_eligible};
-use crate::controllers::kubelet::{self, new_node, running_status};
-use crate::controllers::replicaset::{
-    deployment_status, pod_from_template, replicaset_for, replicaset_status, set_binding,
-};
-use crate::controllers::{ControllerConfig, Controllers, pdb};
+use crate::controllers::kubelet;
+use crate::controllers::{ControllerConfig, Controllers};
 use crate::errors::ApiError;
 use crate::faults::{FaultConfig, FaultStats, Faults, fault_layer};
 use crate::resources::ResourceType;
-use crate::resources::well_known::{
-    DAEMONSETS, DEPLOYMENTS, NAMESPACES, NODES, PDBS, PODS, REPLICASETS,
-};
 use crate::server::{ServerOptions, ServerState, request_info, router};
 use crate::store::{Event, Store, StoreConfig};
-
-/// An `IntOrString` budget value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntOrPercent {
-    /// A number of pods.
-    Int(i32),
-    /// A percentage (`"25%"`).
-    Percent(u32),
-}
-
-impl IntOrPercent {
-    fn to_json(self) -> Value {
-        match self {
-            Self::Int(i) => json!(i),
-            Self::Percent(p) => json!(format!("{p}%")),
-        }
-    }
-}
-
-/// The budget of a PodDisruptionBudget seeded with a deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PdbSpec {
-    /// `spec.minAvailable`.
-    MinAvailable(IntOrPercent),
-    /// `spec.maxUnavailable`.
-    MaxUnavailable(IntOrPercent),
-}
-
-#[derive(Debug, Clone)]
-struct DeploymentSeed {
-    namespace: String,
-    name: String,
-    replicas: usize,
-    pdb: Option<PdbSpec>,
-}
+use seed::Seeder;
+use spec::DeploymentSeed;
+pub use spec::{IntOrPercent, PdbSpec};
 
 /// Why a cluster could not start.
 #[derive(Debug, thiserror::Error)]
@@ -289,7 +252,12 @@ impl ClusterBuilder {
             watch_window: self.watch_window,
             record_history: self.record_history,
         });
-        Seeder::new(&store).seed(self)?;
+        Seeder::new(&store).seed(
+            &self.node_names(),
+            &self.deployments,
+            self.pods_per_node,
+            &self.daemonsets,
+        )?;
         Ok(store)
     }
 
@@ -367,213 +335,6 @@ async fn count_layer(
         .entry(verb)
         .or_default() += 1;
     next.run(req).await
-}
-
-/// Writes seeded objects straight into the store.
-struct Seeder<'a> {
-    store: &'a Store,
-    nodes: Vec<Arc<Value>>,
-    cursor: usize,
-    namespaces: std::collections::BTreeSet<String>,
-}
-
-impl<'a> Seeder<'a> {
-    fn new(store: &'a Store) -> Self {
-        Self {
-            store,
-            nodes: Vec::new(),
-            cursor: 0,
-            namespaces: std::collections::BTreeSet::new(),
-        }
-    }
-
-    fn create(&self, rt: &'static ResourceType, mut obj: Value) -> Result<Arc<Value>, ApiError> {
-        admit_create(rt, &mut obj);
-        self.store.create(rt, obj)
-    }
-
-    fn set_status(
-        &self,
-        rt: &'static ResourceType,
-        obj: &Value,
-        status: Value,
-    ) -> Result<Arc<Value>, ApiError> {
-        let (ns, name) = crate::store::object_key(obj);
-        let (o, _) = self.store.update(rt, &ns, &name, |cur| {
-            let mut o = cur.clone();
-            o["status"] = status;
-            Ok(o)
-        })?;
-        Ok(o)
-    }
-
-    fn namespace(&mut self, name: &str) -> Result<(), ApiError> {
-        if self.namespaces.insert(name.to_string()) {
-            self.create(
-                NAMESPACES,
-                json!({"metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}},
-                       "spec": {"finalizers": ["kubernetes"]}}),
-            )?;
-        }
-        Ok(())
-    }
-
-    fn seed(&mut self, b: &ClusterBuilder) -> Result<(), ApiError> {
-        for ns in ["default", "kube-node-lease", "kube-public", "kube-system"] {
-            self.namespace(ns)?;
-        }
-        for (i, name) in b.node_names().iter().enumerate() {
-            let node = self.create(NODES, new_node(name, i))?;
-            self.nodes.push(node);
-        }
-        let mut deployments = b.deployments.clone();
-        for j in 0..b.pods_per_node {
-            deployments.push(DeploymentSeed {
-                namespace: "default".into(),
-                name: format!("app-{j}"),
-                replicas: b.nodes,
-                pdb: None,
-            });
-        }
-        for d in &deployments {
-            self.deployment(d)?;
-        }
-        for (ns, name) in &b.daemonsets {
-            self.daemonset(ns, name)?;
-        }
-        Ok(())
-    }
-
-    fn next_node(&mut self) -> Option<Arc<Value>> {
-        if self.nodes.is_empty() {
-            return None;
-        }
-        let n = self.nodes[self.cursor % self.nodes.len()].clone();
-        self.cursor += 1;
-        Some(n)
-    }
-
-    fn deployment(&mut self, d: &DeploymentSeed) -> Result<(), ApiError> {
-        self.namespace(&d.namespace)?;
-        let labels = json!({"app": d.name});
-        let dep = self.create(
-            DEPLOYMENTS,
-            json!({
-                "metadata": {"name": d.name, "namespace": d.namespace, "labels": labels},
-                "spec": {
-                    "replicas": d.replicas,
-                    "selector": {"matchLabels": labels},
-                    "template": {
-                        "metadata": {"labels": labels},
-                        "spec": {"containers": [{"name": "app", "image": format!("registry.example/{}:1", d.name)}]},
-                    },
-                },
-            }),
-        )?;
-        let rs = self.create(REPLICASETS, replicaset_for(&dep))?;
-        let template = pod_from_template(&rs);
-        let node_count = self.nodes.len();
-        let placement: Vec<Option<Arc<Value>>> =
-            (0..d.replicas).map(|_| self.next_node()).collect();
-        let built = build_parallel(&placement, |node| {
-            let mut pod = template.clone();
-            if let Some(node) = node {
-                set_binding(&mut pod, node["metadata"]["name"].as_str(), node_count);
-                pod["status"] = running_status(&pod, node);
-            } else {
-                set_binding(&mut pod, None, 0);
-            }
-            pod
-        });
-        let mut pods = Vec::with_capacity(d.replicas);
-        for pod in built {
-            pods.push(self.store.create(PODS, pod)?);
-        }
-        let refs: Vec<&Value> = pods.iter().map(AsRef::as_ref).collect();
-        let rs = self.set_status(REPLICASETS, &rs, replicaset_status(&rs, &refs))?;
-        let rs_name = rs["metadata"]["name"].as_str().map(str::to_string);
-        self.set_status(
-            DEPLOYMENTS,
-            &dep,
-            deployment_status(&dep, &[&rs], rs_name.as_deref()),
-        )?;
-        if let Some(budget) = d.pdb {
-            let mut spec = json!({"selector": {"matchLabels": labels}});
-            match budget {
-                PdbSpec::MinAvailable(v) => spec["minAvailable"] = v.to_json(),
-                PdbSpec::MaxUnavailable(v) => spec["maxUnavailable"] = v.to_json(),
-            }
-            let pdb = self.create(
-                PDBS,
-                json!({"metadata": {"name": format!("{}-pdb", d.name), "namespace": d.namespace}, "spec": spec}),
-            )?;
-            let (status, _) = pdb::compute_status(
-                self.store,
-                &pdb,
-                &refs,
-                ControllerConfig::default().disrupted_pod_timeout,
-            );
-            self.set_status(PDBS, &pdb, status)?;
-        }
-        Ok(())
-    }
-
-    fn daemonset(&mut self, ns: &str, name: &str) -> Result<(), ApiError> {
-        self.namespace(ns)?;
-        let labels = json!({"name": name});
-        let ds = self.create(
-            DAEMONSETS,
-            json!({
-                "metadata": {"name": name, "namespace": ns},
-                "spec": {
-                    "selector": {"matchLabels": labels},
-                    "template": {
-                        "metadata": {"labels": labels},
-                        "spec": {"containers": [{"name": name, "image": format!("registry.example/{name}:1")}]},
-                    },
-                },
-            }),
-        )?;
-        let mut desired = 0;
-        for node in &self.nodes {
-            if !node_eligible(&ds, node) {
-                continue;
-            }
-            desired += 1;
-            let mut pod = daemonset_pod(&ds, node["metadata"]["name"].as_str().unwrap_or_default());
-            pod["status"] = running_status(&pod, node);
-            self.store.create(PODS, pod)?;
-        }
-        self.set_status(
-            DAEMONSETS,
-            &ds,
-            daemonset_status(&ds, desired, desired, desired, 0),
-        )?;
-        Ok(())
-    }
-}
-
-/// Maps `f` over `items` on all cores (seeding 50,000 pods is mostly building their JSON),
-/// keeping the order.
-fn build_parallel<T: Sync, F: Fn(&T) -> Value + Sync>(items: &[T], f: F) -> Vec<Value> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if threads < 2 || items.len() < 1_000 {
-        return items.iter().map(&f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| scope.spawn(|| c.iter().map(&f).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
 }
 
 /// A served, running simulated cluster. Dropping it stops the server and the controllers.
@@ -784,106 +545,4 @@ pub fn install_crypto_provider() {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::controllers::{node_ready, pod_ready};
-
-    #[test]
-    fn seeded_store_is_in_steady_state() {
-        let b = Cluster::builder()
-            .nodes(4)
-            .deployment(
-                "web",
-                "web",
-                6,
-                Some(PdbSpec::MinAvailable(IntOrPercent::Int(4))),
-            )
-            .daemonset("kube-system", "kured")
-            .pods_per_node(2);
-        let store = b.build_store().unwrap();
-        let (nodes, _) = store.list(NODES, None, |_| true);
-        assert_eq!(nodes.len(), 4);
-        assert!(nodes.iter().all(|n| node_ready(n)));
-        assert!(nodes.iter().all(|n| n["spec"].get("taints").is_none()));
-        let (pods, _) = store.list(PODS, None, |_| true);
-        assert_eq!(pods.len(), 6 + 4 + 2 * 4);
-        assert!(
-            pods.iter()
-                .all(|p| pod_ready(p) && p["status"]["phase"] == "Running")
-        );
-        // Spread: app-0 and app-1 have exactly one pod per node.
-        for app in ["app-0", "app-1"] {
-            let mut per_node: Vec<_> = pods
-                .iter()
-                .filter(|p| p["metadata"]["labels"]["app"] == app)
-                .map(|p| p["spec"]["nodeName"].as_str().unwrap().to_string())
-                .collect();
-            per_node.sort();
-            per_node.dedup();
-            assert_eq!(per_node.len(), 4);
-        }
-        let (rss, _) = store.list(REPLICASETS, Some("web"), |_| true);
-        assert_eq!(rss.len(), 1);
-        assert_eq!(rss[0]["status"]["readyReplicas"], 6);
-        let pdb = store.get(PDBS, "web", "web-pdb").unwrap();
-        assert_eq!(pdb["status"]["disruptionsAllowed"], 2);
-        assert_eq!(pdb["status"]["expectedPods"], 6);
-        let ds = store.get(DAEMONSETS, "kube-system", "kured").unwrap();
-        assert_eq!(ds["status"]["numberReady"], 4);
-        assert!(store.get(NAMESPACES, "", "web").is_some());
-    }
-
-    #[test]
-    fn large_deployments_are_built_in_parallel_in_order() {
-        let store = Cluster::builder()
-            .nodes(10)
-            .deployment("big", "big", 1500, None)
-            .build_store()
-            .unwrap();
-        let (pods, _) = store.list(PODS, Some("big"), |_| true);
-        assert_eq!(pods.len(), 1500);
-        assert!(pods.iter().all(|p| pod_ready(p)));
-        let mut per_node = std::collections::BTreeMap::<String, usize>::new();
-        for p in &pods {
-            *per_node
-                .entry(p["spec"]["nodeName"].as_str().unwrap().to_string())
-                .or_default() += 1;
-        }
-        assert_eq!(per_node.len(), 10);
-        assert!(per_node.values().all(|n| *n == 150), "{per_node:?}");
-        let rs = &store.list(REPLICASETS, Some("big"), |_| true).0[0];
-        assert_eq!(rs["status"]["readyReplicas"], 1500);
-    }
-
-    #[test]
-    fn history_replay_counts_matching_objects() {
-        let store = Cluster::builder()
-            .nodes(3)
-            .record_history(true)
-            .build_store()
-            .unwrap();
-        let start = store.history().len();
-        let cordon = |name: &str, on: bool| {
-            store
-                .update(NODES, "", name, |cur| {
-                    let mut n = cur.clone();
-                    n["spec"]["unschedulable"] = json!(on);
-                    Ok(n)
-                })
-                .unwrap();
-        };
-        cordon("node-0", true);
-        cordon("node-0", false);
-        cordon("node-1", true);
-        cordon("node-2", true);
-        store.delete(NODES, "", "node-1", |_| Ok(())).unwrap();
-        let history = store.history();
-        let counts: Vec<usize> = matching_over_time(&history[start..], NODES, |n| {
-            n["spec"]["unschedulable"] == true
-        })
-        .into_iter()
-        .map(|(_, c)| c)
-        .collect();
-        assert_eq!(counts, [1, 0, 1, 2, 1]);
-    }
-}
+mod tests;

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::response;
 use crate::resources::{RESOURCES, ResourceType};
 
 /// The media type of aggregated discovery responses, exactly as the real server sends it.
@@ -368,19 +369,8 @@ pub fn etag(doc: &[u8]) -> String {
 }
 
 /// A plain discovery response: `application/json`, `Cache-Control: no-cache, private`.
-pub fn json_response(doc: &Value) -> Response {
-    let body = serde_json::to_vec(doc).unwrap_or_default();
-    let mut resp = (StatusCode::OK, body).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
-    resp
+pub(crate) fn json_response(doc: &Value) -> Response {
+    response::json_response(StatusCode::OK, doc)
 }
 
 /// The response for `/api` (`core`) or `/apis`, negotiated on `Accept` and `If-None-Match`.

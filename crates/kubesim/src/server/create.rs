@@ -1,0 +1,60 @@
+//! `POST` of a new object.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+use super::body::{apply_namespace, decode_body};
+use super::normalize::normalize;
+use super::request::ApiRequest;
+use super::response::{json_response, with_warnings};
+use super::state::ServerState;
+use super::unknown_fields::{FieldValidation, check_unknown_fields};
+use crate::errors::ApiError;
+use crate::{admission, validation};
+
+/// `POST` to a collection: the object decoded, admitted, normalised, validated and stored
+/// (201), with a warning per unknown field.
+pub(crate) fn create(state: &ServerState, req: &ApiRequest<'_>) -> Result<Response, ApiError> {
+    let rt = req.rt;
+    let mut obj = decode_body(req)?;
+    let warnings = check_unknown_fields(rt, &mut obj, FieldValidation::from_query(&req.query))?;
+    apply_namespace(req, &mut obj)?;
+    validation::normalize_micro_times(rt, &mut obj)?;
+    obj["kind"] = json!(rt.kind);
+    obj["apiVersion"] = json!(rt.api_version());
+    if let Some(meta) = obj["metadata"].as_object_mut() {
+        // System fields are the server's, whatever the client sent.
+        for f in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "managedFields",
+            "selfLink",
+        ] {
+            meta.remove(f);
+        }
+    }
+    if admission::resets_status_on_create(rt)
+        && let Some(m) = obj.as_object_mut()
+    {
+        m.remove("status");
+    }
+    admission::admit_create(rt, &mut obj);
+    normalize(rt, &mut obj);
+    validation::validate(rt, &obj)?;
+    if req.is_dry_run() {
+        return Ok(with_warnings(
+            json_response(StatusCode::CREATED, &obj),
+            &warnings,
+        ));
+    }
+    let stored = state.store.create(rt, obj)?;
+    Ok(with_warnings(
+        json_response(StatusCode::CREATED, &stored),
+        &warnings,
+    ))
+}
