@@ -254,12 +254,27 @@ fn pre(method: &str, path: &str, body: Option<Value>, expect_status: u16) -> Pre
 }
 
 /// The object state before a recorded write, derived from the recorded result.
+#[allow(clippy::too_many_lines)] // one arm per fixture, a table
 fn pre_state(fixture: &str, after: &Value) -> Value {
     let after = seedable(after);
     match fixture {
         "patch-node-json-patch-add-annotations-map-replaces-existing" => {
             let mut o = after;
             o["metadata"]["annotations"]["node.alpha.kubernetes.io/ttl"] = json!("0");
+            o
+        }
+        "patch-node-merge-patch-autoscaler-karpenter-annotations" => {
+            let o = without(
+                after,
+                "/metadata/annotations",
+                "cluster-autoscaler.kubernetes.io/scale-down-disabled",
+            );
+            without(o, "/metadata/annotations", "karpenter.sh/do-not-disrupt")
+        }
+        "patch-node-json-patch-test-karpenter-remove-autoscaler-annotation" => {
+            let mut o = after;
+            o["metadata"]["annotations"]["cluster-autoscaler.kubernetes.io/scale-down-disabled"] =
+                json!("true");
             o
         }
         "patch-node-json-patch-add-taints-array" | "patch-node-smp-add-taint-1" => {
@@ -364,6 +379,12 @@ fn plan_for(f: &Fixture, lib: &Library) -> Result<Plan, String> {
     }
     if name == "error-415-strategic-merge-patch-on-custom-resource" {
         return Err("kubesim serves no custom resources".into());
+    }
+    let path = f.request["path"].as_str().unwrap_or_default();
+    if path.contains("/events") {
+        // Recorded for issue 18 (item 6): kubesim does not serve the Events APIs yet; these
+        // replay once it does (remove this skip then).
+        return Err("Events API (core/v1 and events.k8s.io/v1): not served yet, issue 18".into());
     }
     let mut plan = Plan::default();
     let method: Method = f.request["method"].as_str().unwrap().parse().unwrap();

@@ -16,20 +16,10 @@ use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec, RunningCluster};
 use kubesim::faults::FaultConfig;
 use kubesim::resources::well_known::{NODES, PODS};
 use serde_json::json;
+use testkit::eventually;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// Polls `f` until it holds, failing the test after [`WAIT`].
-async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !f() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn api_code(e: &kube::Error) -> Option<u16> {
     match e {
@@ -169,6 +159,7 @@ async fn controllers_keep_replicas_and_budgets_through_the_api() {
         .unwrap();
     let store = cluster.store().clone();
     eventually(
+        WAIT,
         "the deleted pod to be gone and replaced by a Ready one",
         || {
             let (pods, _) = store.list(PODS, Some("web"), |_| true);
@@ -188,7 +179,7 @@ async fn controllers_keep_replicas_and_budgets_through_the_api() {
     let rs: Api<ReplicaSet> = Api::namespaced(client.clone(), "web");
     let rs = rs.list(&ListParams::default()).await.unwrap();
     assert_eq!(rs.items.len(), 1);
-    eventually("the budget to recover", || {
+    eventually(WAIT, "the budget to recover", || {
         store
             .get(kubesim::resources::well_known::PDBS, "web", "web-pdb")
             .unwrap()["status"]["disruptionsAllowed"]
@@ -206,7 +197,7 @@ async fn controllers_keep_replicas_and_budgets_through_the_api() {
         )
         .await
         .unwrap();
-    eventually("5 ready replicas", || {
+    eventually(WAIT, "5 ready replicas", || {
         store
             .get(kubesim::resources::well_known::DEPLOYMENTS, "web", "web")
             .unwrap()["status"]["readyReplicas"]
@@ -233,7 +224,10 @@ async fn reflector_recovers_from_an_expired_resource_version() {
             .applied_objects()
             .for_each(|_| async {}),
     );
-    eventually("the reflector to see 3 nodes", || reader.state().len() == 3).await;
+    eventually(WAIT, "the reflector to see 3 nodes", || {
+        reader.state().len() == 3
+    })
+    .await;
     let lists_before = cluster.requests_by_verb().get("list").copied().unwrap_or(0);
 
     // Writes the watch does not select move the resourceVersion on; then the log is compacted.
@@ -250,7 +244,7 @@ async fn reflector_recovers_from_an_expired_resource_version() {
             .unwrap();
     }
     store.compact();
-    eventually("a re-list after the 410", || {
+    eventually(WAIT, "a re-list after the 410", || {
         cluster.requests_by_verb().get("list").copied().unwrap_or(0) > lists_before
     })
     .await;
@@ -262,7 +256,7 @@ async fn reflector_recovers_from_an_expired_resource_version() {
         )
         .await
         .unwrap();
-    eventually("the reflector to see the label", || {
+    eventually(WAIT, "the reflector to see the label", || {
         reader.state().iter().any(|n| {
             n.metadata.name.as_deref() == Some("node-2")
                 && n.metadata
@@ -296,7 +290,10 @@ async fn watcher_survives_cut_streams() {
             .applied_objects()
             .for_each(|_| async {}),
     );
-    eventually("the reflector to see 3 nodes", || reader.state().len() == 3).await;
+    eventually(WAIT, "the reflector to see 3 nodes", || {
+        reader.state().len() == 3
+    })
+    .await;
     for i in 0..10 {
         nodes
             .patch(
@@ -307,7 +304,7 @@ async fn watcher_survives_cut_streams() {
             .await
             .unwrap();
     }
-    eventually("the reflector to catch up with every change", || {
+    eventually(WAIT, "the reflector to catch up with every change", || {
         let state = reader.state();
         let step = |name: &str| {
             state
@@ -478,7 +475,7 @@ async fn node_reboot_cycles_readiness_and_restarts_pods() {
         "pods lose Ready while the node is down"
     );
     let store = cluster.store().clone();
-    eventually("node-1 back Ready", || {
+    eventually(WAIT, "node-1 back Ready", || {
         store.get(NODES, "", "node-1").unwrap()["status"]["conditions"]
             .as_array()
             .is_some_and(|cs| {
@@ -493,7 +490,7 @@ async fn node_reboot_cycles_readiness_and_restarts_pods() {
         boot_id(&before),
         "a reboot changes the bootID"
     );
-    eventually("node-1's pods Ready again", || {
+    eventually(WAIT, "node-1's pods Ready again", || {
         let (pods, _) = store.list(PODS, None, |p| p["spec"]["nodeName"] == "node-1");
         pods.iter().all(|p| {
             p["status"]["conditions"].as_array().is_some_and(|cs| {
@@ -600,7 +597,7 @@ async fn daemonset_follows_nodes_and_requests_are_counted() {
         .await
         .unwrap();
     let store = cluster.store().clone();
-    eventually("a Ready kured pod on node-9", || {
+    eventually(WAIT, "a Ready kured pod on node-9", || {
         let (pods, _) = store.list(PODS, Some("kube-system"), |p| {
             p["spec"]["nodeName"] == "node-9"
         });
@@ -613,7 +610,7 @@ async fn daemonset_follows_nodes_and_requests_are_counted() {
                 })
     })
     .await;
-    eventually("the DaemonSet status to count 4 nodes", || {
+    eventually(WAIT, "the DaemonSet status to count 4 nodes", || {
         store
             .get(
                 kubesim::resources::well_known::DAEMONSETS,

@@ -14,6 +14,10 @@ use std::time::Duration;
 use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec, RunningCluster, matching_over_time};
 use kubesim::resources::well_known::{DAEMONSETS, NODES, PDBS, PODS};
 use serde_json::{Value, json};
+use testkit::eventually;
+
+/// How long a condition may take to hold.
+const WAIT: Duration = Duration::from_secs(30);
 
 struct Kubectl {
     dir: tempfile::TempDir,
@@ -75,17 +79,6 @@ fn is_ready(p: &Value) -> bool {
         cs.iter()
             .any(|c| c["type"] == "Ready" && c["status"] == "True")
     })
-}
-
-async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !f() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,7 +259,7 @@ async fn drain_evicts_everything_but_daemonset_pods() {
         )
         .unwrap();
     let store = cluster.store().clone();
-    eventually("the solo pod to run", || {
+    eventually(WAIT, "the solo pod to run", || {
         store
             .get(PODS, "default", "solo")
             .is_some_and(|p| is_ready(&p))
@@ -301,13 +294,17 @@ async fn drain_evicts_everything_but_daemonset_pods() {
         "DaemonSet"
     );
     assert!(store.get(PODS, "default", "solo").is_none());
-    eventually("web to be back at 3 Ready replicas off node-0", || {
-        let (web, _) = store.list(PODS, Some("web"), |_| true);
-        web.len() == 3
-            && web
-                .iter()
-                .all(|p| is_ready(p) && p["spec"]["nodeName"] != "node-0")
-    })
+    eventually(
+        WAIT,
+        "web to be back at 3 Ready replicas off node-0",
+        || {
+            let (web, _) = store.list(PODS, Some("web"), |_| true);
+            web.len() == 3
+                && web
+                    .iter()
+                    .all(|p| is_ready(p) && p["spec"]["nodeName"] != "node-0")
+        },
+    )
     .await;
     assert_eq!(
         store.get(DAEMONSETS, "kube-system", "kured").unwrap()["status"]["numberReady"],
@@ -365,7 +362,7 @@ async fn drain_waits_for_the_budget_until_the_replacement_is_ready() {
     assert!(stdout.contains("node/node-0 drained"), "{stdout}");
 
     assert!(pods_on(&cluster, "node-0").is_empty());
-    eventually("4 Ready web pods on node-1", || {
+    eventually(WAIT, "4 Ready web pods on node-1", || {
         let (web, _) = store.list(PODS, Some("web"), |_| true);
         web.len() == 4
             && web

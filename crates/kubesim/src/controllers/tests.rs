@@ -13,6 +13,10 @@ use crate::deletion::{DeleteOptions, delete_object};
 use crate::resources::ResourceType;
 use crate::resources::well_known::{DEPLOYMENTS, NODES, PDBS, PODS, REPLICASETS};
 use crate::store::Store;
+use testkit::eventually;
+
+/// How long a condition may take to hold.
+const WAIT: Duration = Duration::from_secs(10);
 
 fn fast() -> ControllerConfig {
     ControllerConfig {
@@ -21,17 +25,6 @@ fn fast() -> ControllerConfig {
         reschedule_delay: Duration::from_millis(20),
         disrupted_pod_timeout: Duration::from_secs(2),
         ..ControllerConfig::default()
-    }
-}
-
-async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -86,6 +79,7 @@ async fn replacements_go_only_where_they_fit_and_wait_for_a_node() {
     let victim = on("node-2");
     force_delete(&store, "web", victim["metadata"]["name"].as_str().unwrap());
     eventually(
+        WAIT,
         "a Ready replacement on node-0, the only fitting node",
         || {
             let pods = web_pods(&store);
@@ -106,7 +100,7 @@ async fn replacements_go_only_where_they_fit_and_wait_for_a_node() {
     });
     let victim = on("node-1");
     force_delete(&store, "web", victim["metadata"]["name"].as_str().unwrap());
-    eventually("an unschedulable replacement", || {
+    eventually(WAIT, "an unschedulable replacement", || {
         web_pods(&store).iter().any(|p| {
             p["spec"].get("nodeName").is_none()
                 && p["status"]["conditions"][0]["reason"] == "Unschedulable"
@@ -117,14 +111,14 @@ async fn replacements_go_only_where_they_fit_and_wait_for_a_node() {
     patch(&store, NODES, "", "node-1", |n| {
         n["spec"].as_object_mut().unwrap().remove("unschedulable");
     });
-    eventually("the pending pod bound to node-1 and Ready", || {
+    eventually(WAIT, "the pending pod bound to node-1 and Ready", || {
         let pods = web_pods(&store);
         pods.len() == 3
             && pods.iter().all(|p| pod_ready(p))
             && pods.iter().any(|p| p["spec"]["nodeName"] == "node-1")
     })
     .await;
-    eventually("the ReplicaSet status to catch up", || {
+    eventually(WAIT, "the ReplicaSet status to catch up", || {
         store.list(REPLICASETS, Some("web"), |_| true).0[0]["status"]["readyReplicas"] == 3
     })
     .await;
@@ -147,6 +141,7 @@ async fn template_change_rolls_to_a_new_replicaset_and_deletion_collects_garbage
         d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("registry.example/web:2");
     });
     eventually(
+        WAIT,
         "2 Ready pods of the new template, old ReplicaSet at 0",
         || {
             let pods = web_pods(&store);
@@ -159,7 +154,7 @@ async fn template_change_rolls_to_a_new_replicaset_and_deletion_collects_garbage
         },
     )
     .await;
-    eventually("the Deployment status to catch up", || {
+    eventually(WAIT, "the Deployment status to catch up", || {
         let dep = store.get(DEPLOYMENTS, "web", "web").unwrap();
         dep["status"]["updatedReplicas"] == 2
             && dep["status"]["readyReplicas"] == 2
@@ -168,7 +163,7 @@ async fn template_change_rolls_to_a_new_replicaset_and_deletion_collects_garbage
     .await;
 
     store.delete(DEPLOYMENTS, "web", "web", |_| Ok(())).unwrap();
-    eventually("ReplicaSets and pods garbage-collected", || {
+    eventually(WAIT, "ReplicaSets and pods garbage-collected", || {
         web_pods(&store).is_empty() && store.list(REPLICASETS, Some("web"), |_| true).0.is_empty()
     })
     .await;
@@ -201,15 +196,21 @@ async fn disrupted_pods_count_as_unhealthy_until_they_expire() {
         p["status"]["disruptedPods"] = json!({ pod.clone(): crate::store::now_rfc3339() });
         p["status"]["disruptionsAllowed"] = json!(0);
     });
-    eventually("the disrupted pod not counted healthy", || {
+    eventually(WAIT, "the disrupted pod not counted healthy", || {
         let s = &store.get(PDBS, "web", "web-pdb").unwrap()["status"];
         s["currentHealthy"] == 2 && s["disruptionsAllowed"] == 0 && s["disruptedPods"].is_object()
     })
     .await;
-    eventually("the entry to expire and the budget to recover", || {
-        let s = &store.get(PDBS, "web", "web-pdb").unwrap()["status"];
-        s["currentHealthy"] == 3 && s["disruptionsAllowed"] == 1 && s.get("disruptedPods").is_none()
-    })
+    eventually(
+        WAIT,
+        "the entry to expire and the budget to recover",
+        || {
+            let s = &store.get(PDBS, "web", "web-pdb").unwrap()["status"];
+            s["currentHealthy"] == 3
+                && s["disruptionsAllowed"] == 1
+                && s.get("disruptedPods").is_none()
+        },
+    )
     .await;
     controllers.stop().await;
 }
@@ -235,6 +236,7 @@ async fn terminating_pods_wait_for_a_rebooting_node() {
     );
     super::kubelet::finish_reboot(&store, "node-0").unwrap();
     eventually(
+        WAIT,
         "the pod finalized and replaced after the node came back",
         || {
             let pods = web_pods(&store);
@@ -265,7 +267,7 @@ async fn daemonset_pods_follow_placement_taints_only() {
             .0
             .len()
     };
-    eventually("a kured pod per node", || {
+    eventually(WAIT, "a kured pod per node", || {
         (0..3).all(|i| on_node(&format!("node-{i}")) == 1)
     })
     .await;
@@ -282,9 +284,12 @@ async fn daemonset_pods_follow_placement_taints_only() {
     patch(&store, NODES, "", "node-1", |n| {
         n["spec"]["taints"] = json!([{"key": "example.com/x", "effect": "NoExecute"}]);
     });
-    eventually("the pod leaves the tainted node", || on_node("node-1") == 0).await;
+    eventually(WAIT, "the pod leaves the tainted node", || {
+        on_node("node-1") == 0
+    })
+    .await;
     patch(&store, NODES, "", "node-1", |n| {
         n["spec"]["taints"] = json!([]);
     });
-    eventually("a pod is back on node-1", || on_node("node-1") == 1).await;
+    eventually(WAIT, "a pod is back on node-1", || on_node("node-1") == 1).await;
 }
