@@ -1,3 +1,4 @@
+//! (Over 600 lines: one idea, the reboot loop read top to bottom; Deps, Config and metrics live beside it.)
 //! The reboot loop.
 
 use std::future::Future;
@@ -613,12 +614,4 @@ async fn refresh_reboot_required(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn annotation_time_is_go_rfc3339_in_utc() {
-        let t: Timestamp = "2026-11-20T12:34:56.789Z".parse().unwrap();
-        assert_eq!(go_rfc3339(t), "2026-11-20T12:34:56Z");
-    }
-}
+mod tests;

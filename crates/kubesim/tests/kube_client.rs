@@ -20,7 +20,6 @@ use testkit::eventually;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-
 fn api_code(e: &kube::Error) -> Option<u16> {
     match e {
         kube::Error::Api(s) => Some(s.code),

@@ -1,3 +1,4 @@
+//! (Over 600 lines: one idea, the Lease backend's read-decide-write rounds; the rules are in `decision`.)
 //! The Lease backend: `coordination.k8s.io/v1` Leases `<name>-0 … <name>-(c-1)` in the lock
 //! namespace, one per slot.
 //!
@@ -730,15 +731,4 @@ impl RebootLock for LeaseLock {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lease_seconds_round_up_and_none_for_zero() {
-        assert_eq!(lease_seconds(SignedDuration::ZERO), None);
-        assert_eq!(lease_seconds(SignedDuration::from_secs(-3)), None);
-        assert_eq!(lease_seconds(SignedDuration::from_secs(30)), Some(30));
-        assert_eq!(lease_seconds(SignedDuration::from_millis(1500)), Some(2));
-        assert_eq!(lease_seconds(SignedDuration::from_nanos(1)), Some(1));
-    }
-}
+mod tests;
