@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-use crate::LogFormat;
+use crate::log_format::LogFormat;
 
 /// Log to stderr in `format`, filtered by `RUST_LOG` (default `info`).
 ///
