@@ -3,18 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use fleetlock::config::parse_group_flag;
 use fleetlock::{ConfigError, FileConfig, ServerConfig, StoreSpec, TlsFiles};
 
-/// Log output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+pub use daemon::LogFormat;
 
 /// FleetLock server for Zincati (Fedora CoreOS, Flatcar): grants reboot slots per group.
 ///

@@ -9,42 +9,15 @@
 
 mod cli;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{Args, LogFormat};
+use cli::Args;
 use fleetlock::StoreSpec;
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
+/// Resolves on SIGTERM or SIGINT, then logs that the server is shutting down.
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+    daemon::termination_signal().await;
     tracing::info!("shutting down");
 }
 
@@ -81,7 +54,7 @@ async fn kube_client() -> Result<kube::Client, String> {
 fn main() -> ExitCode {
     // One TLS stack everywhere: reqwest (etcd store) uses rustls with ring. Err only means a
     // provider was already installed, which is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    daemon::install_crypto_provider();
     let args = Args::parse();
     let config = match cli::build_config(&args, &cli::EnvTokens::from_env()) {
         Ok(c) => c,
@@ -90,7 +63,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(args.log_format);
+    daemon::init_logging(args.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -32,14 +32,7 @@ pub enum RebootMethod {
     Signal,
 }
 
-/// Log output format (`--log-format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+pub use daemon::LogFormat;
 
 /// `--lock-backend`: [`lock::Backend`] by name, each value with its help text.
 fn lock_backend_parser() -> impl clap::builder::TypedValueParser<Value = lock::Backend> {

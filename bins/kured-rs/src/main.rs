@@ -16,12 +16,12 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::cli::{Flags, LogFormat, apply_env};
+use crate::cli::{Flags, apply_env};
 use crate::plan::Plan;
 
 fn main() -> ExitCode {
     // kube's rustls client panics without a process-wide provider.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    daemon::install_crypto_provider();
     let args: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(flags.log_format);
+    daemon::init_logging(flags.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,19 +60,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }
 
 async fn run(plan: Plan) -> anyhow::Result<()> {
@@ -104,7 +91,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     let server = tokio::spawn(agent::serve(listener, metrics, cancel.clone()));
     let signals = cancel.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        daemon::termination_signal().await;
         info!("termination signal received; stopping");
         signals.cancel();
     });
@@ -117,19 +104,4 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     }
     info!(?outcome, "exiting");
     Ok(())
-}
-
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; only SIGINT stops the agent");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

@@ -50,12 +50,7 @@ pub(crate) fn main(args: &ChaosArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     kubesim::cluster::install_crypto_provider();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    daemon::init_logging_with_filter(daemon::LogFormat::Text, &args.log, "off");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -274,13 +274,7 @@ fn main() -> ExitCode {
         }
     };
     kubesim::cluster::install_crypto_provider();
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    daemon::init_logging_with_filter(daemon::LogFormat::Text, &args.log, "error");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -90,13 +90,8 @@ fn split_ns_name(s: &str) -> anyhow::Result<(String, String)> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // Colours only on a terminal (a log file gets plain text).
+    daemon::init_logging(daemon::LogFormat::Text);
     let args = Args::parse();
     let mut b = Cluster::builder()
         .nodes(args.nodes)
@@ -159,18 +154,8 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(path = %path.display(), "kubeconfig written");
     }
     println!("{}", cluster.url());
-    wait_for_signal().await?;
+    daemon::termination_signal().await;
     tracing::info!("stopping");
     cluster.shutdown().await;
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
     Ok(())
 }

@@ -3,9 +3,8 @@
 
 use std::ffi::OsString;
 use std::fmt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinHandle;
 
 use crate::error::CommandError;
+use crate::termination::Termination;
 
 /// Default time limit for a host command (sentinel or reboot command).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -99,43 +99,6 @@ impl Nsenter {
 impl Default for Nsenter {
     fn default() -> Self {
         Self::host()
-    }
-}
-
-/// How a command ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Termination {
-    /// It exited with this code.
-    Exited(i32),
-    /// It was killed by this signal.
-    Signaled(i32),
-}
-
-impl Termination {
-    /// Whether it exited with code 0.
-    pub fn success(self) -> bool {
-        self == Self::Exited(0)
-    }
-}
-
-impl From<ExitStatus> for Termination {
-    fn from(status: ExitStatus) -> Self {
-        match (status.code(), status.signal()) {
-            (Some(code), _) => Self::Exited(code),
-            (None, Some(signal)) => Self::Signaled(signal),
-            // wait(2) only reports terminated children here (not stopped ones), so one of the
-            // two above always holds; keep the raw status rather than inventing a value.
-            (None, None) => Self::Exited(status.into_raw()),
-        }
-    }
-}
-
-impl fmt::Display for Termination {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Exited(code) => write!(f, "exit code {code}"),
-            Self::Signaled(signal) => write!(f, "killed by signal {signal}"),
-        }
     }
 }
 

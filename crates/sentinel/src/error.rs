@@ -4,7 +4,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::command::Termination;
+use crate::termination::Termination;
 
 /// Why a host command could not be built or run to completion.
 ///
@@ -227,14 +227,5 @@ mod tests {
         assert!(file(io::ErrorKind::Other).is_retryable());
         let shown = file(io::ErrorKind::Other).to_string();
         assert!(shown.contains("/sentinel/reboot-required"), "{shown}");
-    }
-
-    #[test]
-    fn termination_reads_well() {
-        assert_eq!(Termination::Exited(3).to_string(), "exit code 3");
-        assert_eq!(Termination::Signaled(9).to_string(), "killed by signal 9");
-        assert!(Termination::Exited(0).success());
-        assert!(!Termination::Exited(1).success());
-        assert!(!Termination::Signaled(39).success());
     }
 }

@@ -34,16 +34,19 @@
 //! ```
 
 mod command;
+mod command_wrapper;
 mod error;
 mod reboot;
 mod sentinel;
+mod termination;
 
 use async_trait::async_trait;
 
-pub use command::{CommandOutput, DEFAULT_TIMEOUT, HostCommand, Nsenter, Termination};
+pub use command::{CommandOutput, DEFAULT_TIMEOUT, HostCommand, Nsenter};
 pub use error::{CommandError, RebootError, SentinelError};
 pub use reboot::{CommandRebooter, SignalRebooter};
 pub use sentinel::{CommandSentinel, FileSentinel};
+pub use termination::Termination;
 
 /// Tells whether the host needs a reboot.
 #[async_trait]

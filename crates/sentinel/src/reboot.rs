@@ -1,14 +1,14 @@
 //! Reboot methods: a command on the host, or a signal to init.
 
 use std::io;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use rustix_libc_wrappers::process::SignalExt as _;
 use rustix_libc_wrappers::rustix::process::{Pid, Signal, kill_process};
 
 use crate::Rebooter;
-use crate::command::{HostCommand, Nsenter};
+use crate::command::HostCommand;
+use crate::command_wrapper;
 use crate::error::RebootError;
 
 /// Reboot by running a command on the host (kured's `--reboot-method=command` and
@@ -26,44 +26,12 @@ pub struct CommandRebooter {
 impl CommandRebooter {
     /// kured's default reboot command.
     pub const DEFAULT_COMMAND: &'static str = "/bin/systemctl reboot";
-
-    /// Split `command` like a shell and run it through [`Nsenter::host`].
-    pub fn parse(command: &str) -> Result<Self, RebootError> {
-        Ok(Self::new(
-            HostCommand::parse(command)?.with_nsenter(Some(Nsenter::host())),
-        ))
-    }
-
-    /// Use a command as built (its wrapper and time limit are kept).
-    pub fn new(command: HostCommand) -> Self {
-        Self { command }
-    }
-
-    /// Run through this nsenter wrapper, or directly with `None`.
-    pub fn with_nsenter(mut self, nsenter: Option<Nsenter>) -> Self {
-        self.command = self.command.with_nsenter(nsenter);
-        self
-    }
-
-    /// Run the command directly, without nsenter.
-    pub fn without_nsenter(self) -> Self {
-        self.with_nsenter(None)
-    }
-
-    /// Kill the command and report an error after this long.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.command = self.command.with_timeout(timeout);
-        self
-    }
-
-    /// The command that is run.
-    pub fn command(&self) -> &HostCommand {
-        &self.command
-    }
 }
 
+command_wrapper::host_command_wrapper!(CommandRebooter, RebootError);
+
 impl Default for CommandRebooter {
-    /// `/bin/systemctl reboot` through [`Nsenter::host`].
+    /// `/bin/systemctl reboot` through [`Nsenter::host`](crate::Nsenter::host).
     fn default() -> Self {
         Self::parse(Self::DEFAULT_COMMAND).unwrap_or_else(|_| {
             unreachable!("the default reboot command is two plain words and always parses")

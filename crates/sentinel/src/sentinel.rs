@@ -2,13 +2,14 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::RebootSentinel;
-use crate::command::{HostCommand, Nsenter, Termination};
+use crate::command::HostCommand;
+use crate::command_wrapper;
 use crate::error::SentinelError;
+use crate::termination::Termination;
 
 /// A reboot is required iff a file exists (kured's `--reboot-sentinel`; in kured's `DaemonSet` the
 /// host's `/var/run` is mounted at `/sentinel`).
@@ -75,43 +76,7 @@ pub struct CommandSentinel {
     command: HostCommand,
 }
 
-impl CommandSentinel {
-    /// Split `command` like a shell and run it through [`Nsenter::host`].
-    ///
-    /// An unclosed quote or a trailing backslash, or an empty command, is an error here.
-    pub fn parse(command: &str) -> Result<Self, SentinelError> {
-        Ok(Self::new(
-            HostCommand::parse(command)?.with_nsenter(Some(Nsenter::host())),
-        ))
-    }
-
-    /// Use a command as built (its wrapper and time limit are kept).
-    pub fn new(command: HostCommand) -> Self {
-        Self { command }
-    }
-
-    /// Run through this nsenter wrapper, or directly with `None`.
-    pub fn with_nsenter(mut self, nsenter: Option<Nsenter>) -> Self {
-        self.command = self.command.with_nsenter(nsenter);
-        self
-    }
-
-    /// Run the command directly, without nsenter.
-    pub fn without_nsenter(self) -> Self {
-        self.with_nsenter(None)
-    }
-
-    /// Kill the command and report an error after this long.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.command = self.command.with_timeout(timeout);
-        self
-    }
-
-    /// The command that is run.
-    pub fn command(&self) -> &HostCommand {
-        &self.command
-    }
-}
+command_wrapper::host_command_wrapper!(CommandSentinel, SentinelError);
 
 #[async_trait]
 impl RebootSentinel for CommandSentinel {

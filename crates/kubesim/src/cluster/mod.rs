@@ -541,7 +541,7 @@ pub fn matching_over_time(
 
 /// Installs rustls' `ring` provider as the process default (ignores "already installed").
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    daemon::install_crypto_provider();
 }
 
 #[cfg(test)]
