@@ -202,15 +202,7 @@ pub async fn simulate(
     for stop in stops.values() {
         stop.cancel();
     }
-    for t in tasks {
-        let abort = t.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(5), t)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
-    }
+    join_or_abort(tasks).await;
     let requests = diff_counts(&cluster.requests_by_verb(), &requests_before);
     let history = cluster.history();
     let final_nodes: BTreeMap<String, bool> = cluster
@@ -242,6 +234,19 @@ pub async fn simulate(
         c.shutdown().await;
     }
     Ok(report)
+}
+
+/// Waits up to 5 s for each task to end (its agent was cancelled), then aborts it.
+pub(crate) async fn join_or_abort(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for t in tasks {
+        let abort = t.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(5), t)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
 }
 
 fn diff_counts(

@@ -168,6 +168,13 @@ impl LockConfig {
         Ok(())
     }
 
+    /// This configuration for `backend`, validated (what each backend's constructor takes).
+    pub(crate) fn for_backend(self, backend: Backend) -> Result<Self, LockError> {
+        let config = Self { backend, ..self };
+        config.validate()?;
+        Ok(config)
+    }
+
     /// The lock this configuration describes, on `client`; stale holders are detected with
     /// [`KubeNodeDirectory`](crate::KubeNodeDirectory) on the same client.
     pub fn build(&self, client: Client) -> Result<Arc<dyn RebootLock>, LockError> {

@@ -82,11 +82,7 @@ impl DaemonSetLock {
         config: LockConfig,
         nodes: Arc<dyn NodeDirectory>,
     ) -> Result<Self, LockError> {
-        let config = LockConfig {
-            backend: Backend::Annotation,
-            ..config
-        };
-        config.validate()?;
+        let config = config.for_backend(Backend::Annotation)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 raw: Api::namespaced_with(

@@ -117,11 +117,7 @@ impl LeaseLock {
         config: LockConfig,
         nodes: Arc<dyn NodeDirectory>,
     ) -> Result<Self, LockError> {
-        let config = LockConfig {
-            backend: Backend::Lease,
-            ..config
-        };
-        config.validate()?;
+        let config = config.for_backend(Backend::Lease)?;
         let tracked: Vec<String> = (0..config.policy.concurrency.max(TRACKED_SLOTS))
             .map(|i| format!("{}-{i}", config.name))
             .collect();

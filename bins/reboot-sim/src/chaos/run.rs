@@ -23,7 +23,7 @@ use kubesim::server::{ServerState, router};
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::sim::{is_cordoned, is_ready};
+use crate::sim::{is_cordoned, is_ready, join_or_abort};
 
 use super::RunOutcome;
 use super::hooks::{Exit, HookedDrainer, HookedLock, HookedNodes, NodeCtl, PlannedKill, guard};
@@ -445,15 +445,7 @@ pub(crate) async fn run_seed(
     };
     let wall = started.elapsed();
     stop.cancel();
-    for t in tasks {
-        let abort = t.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(5), t)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
-    }
+    join_or_abort(tasks).await;
     proxy_stop.cancel();
     let abort = proxy.abort_handle();
     if tokio::time::timeout(Duration::from_secs(2), proxy)

@@ -7,5 +7,5 @@ pub const ANNOTATION_WAS_UNSCHEDULABLE: &str = "fleetlock-rs.kured-rs.dev/was-un
 /// Annotation holding the FleetLock id that holds the reboot slot for this node.
 pub const ANNOTATION_HOLDER: &str = "fleetlock-rs.kured-rs.dev/holder";
 /// The original reboot manager's status annotation (`Ready` / `Rebooting`), maintained with
-/// [`KubeNodeHandler::with_seed_annotations`].
+/// [`KubeNodeHandler::with_seed_annotations`](super::KubeNodeHandler::with_seed_annotations).
 pub const ANNOTATION_SEED_STATUS: &str = "rebootmanager/status";

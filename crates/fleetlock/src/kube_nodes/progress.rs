@@ -45,7 +45,7 @@ struct ProgressState {
 }
 
 /// Collects [`DrainEvent`]s per node; hand [`DrainProgress::sink`] to
-/// `drain::DrainEngine::on_event` and the same value to [`KubeNodeHandler::with_progress`].
+/// `drain::DrainEngine::on_event` and the same value to [`KubeNodeHandler::with_progress`](super::KubeNodeHandler::with_progress).
 #[derive(Clone, Debug, Default)]
 pub struct DrainProgress {
     state: Arc<Mutex<ProgressState>>,

@@ -1,5 +1,5 @@
-//! Label selectors (string form and `metav1.LabelSelector` objects, [`label`]) and field
-//! selectors ([`field`]), with the real API server's grammar and error messages.
+//! Label selectors (string form and `metav1.LabelSelector` objects, `label`) and field
+//! selectors (`field`), with the real API server's grammar and error messages.
 //!
 //! The string grammar is the one of `k8s.io/apimachinery/pkg/labels.Parse`:
 //!
