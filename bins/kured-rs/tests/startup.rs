@@ -42,21 +42,28 @@ fn config_error(out: &Output) -> String {
     line
 }
 
+/// Runs `kured-rs` with only `env` and checks its one configuration line contains `expected`.
+fn assert_config_error(env: &[(&str, &str)], expected: &[&str]) -> String {
+    let line = config_error(&kured(&[], env));
+    for text in expected {
+        assert!(line.contains(text), "{text:?} missing: {line}");
+    }
+    line
+}
+
 #[test]
 fn no_kubeconfig_and_not_in_a_pod_is_one_line_naming_both_attempts() {
     let home = tempfile::tempdir().unwrap();
-    let home_str = home.path().to_str().unwrap();
-    let out = kured(&[], &[("HOME", home_str)]);
-    let line = config_error(&out);
     let kubeconfig = home.path().join(".kube/config");
-    for expected in [
-        "KUBECONFIG is not set",
-        kubeconfig.to_str().unwrap(),
-        "No such file or directory",
-        "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set",
-    ] {
-        assert!(line.contains(expected), "{expected:?} missing: {line}");
-    }
+    let line = assert_config_error(
+        &[("HOME", home.path().to_str().unwrap())],
+        &[
+            "KUBECONFIG is not set",
+            kubeconfig.to_str().unwrap(),
+            "No such file or directory",
+            "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set",
+        ],
+    );
     assert_eq!(
         line.matches("No such file or directory").count(),
         1,
@@ -66,22 +73,18 @@ fn no_kubeconfig_and_not_in_a_pod_is_one_line_naming_both_attempts() {
 
 #[test]
 fn a_missing_kubeconfig_file_and_half_the_in_cluster_variables() {
-    let out = kured(
-        &[],
+    assert_config_error(
         &[
             ("HOME", "/nonexistent"),
             ("KUBECONFIG", "/nonexistent/kubeconfig"),
             ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
         ],
+        &[
+            "KUBECONFIG=/nonexistent/kubeconfig",
+            "cannot read /nonexistent/kubeconfig: No such file or directory",
+            "KUBERNETES_SERVICE_PORT is not set",
+        ],
     );
-    let line = config_error(&out);
-    for expected in [
-        "KUBECONFIG=/nonexistent/kubeconfig",
-        "cannot read /nonexistent/kubeconfig: No such file or directory",
-        "KUBERNETES_SERVICE_PORT is not set",
-    ] {
-        assert!(line.contains(expected), "{expected:?} missing: {line}");
-    }
 }
 
 #[test]
@@ -91,20 +94,15 @@ fn in_cluster_variables_without_a_service_account() {
         eprintln!("skipped: this test runs in a pod with a service account");
         return;
     }
-    let out = kured(
-        &[],
+    assert_config_error(
         &[
             ("HOME", "/nonexistent"),
             ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
             ("KUBERNETES_SERVICE_PORT", "6443"),
         ],
-    );
-    let line = config_error(&out);
-    assert!(
-        line.contains(&format!(
+        &[&format!(
             "cannot read {namespace}: No such file or directory"
-        )),
-        "{line}"
+        )],
     );
 }
 
