@@ -270,6 +270,15 @@ pub struct Flags {
         value_name = "KEY"
     )]
     pub opt_out_key: String,
+    /// [kured-rs] Kill --reboot-command after this long and count the reboot as failed: uncordon, release the lock, retry next period (0: no limit, as kured)
+    #[arg(
+        long,
+        default_value = "0s",
+        value_parser = parse_go_duration,
+        help_heading = "kured-rs options",
+        value_name = "DURATION"
+    )]
+    pub reboot_command_timeout: Duration,
 }
 
 /// The 43 flags of kured 1.23, in kured's order.

@@ -198,19 +198,15 @@ type Host = (
 /// The host side: the sentinel (file or command) and the rebooter (command or signal).
 fn host(flags: &Flags) -> Result<Host, FlagError> {
     let sentinel: Arc<dyn sentinel::RebootSentinel> =
-        if flags.reboot_sentinel_command.trim().is_empty() {
-            if flags.reboot_sentinel.trim().is_empty() {
-                return Err(err("reboot-sentinel", "must not be empty"));
-            }
-            Arc::new(sentinel::FileSentinel::new(&flags.reboot_sentinel))
+        if let Some(command) = sentinel_command(flags)? {
+            Arc::new(command)
+        } else if flags.reboot_sentinel.trim().is_empty() {
+            return Err(err("reboot-sentinel", "must not be empty"));
         } else {
-            Arc::new(
-                sentinel::CommandSentinel::parse(&flags.reboot_sentinel_command)
-                    .map_err(|e| err("reboot-sentinel-command", e))?,
-            )
+            Arc::new(sentinel::FileSentinel::new(&flags.reboot_sentinel))
         };
-    let command = sentinel::CommandRebooter::parse(&flags.reboot_command)
-        .map_err(|e| err("reboot-command", e))?;
+    // Validated whatever the method, as kured parses it at start-up.
+    let command = reboot_command(flags)?;
     let rebooter: Arc<dyn sentinel::Rebooter> = match flags.reboot_method {
         RebootMethod::Command => Arc::new(command),
         RebootMethod::Signal => Arc::new(
@@ -219,6 +215,34 @@ fn host(flags: &Flags) -> Result<Host, FlagError> {
         ),
     };
     Ok((sentinel, rebooter))
+}
+
+/// `--reboot-sentinel-command` (`None` when empty: the file sentinel is used).
+///
+/// kured runs it without a time limit; here it gets the longer of `--period` and
+/// [`sentinel::CommandSentinel::DEFAULT_TIMEOUT`]: a check still running when the next one is
+/// due is hung, and is reported (and retried, never a reboot) instead of stopping the agent.
+fn sentinel_command(flags: &Flags) -> Result<Option<sentinel::CommandSentinel>, FlagError> {
+    if flags.reboot_sentinel_command.trim().is_empty() {
+        return Ok(None);
+    }
+    let command = sentinel::CommandSentinel::parse(&flags.reboot_sentinel_command)
+        .map_err(|e| err("reboot-sentinel-command", e))?;
+    Ok(Some(command.with_timeout(
+        flags.period.max(sentinel::CommandSentinel::DEFAULT_TIMEOUT),
+    )))
+}
+
+/// `--reboot-command`, as kured without a time limit (it may upgrade, then reboot, and the
+/// host may go down while it runs) unless `--reboot-command-timeout` is above zero.
+fn reboot_command(flags: &Flags) -> Result<sentinel::CommandRebooter, FlagError> {
+    let command = sentinel::CommandRebooter::parse(&flags.reboot_command)
+        .map_err(|e| err("reboot-command", e))?;
+    Ok(if flags.reboot_command_timeout.is_zero() {
+        command.without_timeout()
+    } else {
+        command.with_timeout(flags.reboot_command_timeout)
+    })
 }
 
 #[cfg(test)]
@@ -267,5 +291,52 @@ mod tests {
         }
         let e = Plan::from_flags(&Flags::try_parse_from(["kured-rs"]).unwrap()).unwrap_err();
         assert_eq!(e.flag, "node-id");
+    }
+
+    fn flags(args: &[&str]) -> Flags {
+        let mut full = vec!["kured-rs", "--node-id=n1"];
+        full.extend_from_slice(args);
+        Flags::try_parse_from(full).unwrap()
+    }
+
+    #[test]
+    fn the_reboot_command_has_no_time_limit_unless_given_one() {
+        let limit = |args: &[&str]| reboot_command(&flags(args)).unwrap().command().timeout();
+        assert_eq!(limit(&[]), None, "kured's default: no limit");
+        assert_eq!(limit(&["--reboot-command-timeout=0"]), None);
+        assert_eq!(
+            limit(&["--reboot-command-timeout=10m"]),
+            Some(Duration::from_secs(600))
+        );
+        let from_env = crate::cli::apply_env(vec!["--node-id=n1".into()], |name| {
+            (name == "KURED_REBOOT_COMMAND_TIMEOUT").then(|| "1h30m".to_owned())
+        });
+        let parsed =
+            Flags::try_parse_from(std::iter::once("kured-rs".to_owned()).chain(from_env)).unwrap();
+        assert_eq!(
+            reboot_command(&parsed).unwrap().command().timeout(),
+            Some(Duration::from_secs(5400))
+        );
+    }
+
+    #[test]
+    fn the_sentinel_command_may_run_for_a_period() {
+        let limit = |args: &[&str]| {
+            sentinel_command(&flags(args))
+                .unwrap()
+                .map(|c| c.command().timeout())
+        };
+        assert_eq!(limit(&[]), None, "no command: the file sentinel");
+        let command = "--reboot-sentinel-command=needs-restarting -r";
+        assert_eq!(
+            limit(&[command]),
+            Some(Some(agent::DEFAULT_PERIOD)),
+            "kured's default period, 1 h"
+        );
+        assert_eq!(
+            limit(&[command, "--period=10s"]),
+            Some(Some(sentinel::CommandSentinel::DEFAULT_TIMEOUT)),
+            "never less than the library's default"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! Host commands: shell-like word splitting, the optional `nsenter` wrapper, and running a
-//! command with a time limit while capturing its output.
+//! command (with an optional time limit) while capturing its output.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -14,9 +14,6 @@ use tokio::task::JoinHandle;
 
 use crate::error::CommandError;
 use crate::termination::Termination;
-
-/// Default time limit for a host command (sentinel or reboot command).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// At most this many bytes of each of stdout and stderr are kept; the rest is read and dropped
 /// so that a chatty command never blocks on a full pipe.
@@ -115,24 +112,26 @@ pub struct CommandOutput {
 }
 
 /// A command to run on the host: words split like a shell would, optionally wrapped in
-/// [`Nsenter`], with a time limit (default [`DEFAULT_TIMEOUT`]).
+/// [`Nsenter`], optionally with a time limit.
 ///
-/// When the time limit is exceeded the command's whole process group is killed (the command is
-/// started as the leader of a new process group), and so is it when the future running it is
-/// dropped. Background processes that the command leaves behind after exiting normally are left
+/// Without a time limit (the default, as Go's `exec.Command` in kured) the command runs until
+/// it ends. When a time limit is set and exceeded, the command's whole process group is killed
+/// (the command is started as the leader of a new process group), and so is it when the future
+/// running it is dropped. Background processes that the command leaves behind after exiting normally are left
 /// alone (as in kured); they do not delay the result by more than a short grace period for
 /// collecting output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostCommand {
     words: Vec<String>,
     nsenter: Option<Nsenter>,
-    timeout: Duration,
+    timeout: Option<Duration>,
 }
 
 impl HostCommand {
     /// Split `command` into words like a POSIX shell (quotes and backslashes; no expansion).
     ///
-    /// The result is not wrapped in nsenter; see [`HostCommand::with_nsenter`].
+    /// The result is not wrapped in nsenter (see [`HostCommand::with_nsenter`]) and has no time
+    /// limit (see [`HostCommand::with_timeout`]).
     pub fn parse(command: &str) -> Result<Self, CommandError> {
         let words = shlex::split(command).ok_or_else(|| CommandError::Parse {
             command: command.to_owned(),
@@ -153,7 +152,7 @@ impl HostCommand {
         Ok(Self {
             words,
             nsenter: None,
-            timeout: DEFAULT_TIMEOUT,
+            timeout: None,
         })
     }
 
@@ -165,7 +164,13 @@ impl HostCommand {
 
     /// Kill the command and report [`CommandError::Timeout`] after this long.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Let the command run until it ends, however long that takes (the default).
+    pub fn without_timeout(mut self) -> Self {
+        self.timeout = None;
         self
     }
 
@@ -185,8 +190,8 @@ impl HostCommand {
         self.nsenter.as_ref()
     }
 
-    /// The time limit.
-    pub fn timeout(&self) -> Duration {
+    /// The time limit (`None`: none).
+    pub fn timeout(&self) -> Option<Duration> {
         self.timeout
     }
 
@@ -200,7 +205,7 @@ impl HostCommand {
         argv
     }
 
-    /// Run the command to completion (or until the time limit), capturing its output.
+    /// Run the command to completion (or until the time limit, if any), capturing its output.
     ///
     /// A non-zero exit is not an error here: callers decide what exit codes mean. Errors are:
     /// the program cannot be started, nsenter cannot enter the namespace or execute the program
@@ -232,13 +237,31 @@ impl HostCommand {
         // child is still unreaped, so its pid (= the group id) cannot have been reused.
         let mut group = ProcessGroup::of(child.id());
 
-        let termination = match tokio::time::timeout(self.timeout, child.wait()).await {
-            Ok(Ok(status)) => {
+        let waited = match self.timeout {
+            None => child.wait().await,
+            Some(limit) => match tokio::time::timeout(limit, child.wait()).await {
+                Ok(waited) => waited,
+                Err(_elapsed) => {
+                    group.kill();
+                    if let Err(error) = child.kill().await {
+                        tracing::warn!(command = %shown, %error, "cannot kill timed-out host command");
+                    }
+                    let (stdout, stderr) = tokio::join!(stdout.finish(), stderr.finish());
+                    tracing::debug!(command = %shown, %stdout, %stderr, "host command timed out");
+                    return Err(CommandError::Timeout {
+                        command: shown,
+                        timeout: limit,
+                    });
+                }
+            },
+        };
+        let termination = match waited {
+            Ok(status) => {
                 // The child is reaped now: its pid may be reused, never signal the group again.
                 group.forget();
                 Termination::from(status)
             }
-            Ok(Err(source)) => {
+            Err(source) => {
                 group.kill();
                 if let Err(error) = child.start_kill() {
                     tracing::warn!(command = %shown, %error, "cannot kill host command");
@@ -246,18 +269,6 @@ impl HostCommand {
                 return Err(CommandError::Wait {
                     command: shown,
                     source,
-                });
-            }
-            Err(_elapsed) => {
-                group.kill();
-                if let Err(error) = child.kill().await {
-                    tracing::warn!(command = %shown, %error, "cannot kill timed-out host command");
-                }
-                let (stdout, stderr) = tokio::join!(stdout.finish(), stderr.finish());
-                tracing::debug!(command = %shown, %stdout, %stderr, "host command timed out");
-                return Err(CommandError::Timeout {
-                    command: shown,
-                    timeout: self.timeout,
                 });
             }
         };

@@ -3,13 +3,16 @@
 //! - [`RebootSentinel`] answers whether the host needs a reboot: [`FileSentinel`] (a file such
 //!   as `/var/run/reboot-required` exists) or [`CommandSentinel`] (a command exits 0; 1 means
 //!   no; anything else means no and is logged as a warning; a command that cannot be started or
-//!   times out is an error, never "reboot").
+//!   exceeds its time limit, 60 s by default, is an error, never "reboot").
 //! - [`Rebooter`] reboots the host: [`CommandRebooter`] (default `/bin/systemctl reboot`) or
 //!   [`SignalRebooter`] (default signal 39, `SIGRTMIN+5`, to PID 1).
 //!
 //! Commands are split into words like a shell would and, as in kured, run in the host's mount
-//! namespace through `/usr/bin/nsenter -m/proc/1/ns/mnt --` (see [`Nsenter`]); they have a time
-//! limit (default 60 s) after which their whole process group is killed.
+//! namespace through `/usr/bin/nsenter -m/proc/1/ns/mnt --` (see [`Nsenter`]). A sentinel
+//! command has a time limit ([`CommandSentinel::DEFAULT_TIMEOUT`]); a reboot command, as in
+//! kured, has none unless one is set ([`CommandRebooter::with_timeout`]): it may take minutes
+//! and the host may go down while it runs. When a limit is exceeded the command's whole
+//! process group is killed.
 //!
 //! Both traits are object safe, so an agent can hold a `Box<dyn RebootSentinel>` chosen at
 //! start-up.
@@ -42,7 +45,7 @@ mod termination;
 
 use async_trait::async_trait;
 
-pub use command::{CommandOutput, DEFAULT_TIMEOUT, HostCommand, Nsenter};
+pub use command::{CommandOutput, HostCommand, Nsenter};
 pub use error::{CommandError, RebootError, SentinelError};
 pub use reboot::{CommandRebooter, SignalRebooter};
 pub use sentinel::{CommandSentinel, FileSentinel};

@@ -15,9 +15,13 @@ use crate::error::RebootError;
 /// `--reboot-command`, default `/bin/systemctl reboot`).
 ///
 /// Like kured, the command runs in the host's mount namespace through
-/// `/usr/bin/nsenter -m/proc/1/ns/mnt --` unless built [`CommandRebooter::without_nsenter`].
-/// A non-zero exit, a program that cannot be started or a timeout (default 60 s) is an error
-/// naming the command.
+/// `/usr/bin/nsenter -m/proc/1/ns/mnt --` unless built [`CommandRebooter::without_nsenter`],
+/// and, like kured, without a time limit: a command that upgrades and then reboots
+/// (`rpm-ostree upgrade --reboot`) or waits for a shutdown inhibitor may take minutes, and the
+/// host may go down while it runs. [`CommandRebooter::with_timeout`] sets a limit, after which
+/// the command's process group is killed and the reboot is an error.
+/// A non-zero exit, a program that cannot be started or an exceeded limit is an error naming
+/// the command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandRebooter {
     command: HostCommand,
@@ -28,10 +32,10 @@ impl CommandRebooter {
     pub const DEFAULT_COMMAND: &'static str = "/bin/systemctl reboot";
 }
 
-command_wrapper::host_command_wrapper!(CommandRebooter, RebootError);
+command_wrapper::host_command_wrapper!(CommandRebooter, RebootError, None);
 
 impl Default for CommandRebooter {
-    /// `/bin/systemctl reboot` through [`Nsenter::host`](crate::Nsenter::host).
+    /// `/bin/systemctl reboot` through [`Nsenter::host`](crate::Nsenter::host), no time limit.
     fn default() -> Self {
         Self::parse(Self::DEFAULT_COMMAND).unwrap_or_else(|_| {
             unreachable!("the default reboot command is two plain words and always parses")

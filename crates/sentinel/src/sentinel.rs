@@ -2,6 +2,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -66,7 +67,9 @@ impl RebootSentinel for FileSentinel {
 /// Exit code 1 means "not required"; any other exit code, or death by a signal, also means "not
 /// required" and is logged as a warning with the command's output (a broken sentinel must not
 /// cause reboots). A command that cannot be started, a namespace that cannot be entered, or a
-/// timeout (default 60 s, after which the command is killed) is an error.
+/// command that exceeds its time limit (by default [`CommandSentinel::DEFAULT_TIMEOUT`] from
+/// [`CommandSentinel::parse`]; none from [`CommandSentinel::new`] unless the command has one;
+/// the command's process group is killed) is an error.
 ///
 /// Like kured, [`CommandSentinel::parse`] runs the command in the host's mount namespace through
 /// `/usr/bin/nsenter -m/proc/1/ns/mnt --`; use [`CommandSentinel::without_nsenter`] to run it
@@ -76,7 +79,18 @@ pub struct CommandSentinel {
     command: HostCommand,
 }
 
-command_wrapper::host_command_wrapper!(CommandSentinel, SentinelError);
+impl CommandSentinel {
+    /// The time limit [`CommandSentinel::parse`] gives the command: a question must answer,
+    /// and a check that hangs is reported (as an error, never "reboot") instead of blocking its
+    /// caller. kured has no limit; kured-rs sets its `--period` instead.
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+}
+
+command_wrapper::host_command_wrapper!(
+    CommandSentinel,
+    SentinelError,
+    Some(CommandSentinel::DEFAULT_TIMEOUT)
+);
 
 #[async_trait]
 impl RebootSentinel for CommandSentinel {

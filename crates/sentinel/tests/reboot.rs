@@ -31,7 +31,50 @@ fn default_command_is_systemctl_reboot_through_nsenter() {
     .map(OsString::from)
     .collect();
     assert_eq!(rebooter.command().argv(), expected);
-    assert_eq!(rebooter.command().timeout(), sentinel::DEFAULT_TIMEOUT);
+    assert_eq!(rebooter.command().timeout(), None);
+}
+
+#[test]
+fn reboot_commands_have_no_time_limit_unless_given_one() {
+    // As kured (Go's `exec.Command(...).Run()`): a command that upgrades and then reboots
+    // takes minutes, and killing it must not hand the lock on while the host may go down.
+    for command in ["/bin/systemctl reboot", "rpm-ostree upgrade --reboot"] {
+        let rebooter = CommandRebooter::parse(command).unwrap();
+        assert_eq!(rebooter.command().timeout(), None, "{command}");
+        let limited = rebooter.with_timeout(Duration::from_secs(600));
+        assert_eq!(limited.command().timeout(), Some(Duration::from_secs(600)));
+        assert_eq!(limited.without_timeout().command().timeout(), None);
+    }
+}
+
+/// `sh -c 'sleep 1; touch <marker>'`: writes the marker after 1 s unless killed before.
+fn slow_reboot(marker: &std::path::Path) -> CommandRebooter {
+    direct(&format!("sh -c 'sleep 1; touch {}'", sh_quote(marker)))
+}
+
+#[tokio::test]
+async fn without_a_limit_a_slow_command_runs_to_its_end_and_with_one_it_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+
+    // The default: a command slower than the limit below runs to its end.
+    let finished = dir.path().join("finished");
+    slow_reboot(&finished).reboot().await.unwrap();
+    assert!(finished.exists(), "the command did not run to its end");
+
+    // The same command with a limit shorter than it needs is killed and is an error.
+    let killed = dir.path().join("killed");
+    let error = slow_reboot(&killed)
+        .with_timeout(Duration::from_millis(200))
+        .reboot()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RebootError::Command(CommandError::Timeout { timeout, .. })
+            if *timeout == Duration::from_millis(200)),
+        "{error:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!killed.exists(), "the command survived its time limit");
 }
 
 #[tokio::test]

@@ -231,13 +231,30 @@ fn late_writer(direct_file: &std::path::Path, background_file: &std::path::Path)
     )
 }
 
+#[test]
+fn only_parsed_sentinel_commands_get_the_default_time_limit() {
+    let parsed = CommandSentinel::parse("true").unwrap();
+    assert_eq!(
+        parsed.command().timeout(),
+        Some(CommandSentinel::DEFAULT_TIMEOUT)
+    );
+    assert_eq!(parsed.without_timeout().command().timeout(), None);
+    // A command built by hand keeps what it was given: none unless set.
+    assert_eq!(HostCommand::parse("true").unwrap().timeout(), None);
+    let built = CommandSentinel::new(HostCommand::parse("true").unwrap());
+    assert_eq!(built.command().timeout(), None);
+}
+
 #[tokio::test]
 async fn timeout_kills_the_command_and_its_process_group() {
     let dir = tempfile::tempdir().unwrap();
     let (direct_file, background_file) = (dir.path().join("direct"), dir.path().join("background"));
     let sentinel = direct(&late_writer(&direct_file, &background_file))
         .with_timeout(Duration::from_millis(200));
-    assert_eq!(sentinel.command().timeout(), Duration::from_millis(200));
+    assert_eq!(
+        sentinel.command().timeout(),
+        Some(Duration::from_millis(200))
+    );
 
     let error = sentinel.reboot_required().await.unwrap_err();
     match &error {
@@ -267,7 +284,10 @@ async fn without_a_timeout_the_late_writer_writes() {
     let dir = tempfile::tempdir().unwrap();
     let (direct_file, background_file) = (dir.path().join("direct"), dir.path().join("background"));
     let sentinel = direct(&late_writer(&direct_file, &background_file));
-    assert_eq!(sentinel.command().timeout(), sentinel::DEFAULT_TIMEOUT);
+    assert_eq!(
+        sentinel.command().timeout(),
+        Some(CommandSentinel::DEFAULT_TIMEOUT)
+    );
     assert!(sentinel.reboot_required().await.unwrap());
     assert!(direct_file.exists() && background_file.exists());
 }

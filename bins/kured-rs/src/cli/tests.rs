@@ -16,6 +16,7 @@ fn all_43_kured_flags_exist_with_kureds_names() {
         "lock-backend",
         "lock-wait",
         "opt-out-key",
+        "reboot-command-timeout",
         "help",
         "version",
     ];
@@ -32,7 +33,7 @@ fn all_43_kured_flags_exist_with_kureds_names() {
 fn markdown_table_lists_every_flag_once() {
     let table = flags_markdown();
     let rows: Vec<&str> = table.lines().skip(2).collect();
-    assert_eq!(rows.len(), 43 + 3, "{table}");
+    assert_eq!(rows.len(), 43 + 4, "{table}");
     for flag in KURED_FLAGS {
         assert_eq!(
             rows.iter()
