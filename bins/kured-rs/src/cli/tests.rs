@@ -108,7 +108,10 @@ fn go_durations() {
             .unwrap_err()
             .contains("unknown unit")
     );
-    assert!(parse_go_duration("-5s").is_err());
+    // kured accepts a negative duration and treats it as 0 (its checks are `> 0`; issue 17).
+    assert_eq!(parse_go_duration("-5s"), Ok(Duration::ZERO));
+    assert!(parse_nonzero_go_duration("-5s").is_err());
+    assert!(parse_drain_timeout("-5s").is_err());
     assert!(parse_go_duration("").is_err());
 }
 
