@@ -23,6 +23,14 @@ use std::time::Duration;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
 use clap::{ArgAction, CommandFactory, Parser, ValueEnum};
 
+mod go_values;
+
+pub use go_values::{format_go_duration, parse_go_duration};
+use go_values::{
+    go_int, parse_drain_timeout, parse_go_bool, parse_go_int, parse_nonzero_go_duration,
+    parse_port, parse_skip_wait_seconds,
+};
+
 /// How the host is rebooted (`--reboot-method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RebootMethod {
@@ -89,13 +97,14 @@ pub struct Flags {
     #[arg(long, default_value = "", hide_default_value = true)]
     pub metrics_host: String,
     /// Port number where metrics will listen
-    #[arg(long, default_value = "8080", value_name = "PORT")]
+    #[arg(long, default_value = "8080", value_parser = parse_port, value_name = "PORT")]
     pub metrics_port: u16,
     /// Time in seconds given to each pod to terminate gracefully; if negative, the pod's own terminationGracePeriodSeconds is used
     #[arg(
         long,
         default_value = "-1",
         allow_negative_numbers = true,
+        value_parser = parse_go_int,
         value_name = "SECONDS"
     )]
     pub drain_grace_period: i64,
@@ -103,13 +112,13 @@ pub struct Flags {
     #[arg(long, default_value = "", hide_default_value = true, value_parser = parse_optional_selector, value_name = "SELECTOR")]
     pub drain_pod_selector: String,
     /// When greater than zero, skip waiting for pods whose deletion timestamp is older than N seconds while draining
-    #[arg(long, default_value = "0", value_name = "SECONDS")]
+    #[arg(long, default_value = "0", allow_negative_numbers = true, value_parser = parse_skip_wait_seconds, value_name = "SECONDS")]
     pub skip_wait_for_delete_timeout: u64,
     /// Delay drain for this duration (0: disabled)
     #[arg(long, default_value = "0s", value_parser = parse_go_duration, value_name = "DURATION")]
     pub drain_delay: Duration,
     /// Timeout after which the drain is aborted (0: infinite)
-    #[arg(long, default_value = "0s", value_parser = parse_go_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "0s", value_parser = parse_drain_timeout, value_name = "DURATION")]
     pub drain_timeout: Duration,
     /// Delay reboot for this duration (0: disabled)
     #[arg(long, default_value = "0s", value_parser = parse_go_duration, value_name = "DURATION")]
@@ -419,118 +428,6 @@ pub fn apply_env(args: Vec<String>, lookup: impl Fn(&str) -> Option<String>) -> 
     out
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_go_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
-        _ => Err("expected true or false".into()),
-    }
-}
-
-/// Go's `time.ParseDuration`, without negative values: `300ms`, `1.5h`, `2h45m`, `0`.
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let t = t.strip_prefix('+').unwrap_or(t);
-    if t == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if t.starts_with('-') {
-        return Err("must not be negative".into());
-    }
-    if t.is_empty() {
-        return Err("empty duration (expected e.g. 90s, 5m, 1h30m)".into());
-    }
-    let mut rest = t;
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..num_len];
-        if number.is_empty() || number == "." {
-            return Err(format!(
-                "invalid duration {s:?} (expected e.g. 90s, 5m, 1h30m)"
-            ));
-        }
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("invalid number {number:?} in duration {s:?}"))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "" => {
-                return Err(format!(
-                    "missing unit in duration {s:?} (ns, us, ms, s, m, h)"
-                ));
-            }
-            other => {
-                return Err(format!(
-                    "unknown unit {other:?} in duration {s:?} (ns, us, ms, s, m, h)"
-                ));
-            }
-        };
-        total += value * scale;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| format!("duration {s:?} out of range"))
-}
-
-/// `d` as Go's `time.Duration.String` writes it (`1h0m0s`, `1m30s`, `1.5s`, `250ms`, `0s`): the
-/// defaults shown in `--help` and the flag table come from the libraries' constants.
-pub fn format_go_duration(d: Duration) -> String {
-    fn trimmed(value: u128, scale: u128) -> String {
-        let (whole, frac) = (value / scale, value % scale);
-        if frac == 0 {
-            return whole.to_string();
-        }
-        let digits = scale.to_string().len() - 1;
-        let frac = format!("{frac:0digits$}");
-        format!("{whole}.{}", frac.trim_end_matches('0'))
-    }
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".into();
-    }
-    if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return format!("{}µs", trimmed(nanos, 1_000));
-    }
-    if nanos < 1_000_000_000 {
-        return format!("{}ms", trimmed(nanos, 1_000_000));
-    }
-    let secs = d.as_secs();
-    let (hours, minutes) = (secs / 3600, secs % 3600 / 60);
-    let seconds = trimmed(
-        u128::from(secs % 60) * 1_000_000_000 + u128::from(d.subsec_nanos()),
-        1_000_000_000,
-    );
-    match (hours, minutes) {
-        (0, 0) => format!("{seconds}s"),
-        (0, m) => format!("{m}m{seconds}s"),
-        (h, m) => format!("{h}h{m}m{seconds}s"),
-    }
-}
-
-fn parse_nonzero_go_duration(s: &str) -> Result<Duration, String> {
-    let d = parse_go_duration(s)?;
-    if d.is_zero() {
-        return Err("must be greater than zero".into());
-    }
-    Ok(d)
-}
-
 fn parse_non_empty(s: &str) -> Result<String, String> {
     if s.trim().is_empty() {
         return Err("must not be empty".into());
@@ -546,21 +443,39 @@ fn parse_regex(s: &str) -> Result<String, String> {
 }
 
 fn parse_signal(s: &str) -> Result<i32, String> {
-    let n: i32 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid signal number {s:?}"))?;
+    let n = i32::try_from(go_int(s)?).map_err(|_| format!("invalid signal number {s:?}"))?;
     sentinel::SignalRebooter::new(n, 1).map_err(|e| e.to_string())?;
     Ok(n)
 }
 
+/// One `key=value` item of `--pre-reboot-node-labels` / `--post-reboot-node-labels` (clap has
+/// split the value at commas). As pflag's CSV reading, `"key=value"` in double quotes is the
+/// same item; surrounding whitespace is ignored (an extension). kured splits at `=` and keeps
+/// the first two parts, so it would apply `a=b=c` as `a=b`, and the API server refuses the
+/// labels its rules do not allow, failing kured's label update at reboot time: kured-rs
+/// checks the key and value with those rules ([`drain::check_label`]) at start-up instead.
 fn parse_label(s: &str) -> Result<String, String> {
-    drain::parse_labels(&[s.to_string()]).map_err(|e| e.to_string())?;
-    Ok(s.to_string())
+    let item = s.trim();
+    let item = match item.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
+        // A quote inside stays a quote, which no label allows: check_label refuses it.
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => item.to_string(),
+    };
+    let labels = drain::parse_labels(std::slice::from_ref(&item)).map_err(|e| e.to_string())?;
+    for (key, value) in &labels {
+        drain::check_label(key, value).map_err(|e| e.to_string())?;
+    }
+    Ok(item)
 }
 
+/// Go's `isWhitespace` in the selector lexer: only these separate tokens.
+fn is_selector_blank(s: &str) -> bool {
+    s.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\n'))
+}
+
+/// `--drain-pod-selector`: a blank selector selects every pod (kured's default).
 fn parse_optional_selector(s: &str) -> Result<String, String> {
-    if s.trim().is_empty() {
+    if is_selector_blank(s) {
         return Ok(String::new());
     }
     parse_selector(s)

@@ -96,7 +96,7 @@ fn malformed_url() {
 fn malformed_duration() {
     assert_invalid(&["--period=10"], "--period");
     assert_invalid(&["--drain-timeout=5 minutes"], "--drain-timeout");
-    assert_invalid(&["--lock-ttl=-1h"], "--lock-ttl");
+    assert_invalid(&["--lock-ttl=1d"], "--lock-ttl");
 }
 
 #[test]

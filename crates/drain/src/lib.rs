@@ -117,7 +117,7 @@ pub use error::{
     DrainError, EvictionFailure, LabelParseError, NodeOpsError, PendingPod, PendingState,
 };
 pub use label_selector::{SelectorError, check_label_selector};
-pub use labels::parse_labels;
+pub use labels::{InvalidLabel, check_label, parse_labels};
 #[cfg(any(test, feature = "mock"))]
 pub use node::MockNodeOps;
 pub use node::{KubeNodeOps, NodeOps, NodeState, PREFER_NO_SCHEDULE};

@@ -109,7 +109,10 @@ fn go_durations() {
             .unwrap_err()
             .contains("unknown unit")
     );
-    assert!(parse_go_duration("-5s").is_err());
+    // kured accepts a negative duration and treats it as 0 (its checks are `> 0`; issue 17).
+    assert_eq!(parse_go_duration("-5s"), Ok(Duration::ZERO));
+    assert!(parse_nonzero_go_duration("-5s").is_err());
+    assert!(parse_drain_timeout("-5s").is_err());
     assert!(parse_go_duration("").is_err());
 }
 
@@ -157,4 +160,102 @@ fn environment_wins_over_the_command_line() {
     assert!(!f.force_reboot);
     assert_eq!(f.reboot_days, ["sa", "su"]);
     assert_eq!(f.ds_name, "x");
+}
+
+/// Go's own vectors (`src/time/time_test.go`, `parseDurationTests`) give each duration's value.
+#[test]
+fn go_duration_values_match_go() {
+    const S: i64 = 1_000_000_000;
+    const M: i64 = 60 * S;
+    const H: i64 = 60 * M;
+    let cases: &[(&str, i64)] = &[
+        ("0", 0),
+        ("5s", 5 * S),
+        ("-5s", -5 * S),
+        ("+5s", 5 * S),
+        ("-0", 0),
+        ("+0", 0),
+        ("5.6s", 5 * S + 600_000_000),
+        ("5.s", 5 * S),
+        (".5s", 500_000_000),
+        ("1.004s", S + 4_000_000),
+        ("100.00100s", 100 * S + 1_000_000),
+        ("11us", 11_000),
+        ("12µs", 12_000),
+        ("12μs", 12_000),
+        ("3h30m", 3 * H + 30 * M),
+        ("10.5s4m", 4 * M + 10 * S + 500_000_000),
+        ("-2m3.4s", -(2 * M + 3 * S + 400_000_000)),
+        ("1h2m3s4ms5us6ns", H + 2 * M + 3 * S + 4_000_000 + 5_000 + 6),
+        ("39h9m14.425s", 39 * H + 9 * M + 14 * S + 425_000_000),
+        ("0.3333333333333333333h", 20 * M),
+        ("9007199254740993ns", (1 << 53) + 1),
+        ("9223372036854775807ns", i64::MAX),
+        ("9223372036854775.807us", i64::MAX),
+        ("9223372036s854ms775us807ns", i64::MAX),
+        ("-9223372036854775808ns", i64::MIN),
+        ("-9223372036854775.808us", i64::MIN),
+        ("-2562047h47m16.854775808s", i64::MIN),
+        ("0.100000000000000000000h", 6 * M),
+        ("0.830103483285477580700h", 49 * M + 48 * S + 372_539_827),
+    ];
+    for (text, nanos) in cases {
+        assert_eq!(go_values::go_duration_nanos(text), Ok(*nanos), "{text}");
+    }
+    for bad in [
+        "",
+        "3",
+        "-",
+        "s",
+        ".",
+        "-.",
+        ".s",
+        "+.s",
+        "1d",
+        "9223372036854775810ns",
+        "9223372036854775808ns",
+        "-9223372036854775809ns",
+        "9223372036854776us",
+        "3000000h",
+        "9223372036854775.808us",
+        "9223372036854ms775us808ns",
+    ] {
+        assert!(go_values::go_duration_nanos(bad).is_err(), "{bad:?}");
+    }
+}
+
+/// `strconv.ParseInt(s, 0, 64)` (Go's `atoi_test.go` base-0 rows).
+#[test]
+fn go_int_values_match_go() {
+    for (text, value) in [
+        ("0", 0),
+        ("-1", -1),
+        ("+5", 5),
+        ("0x1f", 31),
+        ("0X1F", 31),
+        ("010", 8),
+        ("0o10", 8),
+        ("0b101", 5),
+        ("1_000", 1000),
+        ("0x_1F", 31),
+        ("0_7", 7),
+        ("-9223372036854775808", i64::MIN),
+        ("9223372036854775807", i64::MAX),
+    ] {
+        assert_eq!(go_values::go_int(text), Ok(value), "{text}");
+    }
+    for bad in [
+        "",
+        "-",
+        "0x",
+        "08",
+        "1__0",
+        "_1",
+        "1_",
+        "0b2",
+        "1.0",
+        "9223372036854775808",
+    ] {
+        assert!(go_values::go_int(bad).is_err(), "{bad:?}");
+    }
 }
