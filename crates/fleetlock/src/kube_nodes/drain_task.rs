@@ -16,7 +16,7 @@ use super::annotations::{ANNOTATION_DRAIN, ANNOTATION_HOLDER};
 use super::drain_record::{DrainPhase, DrainRecord};
 use super::local_drains::{LocalDrains, LocalState};
 use super::node_handler::ClaimCheck;
-use super::node_writes::{annotation, patch_if_unchanged, read};
+use super::node_writes::{annotation, patch_if_unchanged, read_meta};
 use super::progress::DrainProgress;
 use crate::metrics::{DrainHistogram, DrainLabels};
 
@@ -125,10 +125,10 @@ impl DrainTask {
     /// Replaces our record with `next()` if it is ours and in phase `from` (compare-and-swap).
     async fn write(&self, from: DrainPhase, next: impl Fn() -> DrainRecord) -> bool {
         for _ in 0..CAS_ATTEMPTS {
-            let Ok(Some(node)) = read(&self.nodes, &self.node).await else {
+            let Ok(Some(node)) = read_meta(&self.nodes, &self.node).await else {
                 return false;
             };
-            let current = DrainRecord::read(node.metadata.annotations.as_ref());
+            let current = DrainRecord::read(node.annotations.as_ref());
             if !current.is_some_and(|r| r.owner == self.replica && r.phase == from) {
                 return false;
             }
@@ -171,12 +171,12 @@ impl DrainTask {
             return Beat::Stop;
         }
         for _ in 0..CAS_ATTEMPTS {
-            let node = match read(&self.nodes, &self.node).await {
+            let node = match read_meta(&self.nodes, &self.node).await {
                 Ok(Some(node)) => node,
                 Ok(None) => return Beat::Stop,
                 Err(_) => return Beat::Continue,
             };
-            let record = DrainRecord::read(node.metadata.annotations.as_ref());
+            let record = DrainRecord::read(node.annotations.as_ref());
             let Some(record) = record.filter(|r| r.owner == self.replica) else {
                 return Beat::Stop;
             };

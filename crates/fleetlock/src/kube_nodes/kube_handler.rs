@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use drain::Drainer;
 use k8s_openapi::api::core::v1::Node;
+use kube::api::ObjectMeta;
 use kube::{Api, Client};
 
 use super::annotations::{
@@ -19,7 +20,7 @@ use super::drain_record::{DrainPhase, DrainRecord};
 use super::drain_task::DrainTask;
 use super::local_drains::{LocalDrains, LocalState};
 use super::node_handler::{ClaimCheck, NodeError, NodeHandler, Preparation};
-use super::node_writes::{AnnotationPatch, annotation, patch_if_unchanged, read};
+use super::node_writes::{AnnotationPatch, annotation, patch_if_unchanged, read, read_meta};
 use super::progress::DrainProgress;
 use crate::metrics::DrainHistogram;
 
@@ -177,7 +178,7 @@ impl KubeNodeHandler {
     /// The marks, cordon and drain record that claim `node`'s drain for `id` on this replica.
     fn claim_patch(&self, current: &Node, id: &str) -> AnnotationPatch {
         let mut patch = AnnotationPatch::new();
-        if annotation(current, ANNOTATION_WAS_UNSCHEDULABLE).is_none() {
+        if annotation(&current.metadata, ANNOTATION_WAS_UNSCHEDULABLE).is_none() {
             let was = current
                 .spec
                 .as_ref()
@@ -189,7 +190,8 @@ impl KubeNodeHandler {
             );
         }
         patch.insert(ANNOTATION_HOLDER.to_owned(), Some(id.to_owned()));
-        if self.seed_annotations && annotation(current, ANNOTATION_SEED_STATUS) != Some("Rebooting")
+        if self.seed_annotations
+            && annotation(&current.metadata, ANNOTATION_SEED_STATUS) != Some("Rebooting")
         {
             patch.insert(
                 ANNOTATION_SEED_STATUS.to_owned(),
@@ -203,7 +205,7 @@ impl KubeNodeHandler {
 
     /// What `finish` writes to `current`: our marks and the record removed, uncordoned if we
     /// cordoned it. `None` when there is nothing to undo.
-    fn release_patch(&self, current: &Node) -> Option<(AnnotationPatch, Option<bool>)> {
+    fn release_patch(&self, current: &ObjectMeta) -> Option<(AnnotationPatch, Option<bool>)> {
         let mut patch = AnnotationPatch::new();
         let mut uncordon = None;
         if let Some(was) = annotation(current, ANNOTATION_WAS_UNSCHEDULABLE) {
@@ -263,8 +265,8 @@ impl NodeHandler for KubeNodeHandler {
                 return Ok(Preparation::NotANode);
             };
             let record = DrainRecord::read(current.metadata.annotations.as_ref());
-            let for_id = annotation(&current, ANNOTATION_WAS_UNSCHEDULABLE).is_some()
-                && annotation(&current, ANNOTATION_HOLDER) == Some(id);
+            let for_id = annotation(&current.metadata, ANNOTATION_WAS_UNSCHEDULABLE).is_some()
+                && annotation(&current.metadata, ANNOTATION_HOLDER) == Some(id);
             let other = record
                 .as_ref()
                 .filter(|r| for_id && r.owner != self.replica);
@@ -277,7 +279,7 @@ impl NodeHandler for KubeNodeHandler {
                 }
             }
             let patch = self.claim_patch(&current, id);
-            if !patch_if_unchanged(&self.nodes, &current, &patch, Some(true)).await? {
+            if !patch_if_unchanged(&self.nodes, &current.metadata, &patch, Some(true)).await? {
                 continue;
             }
             if let Some(p) = &self.progress {
@@ -310,10 +312,10 @@ impl NodeHandler for KubeNodeHandler {
         self.local.cancel(node).await;
         let mut attempts = 0;
         loop {
-            let Some(current) = read(&self.nodes, node).await? else {
+            let Some(current) = read_meta(&self.nodes, node).await? else {
                 break;
             };
-            let record = DrainRecord::read(current.metadata.annotations.as_ref());
+            let record = DrainRecord::read(current.annotations.as_ref());
             if let Some(r) =
                 record.filter(|r| r.owner != self.replica && r.is_draining(self.takeover_after))
             {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::Api;
-use kube::api::{Patch, PatchParams};
+use kube::api::{ObjectMeta, Patch, PatchParams};
 
 use super::node_handler::{NodeError, api_message};
 
@@ -21,19 +21,32 @@ pub(super) async fn read(nodes: &Api<Node>, node: &str) -> Result<Option<Node>, 
         .map_err(|e| NodeError::Api(api_message(&e)))
 }
 
+/// The node's metadata only (what the marks and the drain record need; a much smaller
+/// answer), or `None` if it does not exist.
+pub(super) async fn read_meta(
+    nodes: &Api<Node>,
+    node: &str,
+) -> Result<Option<ObjectMeta>, NodeError> {
+    nodes
+        .get_metadata_opt(node)
+        .await
+        .map(|m| m.map(|m| m.metadata))
+        .map_err(|e| NodeError::Api(api_message(&e)))
+}
+
 /// Applies `annotations` (and `spec.unschedulable` when given) if the node is still at the
 /// resourceVersion of `read`. `Ok(false)`: someone wrote the node since (or deleted it); read
 /// it again and decide again.
 pub(super) async fn patch_if_unchanged(
     nodes: &Api<Node>,
-    read: &Node,
+    read: &ObjectMeta,
     annotations: &AnnotationPatch,
     unschedulable: Option<bool>,
 ) -> Result<bool, NodeError> {
-    let name = read.metadata.name.as_deref().unwrap_or_default();
+    let name = read.name.as_deref().unwrap_or_default();
     let mut body = serde_json::json!({
         "metadata": {
-            "resourceVersion": read.metadata.resource_version,
+            "resourceVersion": read.resource_version,
             "annotations": annotations,
         }
     });
@@ -50,10 +63,9 @@ pub(super) async fn patch_if_unchanged(
     }
 }
 
-/// The value of annotation `key` of `node`.
-pub(super) fn annotation<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
-    node.metadata
-        .annotations
+/// The value of annotation `key` in `meta`.
+pub(super) fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.annotations
         .as_ref()
         .and_then(|a| a.get(key))
         .map(String::as_str)
