@@ -22,7 +22,9 @@ pub struct Args {
     #[arg(long, env = "FLEETLOCK_LISTEN")]
     pub listen: Option<String>,
     /// Lock store: `file:PATH` (embedded, default `file:fleetlock.db`), `memory` (NOT
-    /// persistent: tests only) or `etcd://HOST:PORT[,HOST:PORT…][/PREFIX]`.
+    /// persistent: tests only), `kubernetes[:NAMESPACE]` (one Lease per group; the namespace
+    /// defaults to the client's, as in the deploy base) or
+    /// `etcd://HOST:PORT[,HOST:PORT…][/PREFIX]`.
     #[arg(long, env = "FLEETLOCK_STORE")]
     pub store: Option<String>,
     /// A group and its slot count, `NAME=SLOTS`; repeat for more groups. Without any group
@@ -308,6 +310,36 @@ mod tests {
 
     fn args(argv: &[&str]) -> Args {
         Args::try_parse_from(std::iter::once("fleetlock-rs").chain(argv.iter().copied())).unwrap()
+    }
+
+    /// The help of `--store` lists every form `StoreSpec` parses (issue 17: it lacked
+    /// `kubernetes[:NAMESPACE]`, the deploy base's store).
+    #[test]
+    fn store_help_lists_every_store() {
+        use clap::CommandFactory;
+        let help = Args::command().render_long_help().to_string();
+        let store = help
+            .split("--store <STORE>")
+            .nth(1)
+            .and_then(|rest| rest.split("\n      --").next())
+            .expect("--store in the help");
+        for form in [
+            "file:PATH",
+            "memory",
+            "kubernetes[:NAMESPACE]",
+            "etcd://HOST:PORT",
+        ] {
+            assert!(store.contains(form), "--store help lacks {form}: {store}");
+        }
+        for spec in [
+            "file:x.db",
+            "memory",
+            "kubernetes",
+            "kubernetes:ops",
+            "etcd://h:2379",
+        ] {
+            assert!(spec.parse::<StoreSpec>().is_ok(), "{spec}");
+        }
     }
 
     #[test]

@@ -324,13 +324,7 @@ async fn main() {
             .expect("drainer")
             .on_event(progress.sink());
     let handler = Arc::new(
-        KubeNodeHandler::new(
-            client.clone(),
-            cache,
-            Arc::new(drain::KubeNodeOps::new(client.clone())),
-            Arc::new(drainer),
-        )
-        .with_progress(progress),
+        KubeNodeHandler::new(client.clone(), cache, Arc::new(drainer)).with_progress(progress),
     );
     let app = FleetLock::new(bench_config(), Arc::new(MemoryStore::new()))
         .expect("valid config")

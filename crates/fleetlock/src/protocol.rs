@@ -9,6 +9,9 @@ pub const PRE_REBOOT_PATH: &str = "v1/pre-reboot";
 pub const STEADY_STATE_PATH: &str = "v1/steady-state";
 /// Header every lock/unlock request must carry with the value `true`.
 pub const PROTOCOL_HEADER: &str = "fleet-lock-protocol";
+/// The longest `client_params.id` accepted, in bytes of UTF-8. Zincati's ids are 32 hex
+/// characters; the rest is room for other clients (host names, UUIDs with prefixes).
+pub const MAX_ID_BYTES: usize = 256;
 
 /// The identity part of a request body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,12 +49,7 @@ impl LockRequest {
             kind: ErrorKind::BadBody,
             value: format!("request body is not a FleetLock JSON document: {e}"),
         })?;
-        if req.client_params.id.is_empty() {
-            return Err(ProtocolError::new(
-                ErrorKind::InvalidId,
-                "client_params.id must be a non-empty string",
-            ));
-        }
+        check_id(&req.client_params.id)?;
         if !is_valid_group(&req.client_params.group) {
             return Err(ProtocolError {
                 kind: ErrorKind::InvalidGroup,
@@ -63,6 +61,38 @@ impl LockRequest {
         }
         Ok(req)
     }
+}
+
+/// Checks a client id: non-empty, at most [`MAX_ID_BYTES`] bytes, no control characters
+/// (the id is stored, logged and shown by the status API). The refusal is
+/// [`ErrorKind::InvalidId`]; it names the rule, and shows the id only when it is short and
+/// printable.
+pub fn check_id(id: &str) -> Result<(), ProtocolError> {
+    if id.is_empty() {
+        return Err(ProtocolError::new(
+            ErrorKind::InvalidId,
+            "client_params.id must be a non-empty string",
+        ));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(ProtocolError::new(
+            ErrorKind::InvalidId,
+            format!(
+                "client_params.id is {} bytes long; at most {MAX_ID_BYTES} are accepted (Zincati sends 32 hex characters)",
+                id.len()
+            ),
+        ));
+    }
+    if let Some(c) = id.chars().find(|c| c.is_control()) {
+        return Err(ProtocolError::new(
+            ErrorKind::InvalidId,
+            format!(
+                "client_params.id must not contain control characters (found U+{:04X})",
+                u32::from(c)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `group` is a valid group name: non-empty, `^[a-zA-Z0-9.-]+$`.
@@ -80,7 +110,7 @@ pub enum ErrorKind {
     MissingProtocolHeader,
     /// The body is not valid FleetLock JSON.
     BadBody,
-    /// `client_params.id` is empty.
+    /// `client_params.id` is empty, longer than [`MAX_ID_BYTES`] or has control characters.
     InvalidId,
     /// `client_params.group` is empty or has characters outside `[a-zA-Z0-9.-]`.
     InvalidGroup,
@@ -218,6 +248,55 @@ mod tests {
         assert_eq!(req, LockRequest::new("AbC", "default"));
         let old = br#"{"client_params":{"node_uuid":"x","group":"g"}}"#;
         assert_eq!(LockRequest::parse(old).unwrap().client_params.id, "x");
+    }
+
+    #[test]
+    fn ids_are_bounded_and_printable() {
+        let zincati = "c988d2509fdf4cdcbed39037c56406fb";
+        let longest = "x".repeat(MAX_ID_BYTES);
+        let multibyte = "é".repeat(MAX_ID_BYTES / 2);
+        for ok in [
+            zincati,
+            "node-1.example.com",
+            "Ünïcode id",
+            &longest,
+            &multibyte,
+        ] {
+            assert_eq!(check_id(ok), Ok(()), "{ok}");
+        }
+        let over = "x".repeat(MAX_ID_BYTES + 1);
+        let huge = "a".repeat(60 * 1024);
+        let multibyte_over = format!("{multibyte}x");
+        for (bad, says) in [
+            ("", "non-empty"),
+            (over.as_str(), "257 bytes long; at most 256"),
+            (huge.as_str(), "61440 bytes long"),
+            (multibyte_over.as_str(), "257 bytes"),
+            ("a\nb", "U+000A"),
+            ("a\tb", "U+0009"),
+            ("\u{0}", "U+0000"),
+            ("a\u{7f}", "U+007F"),
+            ("a\u{85}", "U+0085"),
+        ] {
+            let e = check_id(bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::InvalidId, "{bad:?}");
+            assert_eq!(e.kind.status(), StatusCode::BAD_REQUEST);
+            assert!(e.value.contains(says), "{bad:?}: {}", e.value);
+            assert!(e.value.len() < 200, "the refusal does not echo the id");
+        }
+        let body = format!(
+            r#"{{"client_params":{{"id":"{}","group":"default"}}}}"#,
+            "f".repeat(300)
+        );
+        assert_eq!(
+            LockRequest::parse(body.as_bytes()).unwrap_err().kind,
+            ErrorKind::InvalidId
+        );
+        let body = br#"{"client_params":{"id":"a\u0000b","group":"default"}}"#;
+        assert_eq!(
+            LockRequest::parse(body).unwrap_err().kind,
+            ErrorKind::InvalidId
+        );
     }
 
     #[test]

@@ -57,15 +57,10 @@ async fn env_with(builder: ClusterBuilder, machine_ids: &[(&str, &str)], seed: b
             .on_event(progress.sink());
     let app = FleetLock::new(config(&[("default", 1)]), Arc::new(MemoryStore::new())).unwrap();
     let handler = Arc::new(
-        KubeNodeHandler::new(
-            client.clone(),
-            cache,
-            Arc::new(drain::KubeNodeOps::new(client.clone())),
-            Arc::new(drainer),
-        )
-        .with_drain_metrics(app.metrics().drains.clone())
-        .with_progress(progress)
-        .with_seed_annotations(seed),
+        KubeNodeHandler::new(client.clone(), cache, Arc::new(drainer))
+            .with_drain_metrics(app.metrics().drains.clone())
+            .with_progress(progress)
+            .with_seed_annotations(seed),
     );
     // Wait until the watch has delivered the machine ids.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -627,7 +622,6 @@ async fn a_cycle_finished_on_another_replica_is_not_reused() {
     let b_handler = Arc::new(KubeNodeHandler::new(
         env.client.clone(),
         cache,
-        Arc::new(drain::KubeNodeOps::new(env.client.clone())),
         Arc::new(drainer),
     ));
     let b = start_app(
@@ -683,7 +677,6 @@ async fn a_node_cycle_spread_over_two_replicas_on_the_lease_store() {
         let handler = KubeNodeHandler::new(
             client.clone(),
             NodeCache::start(client.clone()).await.unwrap(),
-            Arc::new(drain::KubeNodeOps::new(client.clone())),
             Arc::new(drainer),
         )
         .with_progress(progress);

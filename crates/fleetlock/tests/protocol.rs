@@ -155,6 +155,27 @@ async fn expect_error(server: &common::TestServer, request: &[u8], status: u16, 
     assert!(!v["value"].as_str().unwrap().is_empty());
 }
 
+/// Ids over 256 bytes (300 characters; 60 KB, inside the body limit) and ids with control
+/// characters are refused with 400 `failed_invalid_id` (issue 17: they were granted and stored).
+async fn refuses_bad_ids(server: &common::TestServer, path: &str) {
+    let hdr = "fleet-lock-protocol: true\r\n";
+    for id in [
+        "f".repeat(300),
+        "f".repeat(60 * 1024),
+        r"node\u0000a".to_owned(),
+        r"node\nb".to_owned(),
+    ] {
+        let body = format!(r#"{{"client_params":{{"id":"{id}","group":"default"}}}}"#);
+        expect_error(
+            server,
+            &raw_post(path, hdr, &body),
+            400,
+            "failed_invalid_id",
+        )
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn every_refusal_is_non_2xx_json() {
     let server = start(config(&[("default", 1)])).await;
@@ -193,6 +214,7 @@ async fn every_refusal_is_non_2xx_json() {
             "failed_invalid_id",
         )
         .await;
+        refuses_bad_ids(&server, path).await;
         expect_error(
             &server,
             &raw_post(

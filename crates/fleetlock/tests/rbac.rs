@@ -140,13 +140,8 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
     )
     .unwrap()
     .on_event(progress.sink());
-    let handler = KubeNodeHandler::new(
-        client.clone(),
-        cache,
-        Arc::new(drain::KubeNodeOps::new(client.clone())),
-        Arc::new(drainer),
-    )
-    .with_progress(progress);
+    let handler =
+        KubeNodeHandler::new(client.clone(), cache, Arc::new(drainer)).with_progress(progress);
     let store = Arc::new(fleetlock::store::KubernetesStore::new(client, "default"));
     let app = FleetLock::new(config(&[("default", 1)]), store)
         .unwrap()

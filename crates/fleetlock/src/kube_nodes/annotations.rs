@@ -9,3 +9,7 @@ pub const ANNOTATION_HOLDER: &str = "fleetlock-rs.kured-rs.dev/holder";
 /// The original reboot manager's status annotation (`Ready` / `Rebooting`), maintained with
 /// [`KubeNodeHandler::with_seed_annotations`](super::KubeNodeHandler::with_seed_annotations).
 pub const ANNOTATION_SEED_STATUS: &str = "rebootmanager/status";
+/// Annotation holding the node's [`DrainRecord`](super::DrainRecord) (JSON): which replica
+/// drains the node, its heartbeat and what it reports, so that one replica drains a node at a
+/// time and the others answer from it.
+pub const ANNOTATION_DRAIN: &str = "fleetlock-rs.kured-rs.dev/drain";

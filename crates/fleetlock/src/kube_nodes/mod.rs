@@ -31,8 +31,20 @@
 //! ([`ANNOTATION_WAS_UNSCHEDULABLE`], [`ANNOTATION_HOLDER`]), so a restarted or another replica
 //! knows whether to uncordon. With [`KubeNodeHandler::with_seed_annotations`], the original
 //! reboot manager's `rebootmanager/status` annotation is maintained too: `Rebooting` when the
-//! node is cordoned for its reboot, `Ready` at steady-state.
+//! node is cordoned for its reboot, `Ready` at steady-state. Every write of a node is a
+//! compare-and-swap on its resourceVersion.
 //!
+//! # One drain per node, never past its claim
+//!
+//! Replicas share the node's [`DrainRecord`] ([`ANNOTATION_DRAIN`]): the replica that cordons
+//! the node owns its drain and renews a heartbeat with the progress; another replica asked
+//! about the node answers from the record (progress, PodDisruptionBudget refusal, done) and
+//! starts no drain of its own. When the owner stops beating (killed), the next replica asked
+//! takes the drain over. When the claim ends — steady-state, admin release, or the holder's
+//! slot gone from the store — the drain is stopped before the answer: on this replica by
+//! aborting its task, on another by asking it to stop and waiting until it has (bounded by
+//! the request timeout). No eviction for the node is sent after that.
+
 //! # The node cache
 //!
 //! One LIST and then one WATCH of all Nodes feed a [`NodeIndex`](crate::node_id::NodeIndex) that is updated node by node:
@@ -43,22 +55,30 @@
 //!
 //! # Where things are
 //!
-//! `node_handler` (the [`NodeHandler`] seam and its answers), `kube_handler`
-//! ([`KubeNodeHandler`]), `cache` ([`NodeCache`]), `progress` ([`DrainProgress`]) and
-//! `annotations` (the node marks).
+//! `node_handler` (the [`NodeHandler`] seam, [`ClaimCheck`] and the answers), `kube_handler`
+//! ([`KubeNodeHandler`]: prepare and finish), `drain_task` (one drain under its heartbeat),
+//! `local_drains` (this replica's drain tasks), `drain_record` ([`DrainRecord`]),
+//! `node_writes` (compare-and-swap node patches), `cache` ([`NodeCache`]), `progress`
+//! ([`DrainProgress`]) and `annotations` (the node marks).
 
 mod annotations;
 mod cache;
+mod drain_record;
+mod drain_task;
 mod kube_handler;
+mod local_drains;
 mod node_handler;
+mod node_writes;
 mod progress;
 
 pub use self::annotations::{
-    ANNOTATION_HOLDER, ANNOTATION_SEED_STATUS, ANNOTATION_WAS_UNSCHEDULABLE,
+    ANNOTATION_DRAIN, ANNOTATION_HOLDER, ANNOTATION_SEED_STATUS, ANNOTATION_WAS_UNSCHEDULABLE,
 };
 pub use self::cache::NodeCache;
-pub use self::kube_handler::KubeNodeHandler;
+pub use self::drain_record::{DrainPhase, DrainRecord};
+pub use self::kube_handler::{DEFAULT_DRAIN_HEARTBEAT, DEFAULT_DRAIN_TAKEOVER, KubeNodeHandler};
 pub use self::node_handler::{
-    NODE_NOT_READY_KIND, NodeError, NodeHandler, PDB_BLOCKED_KIND, Preparation, api_message,
+    ClaimCheck, NODE_NOT_READY_KIND, NodeError, NodeHandler, PDB_BLOCKED_KIND, Preparation,
+    api_message,
 };
 pub use self::progress::{DrainProgress, NodeProgress};

@@ -59,20 +59,31 @@ pub enum NodeError {
     },
 }
 
+/// Whether the holder a drain runs for still holds its slot (asked on every heartbeat of the
+/// drain: a slot that went away stops the drain).
+#[async_trait]
+pub trait ClaimCheck: Send + Sync {
+    /// `Ok(false)` when the slot is no longer held; an error keeps the drain going.
+    async fn holds(&self) -> Result<bool, String>;
+}
+
 /// The seam between the FleetLock server and the cluster.
 #[async_trait]
 pub trait NodeHandler: Send + Sync + std::fmt::Debug {
     /// Which node `id` names (`None`: not a node).
     fn lookup(&self, id: &str) -> Result<Option<String>, NodeError>;
-    /// Called after `id` got (or already held) its slot: cordon + drain, report progress.
-    async fn prepare(&self, id: &str, node: &str) -> Result<Preparation, NodeError>;
-    /// Called on steady-state before the slot is released: undo what `prepare` did.
+    /// Called after `id` got (or already held) its slot: cordon + drain, report progress. The
+    /// drain stops as soon as `claim` says the slot is gone.
+    async fn prepare(
+        &self,
+        id: &str,
+        node: &str,
+        claim: std::sync::Arc<dyn ClaimCheck>,
+    ) -> Result<Preparation, NodeError>;
+    /// Called when a holder's claim ends (steady-state, admin release), before its slot is
+    /// released: stops the node's drain (on whichever replica runs it) and then undoes what
+    /// `prepare` did. No eviction for the node is sent after this returns.
     async fn finish(&self, node: &str) -> Result<(), NodeError>;
-}
-
-/// Any failure of a node operation, as [`NodeError::Api`].
-pub(super) fn api_err(e: impl std::fmt::Display) -> NodeError {
-    NodeError::Api(e.to_string())
 }
 
 /// A Kubernetes client error as an operator reads it: for an API answer, the server's message

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{check_admin, check_protocol_token};
 use super::service::{FleetLock, store_error};
 use crate::protocol::{ErrorKind, LockRequest, PROTOCOL_HEADER, ProtocolError};
-use crate::semaphore::{self, Acquired, Released};
+use crate::semaphore::{Acquired, Released};
 
 /// The request body as axum hands it over (a rejection when it is too large or unreadable).
 type Body = Result<Bytes, BytesRejection>;
@@ -184,13 +184,7 @@ async fn admin_release(
                 "group must match ^[a-zA-Z0-9.-]+$ and id must be non-empty",
             ));
         }
-        let released = app
-            .bounded(async {
-                semaphore::release(app.store().as_ref(), &req.group, &req.id)
-                    .await
-                    .map_err(|e| store_error(&e))
-            })
-            .await?;
+        let released = app.admin_release(&req.group, &req.id).await?;
         Ok::<_, ProtocolError>((req, released))
     }
     .await;

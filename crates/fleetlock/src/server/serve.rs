@@ -114,14 +114,9 @@ pub async fn kubernetes_node_handler(
     let cache = crate::kube_nodes::NodeCache::start(client.clone())
         .await
         .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
-    let mut handler = crate::kube_nodes::KubeNodeHandler::new(
-        client.clone(),
-        cache,
-        Arc::new(drain::KubeNodeOps::new(client)),
-        Arc::new(drainer),
-    )
-    .with_progress(progress)
-    .with_seed_annotations(seed_annotations);
+    let mut handler = crate::kube_nodes::KubeNodeHandler::new(client, cache, Arc::new(drainer))
+        .with_progress(progress)
+        .with_seed_annotations(seed_annotations);
     if let Some(drains) = drains {
         handler = handler.with_drain_metrics(drains);
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::error::ServeError;
 use crate::config::ServerConfig;
 #[cfg(feature = "kubernetes")]
-use crate::kube_nodes::{NodeError, NodeHandler, Preparation};
+use crate::kube_nodes::{ClaimCheck, NodeError, NodeHandler, Preparation};
 use crate::metrics::Metrics;
 use crate::protocol::{ErrorKind, LockRequest, ProtocolError};
 use crate::semaphore::{self, AcquireError, Acquired, Released};
@@ -98,7 +98,7 @@ impl FleetLock {
 
     /// Runs `f`, answering [`ErrorKind::StoreUnavailable`] if it takes longer than the
     /// configured request timeout.
-    pub(super) async fn bounded<T>(
+    async fn bounded<T>(
         &self,
         f: impl Future<Output = Result<T, ProtocolError>>,
     ) -> Result<T, ProtocolError> {
@@ -133,7 +133,12 @@ impl FleetLock {
                 })?;
             #[cfg(feature = "kubernetes")]
             if let (Some(handler), Some(node)) = (&self.nodes, node) {
-                match handler.prepare(&p.id, &node).await {
+                let claim = Arc::new(SlotClaim {
+                    store: Arc::clone(&self.store),
+                    group: p.group.clone(),
+                    id: p.id.clone(),
+                });
+                match handler.prepare(&p.id, &node, claim).await {
                     Ok(Preparation::Ready | Preparation::NotANode) => {}
                     Ok(Preparation::Draining(msg)) => {
                         return Err(ProtocolError::new(ErrorKind::DrainInProgress, msg));
@@ -153,16 +158,27 @@ impl FleetLock {
     pub async fn steady_state(&self, req: &LockRequest) -> Result<Released, ProtocolError> {
         let p = &req.client_params;
         self.slots(&p.group)?;
+        self.end_claim(&p.group, &p.id).await
+    }
+
+    /// The operation behind `POST /v1/admin/release`: ends `id`'s claim as its steady-state
+    /// would (its drain stopped, its node uncordoned if we cordoned it), in any group.
+    pub async fn admin_release(&self, group: &str, id: &str) -> Result<Released, ProtocolError> {
+        self.end_claim(group, id).await
+    }
+
+    /// Ends `id`'s claim in `group`: in Kubernetes mode its drain is stopped (on whichever
+    /// replica runs it) and the node marks undone first — if that fails, the slot stays held
+    /// and a retry finds everything as it was — then the slot is released.
+    async fn end_claim(&self, group: &str, id: &str) -> Result<Released, ProtocolError> {
         #[cfg(feature = "kubernetes")]
-        let node = self.node_for(&p.id)?;
+        let node = self.node_for(id)?;
         self.bounded(async {
-            // Undo the node marks first: if that fails, the slot stays held and Zincati's
-            // retry finds everything as it was.
             #[cfg(feature = "kubernetes")]
             if let (Some(handler), Some(node)) = (&self.nodes, node) {
                 handler.finish(&node).await.map_err(|e| node_error(&e))?;
             }
-            semaphore::release(self.store.as_ref(), &p.group, &p.id)
+            semaphore::release(self.store.as_ref(), group, id)
                 .await
                 .map_err(|e| store_error(&e))
         })
@@ -183,6 +199,26 @@ impl FleetLock {
             });
         }
         Ok(Status { groups })
+    }
+}
+
+/// A drain's claim: `id` holds a slot of `group` in the store.
+#[cfg(feature = "kubernetes")]
+struct SlotClaim {
+    store: Arc<dyn LockStore>,
+    group: String,
+    id: String,
+}
+
+#[cfg(feature = "kubernetes")]
+#[async_trait::async_trait]
+impl ClaimCheck for SlotClaim {
+    async fn holds(&self) -> Result<bool, String> {
+        self.store
+            .get(&self.group)
+            .await
+            .map(|v| v.state.holds(&self.id))
+            .map_err(|e| e.to_string())
     }
 }
 
