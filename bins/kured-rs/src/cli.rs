@@ -27,8 +27,8 @@ mod go_values;
 
 pub use go_values::{format_go_duration, parse_go_duration};
 use go_values::{
-    go_int, parse_drain_timeout, parse_go_bool, parse_go_int, parse_nonzero_go_duration,
-    parse_port, parse_skip_wait_seconds,
+    go_int, parse_drain_timeout, parse_go_bool, parse_go_int, parse_limit_go_duration,
+    parse_nonzero_go_duration, parse_port, parse_skip_wait_seconds,
 };
 
 /// How the host is rebooted (`--reboot-method`).
@@ -283,7 +283,7 @@ pub struct Flags {
     #[arg(
         long,
         default_value = "0s",
-        value_parser = parse_go_duration,
+        value_parser = parse_limit_go_duration,
         help_heading = "kured-rs options",
         value_name = "DURATION"
     )]
@@ -456,6 +456,10 @@ fn parse_signal(s: &str) -> Result<i32, String> {
 /// checks the key and value with those rules ([`drain::check_label`]) at start-up instead.
 fn parse_label(s: &str) -> Result<String, String> {
     let item = s.trim();
+    if item.is_empty() {
+        // pflag reads `--pre-reboot-node-labels=` as an empty list: no label (skipped in plan).
+        return Ok(String::new());
+    }
     let item = match item.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
         // A quote inside stays a quote, which no label allows: check_label refuses it.
         Some(quoted) => quoted.replace("\"\"", "\""),

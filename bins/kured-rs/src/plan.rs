@@ -119,10 +119,11 @@ fn agent_config(flags: &Flags) -> Result<agent::Config, FlagError> {
         err(flag.trim_start_matches('-'), e)
     })?;
     let mut config = agent::Config::new(flags.node_id.clone());
-    config.pre_reboot_node_labels = drain::parse_labels(&flags.pre_reboot_node_labels)
+    config.pre_reboot_node_labels = drain::parse_labels(&non_empty(&flags.pre_reboot_node_labels))
         .map_err(|e| err("pre-reboot-node-labels", e))?;
-    config.post_reboot_node_labels = drain::parse_labels(&flags.post_reboot_node_labels)
-        .map_err(|e| err("post-reboot-node-labels", e))?;
+    config.post_reboot_node_labels =
+        drain::parse_labels(&non_empty(&flags.post_reboot_node_labels))
+            .map_err(|e| err("post-reboot-node-labels", e))?;
     config.period = flags.period;
     config.window = window;
     config.force_reboot = flags.force_reboot;
@@ -134,6 +135,12 @@ fn agent_config(flags: &Flags) -> Result<agent::Config, FlagError> {
     config.annotate_nodes = flags.annotate_nodes;
     config.lock_wait = flags.lock_wait;
     Ok(config)
+}
+
+/// The items of a label list flag without the empty ones (`--pre-reboot-node-labels=` is no
+/// label, as in kured).
+fn non_empty(items: &[String]) -> Vec<String> {
+    items.iter().filter(|i| !i.is_empty()).cloned().collect()
 }
 
 /// The notifications (`None` without a URL): kured's templates and notify/Slack URLs.

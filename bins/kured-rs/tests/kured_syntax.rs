@@ -545,6 +545,13 @@ const LABEL_LISTS: &[Row] = &[
     ),
     (
         "pre-reboot-node-labels",
+        "",
+        Accepts,
+        Same,
+        "[labels] pflag reads an empty value as an empty list",
+    ),
+    (
+        "pre-reboot-node-labels",
         "a=1,a=2",
         Accepts,
         Same,

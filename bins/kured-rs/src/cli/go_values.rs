@@ -146,6 +146,15 @@ pub fn parse_drain_timeout(s: &str) -> Result<Duration, String> {
     })
 }
 
+/// A kured-rs-only duration where a negative value can only be a mistake
+/// (`--reboot-command-timeout`; 0 means no limit).
+pub fn parse_limit_go_duration(s: &str) -> Result<Duration, String> {
+    let nanos = go_duration_nanos(s.trim())?;
+    u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .map_err(|_| format!("{s:?} must not be negative (0 means no limit)"))
+}
+
 /// Go's `strconv.ParseInt(s, 0, 64)`, as pflag reads an `int` flag: an optional sign, then
 /// decimal, `0x`/`0X` hex, `0o`/`0O` or a leading `0` octal, `0b`/`0B` binary, with `_`
 /// between digits. Surrounding whitespace is ignored (an extension).
