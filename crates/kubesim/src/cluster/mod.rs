@@ -86,6 +86,7 @@ pub struct ClusterBuilder {
     daemonsets: Vec<(String, String)>,
     pods_per_node: usize,
     controllers_on: bool,
+    controller_writes_after_create: bool,
     controllers: ControllerConfig,
     record_history: bool,
     watch_window: usize,
@@ -105,6 +106,7 @@ impl Default for ClusterBuilder {
             daemonsets: Vec::new(),
             pods_per_node: 0,
             controllers_on: true,
+            controller_writes_after_create: true,
             controllers: ControllerConfig::default(),
             record_history: false,
             watch_window: StoreConfig::default().watch_window,
@@ -165,6 +167,15 @@ impl ClusterBuilder {
     /// Runs the simulated controllers (default on).
     pub fn controllers(mut self, on: bool) -> Self {
         self.controllers_on = on;
+        self
+    }
+
+    /// Whether the controllers' first writes to a new Node (TTL annotation) or DaemonSet
+    /// (status) land before the create is answered, so that an update carrying the creation
+    /// resourceVersion gets a 409 Conflict as on a real cluster (default on, with the
+    /// controllers; off: the object stays as created until a controller gets to it).
+    pub fn controller_writes_after_create(mut self, on: bool) -> Self {
+        self.controller_writes_after_create = on;
         self
     }
 
@@ -266,9 +277,12 @@ impl ClusterBuilder {
     pub async fn start(self) -> Result<RunningCluster, ClusterError> {
         let store = self.build_store()?;
         let counts: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+        let mut options = self.server_options.clone();
+        options.controller_writes_after_create =
+            self.controllers_on && self.controller_writes_after_create;
         let state = ServerState {
             store: store.clone(),
-            options: Arc::new(self.server_options.clone()),
+            options: Arc::new(options),
         };
         let mut app = router(state);
         let token = self

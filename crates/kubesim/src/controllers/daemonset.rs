@@ -137,7 +137,10 @@ pub fn daemonset_status(
     s.insert("desiredNumberScheduled".into(), json!(desired));
     s.insert("numberReady".into(), json!(ready));
     s.insert("observedGeneration".into(), json!(generation(ds)));
-    s.insert("updatedNumberScheduled".into(), json!(current));
+    // `omitempty` in the real type: absent while no pod is scheduled.
+    if current > 0 {
+        s.insert("updatedNumberScheduled".into(), json!(current));
+    }
     if ready > 0 {
         s.insert("numberAvailable".into(), json!(ready));
     }
@@ -313,5 +316,17 @@ mod tests {
         let tainted =
             json!({"metadata":{"name":"n"},"spec":{"taints":[{"key":"x","effect":"NoSchedule"}]}});
         assert!(!node_eligible(&ds, &tainted));
+    }
+
+    #[test]
+    fn status_omits_updated_number_scheduled_while_it_is_zero() {
+        let ds = json!({"metadata":{"generation":1}});
+        let fresh = daemonset_status(&ds, 2, 0, 0, 0);
+        assert!(fresh.get("updatedNumberScheduled").is_none());
+        assert_eq!(fresh["numberUnavailable"], 2);
+        assert_eq!(
+            daemonset_status(&ds, 2, 2, 2, 0)["updatedNumberScheduled"],
+            2
+        );
     }
 }

@@ -8,6 +8,10 @@
 //! shutdown, rescheduling) are timers inside the task. [`Controllers`] starts them and stops them
 //! (explicitly with [`Controllers::stop`] or by being dropped).
 //!
+//! The first writes the TTL and DaemonSet controllers make to a new Node or DaemonSet are
+//! applied by the server before it answers the create (`after_create`), so that a client's
+//! creation resourceVersion is stale at once, as on a real cluster.
+//!
 //! The kubelet is one task for all nodes: per node it behaves as a kubelet would (pods bound to
 //! a Ready node start, terminating pods stop), see [`kubelet`].
 
@@ -16,6 +20,7 @@
 // `ApiError` (the crate-wide error type, ~144 bytes) is returned unboxed everywhere.
 #![allow(clippy::result_large_err)]
 
+mod after_create;
 mod config;
 pub(crate) mod daemonset;
 pub(crate) mod kubelet;
@@ -28,6 +33,7 @@ pub(crate) mod sched;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use after_create::after_create;
 pub(crate) use config::ControllerConfig;
 #[cfg(test)]
 pub(crate) use objects::{node_ready, pod_ready};

@@ -19,8 +19,9 @@
 //!    `disruptionsAllowed == 0` → 429 (cause message chosen as the real server does); else
 //!    `disruptionsAllowed` is decremented (the `DisruptionAllowed` condition turns False /
 //!    `InsufficientPods` when it reaches 0) and the pod is recorded in `status.disruptedPods`.
-//! 5. The pod is deleted with the Eviction's `deleteOptions` through
-//!    [`crate::deletion::delete_object`]. With `deleteOptions.dryRun` (e.g. `["All"]`) every
+//! 5. The pod gains the `DisruptionTarget` condition (status `True`, reason
+//!    `EvictionByEvictionAPI`; one status update, `disruption_target`) and is then deleted with
+//!    the Eviction's `deleteOptions` through [`crate::deletion::delete_object`]. With `deleteOptions.dryRun` (e.g. `["All"]`) every
 //!    check runs but nothing is written (the `?dryRun=` query parameter is the server's to map).
 //!
 //! The PDB status itself (`currentHealthy`, `desiredHealthy`, `expectedPods`,
@@ -33,12 +34,15 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::deletion::{DeleteOptions, delete_object};
+use crate::deletion::DeleteOptions;
 use crate::errors::ApiError;
 use crate::resources::OBJECT_META_FIELDS;
 use crate::resources::well_known::{PDBS, PODS};
 use crate::selector::LabelSelector;
 use crate::store::{Store, now_rfc3339};
+use disruption_target::mark_and_delete;
+
+mod disruption_target;
 
 /// The eviction handler refuses to use a PDB whose `status.disruptedPods` has more entries.
 pub const MAX_DISRUPTED_POD_SIZE: usize = 2000;
@@ -427,7 +431,7 @@ pub fn evict(
             } else {
                 opts.clone()
             };
-            match delete_object(store, PODS, ns, pod, &del) {
+            match mark_and_delete(store, ns, pod, &del) {
                 Ok(_) => return Ok(warnings),
                 Err(e) if e.code == 409 && !user_rv && attempts < CONFLICT_RETRIES => continue,
                 Err(e) => return Err(e),
@@ -465,7 +469,7 @@ pub fn evict(
             } else {
                 opts.clone()
             };
-            return match delete_object(store, PODS, ns, pod, &del) {
+            return match mark_and_delete(store, ns, pod, &del) {
                 Ok(_) => Ok(warnings),
                 Err(e) if e.code == 409 && rv_guard && !user_rv => {
                     Err(still_being_processed(pdb_name))
@@ -476,7 +480,7 @@ pub fn evict(
         if decoded.dry_run {
             return Ok(warnings);
         }
-        return delete_object(store, PODS, ns, pod, &opts).map(|_| warnings);
+        return mark_and_delete(store, ns, pod, &opts).map(|_| warnings);
     }
 }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::store::StoreConfig;
+use crate::store::{EventType, StoreConfig};
 
 fn store() -> Arc<Store> {
     Store::new(StoreConfig::default())
@@ -336,4 +336,69 @@ fn concurrent_evictions_against_one_allowed_disruption() {
             .all(|e| e.code == 429)
     );
     assert_eq!(s.list(PODS, Some("default"), |_| true).0.len(), 7);
+}
+
+#[test]
+fn an_evicted_pod_becomes_a_disruption_target_before_it_terminates() {
+    let s = Store::new(StoreConfig {
+        watch_window: 1000,
+        record_history: true,
+    });
+    pod(&s, "a", "Running", true);
+    evict(&s, "default", "a", &body("a", None), false).unwrap();
+    let terminating = s.get(PODS, "default", "a").unwrap();
+    assert!(!terminating["metadata"]["deletionTimestamp"].is_null());
+    let conds = terminating["status"]["conditions"].as_array().unwrap();
+    let dt = conds
+        .iter()
+        .find(|c| c["type"] == "DisruptionTarget")
+        .expect("a DisruptionTarget condition");
+    assert_eq!(dt["status"], "True");
+    assert_eq!(dt["reason"], "EvictionByEvictionAPI");
+    assert_eq!(dt["message"], "Eviction API: evicting");
+
+    // With grace 0 the condition is written (one MODIFIED) before the pod goes (DELETED).
+    pod(&s, "b", "Running", true);
+    evict(&s, "default", "b", &body("b", Some(0)), false).unwrap();
+    let writes: Vec<(EventType, bool)> = s
+        .history()
+        .iter()
+        .filter(|e| e.object["metadata"]["name"] == "b" && e.kind != EventType::Added)
+        .map(|e| {
+            let marked = e.object["status"]["conditions"]
+                .as_array()
+                .is_some_and(|cs| cs.iter().any(|c| c["type"] == "DisruptionTarget"));
+            (e.kind, marked)
+        })
+        .collect();
+    assert_eq!(writes.first(), Some(&(EventType::Modified, true)));
+    assert_eq!(writes.last().map(|w| w.0), Some(EventType::Deleted));
+
+    // Dry runs and refused evictions leave the pod as it was.
+    pod(&s, "c", "Running", true);
+    let mut dry = json!({"apiVersion":"policy/v1","kind":"Eviction",
+        "metadata":{"name":"c","namespace":"default"},"deleteOptions":{"dryRun":["All"]}});
+    evict(
+        &s,
+        "default",
+        "c",
+        &serde_json::to_vec(&dry).unwrap(),
+        false,
+    )
+    .unwrap();
+    dry["deleteOptions"] = json!({"preconditions": {"uid": "other"}});
+    assert_eq!(
+        evict(
+            &s,
+            "default",
+            "c",
+            &serde_json::to_vec(&dry).unwrap(),
+            false
+        )
+        .unwrap_err()
+        .code,
+        409
+    );
+    let c = s.get(PODS, "default", "c").unwrap();
+    assert_eq!(c["status"]["conditions"].as_array().unwrap().len(), 1);
 }

@@ -53,6 +53,9 @@ pub(crate) fn create(state: &ServerState, req: &ApiRequest<'_>) -> Result<Respon
         ));
     }
     let stored = state.store.create(rt, obj)?;
+    if state.options.controller_writes_after_create {
+        crate::controllers::after_create(&state.store, rt, &stored);
+    }
     Ok(with_warnings(
         json_response(StatusCode::CREATED, &stored),
         &warnings,

@@ -29,14 +29,14 @@
 //!   say); a PUT to a missing Lease or Event creates it (201), other kinds answer 404;
 //! - `dryRun` (query, or `dryRun` in a `DeleteOptions` body) runs every check and stores nothing,
 //!   on create, update, patch, delete and eviction;
-//! - unknown top-level and `metadata` fields of create/update bodies and patch results are
-//!   dropped with a `Warning: 299 - "unknown field \"x\""` header (`fieldValidation=Warn`, the
+//! - unknown fields of create/update bodies and patch results, at any depth (`spec.bogus`),
+//!   are dropped with a `Warning: 299 - "unknown field \"x\""` header (`fieldValidation=Warn`, the
 //!   default), silently (`Ignore`), or rejected with 400 `strict decoding error` (`Strict`);
 //! - request bodies are JSON; `application/yaml` is accepted only when the body is JSON (a YAML
 //!   subset) — kubesim has no YAML parser.
 //!
 //! Modules: `routing` (paths and dispatch), `discovery` (version and API discovery documents),
-//! `request_info` and `request` (what a request is), `query` (query strings), `body` and `unknown_fields` (decoding writes), `normalize`, `write`
+//! `request_info` and `request` (what a request is), `query` (query strings), `body`, `unknown_fields` and `typed_fields` (decoding writes), `normalize`, `write`
 //! (the shared update path), one module per verb (`get`, `list`, `create`, `update`,
 //! `patch_object`, `delete`, `evict`, `watch`), the list machinery (`list_source`, `snapshot`,
 //! `continue_token`, `list_options`, `selectors`, `list_item`) and `response`.
@@ -62,6 +62,7 @@ mod routing;
 mod selectors;
 mod snapshot;
 mod state;
+mod typed_fields;
 mod unknown_fields;
 mod update;
 mod watch;

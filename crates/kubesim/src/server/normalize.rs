@@ -1,5 +1,6 @@
 //! The normalisation applied to every object before it is stored: the empty/false values the
-//! real server omits on output, pod conditions' `lastProbeTime: null`, the key order.
+//! real server omits on output, pod conditions' `lastProbeTime: null`, the defaults its decoding
+//! applies to every write (a Node's `status.allocatable` copied from `capacity`), the key order.
 
 use serde_json::{Map, Value};
 
@@ -51,6 +52,24 @@ fn is_empty_value(v: &Value) -> bool {
     }
 }
 
+/// `SetDefaults_NodeStatus`: a Node status with `capacity` and without `allocatable` gets
+/// `allocatable` = `capacity` (on every write: create, update, patch, `/status`).
+fn default_allocatable(node: &mut Value) {
+    let Some(status) = node.get_mut("status").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if status.contains_key("allocatable") {
+        return;
+    }
+    if let Some(capacity) = status
+        .get("capacity")
+        .filter(|c| c.as_object().is_some_and(|m| !m.is_empty()))
+        .cloned()
+    {
+        status.insert("allocatable".into(), capacity);
+    }
+}
+
 /// The values the real server omits on output (Go `omitempty`), for the fields the fixtures
 /// show, plus the explicit `lastProbeTime: null` of pod conditions and the kind/apiVersion/
 /// metadata-first key order. Applied to every object before it is stored.
@@ -76,6 +95,7 @@ pub(crate) fn normalize(rt: &ResourceType, obj: &mut Value) {
             ] {
                 remove_if(obj, &["spec", field], is_empty_value);
             }
+            default_allocatable(obj);
         }
         ("", "pods") => {
             for field in [

@@ -21,6 +21,7 @@ use super::response::{api_error_response, result_response, text_response};
 use super::state::ServerState;
 use super::update::update;
 use crate::errors::ApiError;
+use crate::resources::RESOURCES;
 
 /// Largest request body accepted (the real server's limit is 3 MiB for most writes).
 const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -76,25 +77,35 @@ pub(crate) fn dispatch(
         // The discovery endpoints ignore the HTTP method (recorded quirk).
         ["api"] => discovery::root_response(true, headers),
         ["apis"] => discovery::root_response(false, headers),
-        ["api", version] => discovery::api_resource_list("", version).map_or_else(
-            || api_error_response(&not_found_path()),
-            |d| discovery::json_response(&d),
-        ),
-        ["apis", group] => discovery::api_group(group).map_or_else(
-            || api_error_response(&not_found_path()),
-            |d| discovery::json_response(&d),
-        ),
-        ["apis", group, version] => discovery::api_resource_list(group, version).map_or_else(
-            || api_error_response(&not_found_path()),
-            |d| discovery::json_response(&d),
-        ),
+        ["api", version] => discovery::api_resource_list("", version)
+            .map_or_else(page_not_found, |d| discovery::json_response(&d)),
+        ["apis", group] => discovery::api_group(group)
+            .map_or_else(page_not_found, |d| discovery::json_response(&d)),
+        ["apis", group, version] => discovery::api_resource_list(group, version)
+            .map_or_else(page_not_found, |d| discovery::json_response(&d)),
         ["healthz" | "livez" | "readyz"] => text_response(StatusCode::OK, "ok"),
+        // A group/version the server does not serve has no handler at all: Go's plain 404.
+        ["api", version, ..] if !serves_group_version("", version) => page_not_found(),
+        ["apis", group, version, ..] if !serves_group_version(group, version) => page_not_found(),
         ["api" | "apis", ..] => result_response(
             parse_resource_request(method, uri, headers, body)
                 .and_then(|req| resource_request(state, &req)),
         ),
-        _ => text_response(StatusCode::NOT_FOUND, "404 page not found\n"),
+        _ => page_not_found(),
     }
+}
+
+/// Go's `http.NotFound`: what the real server answers for a path no handler serves (an unknown
+/// API group or version included).
+fn page_not_found() -> Response {
+    text_response(StatusCode::NOT_FOUND, "404 page not found\n")
+}
+
+/// Whether some served resource type is in `group`/`version`.
+fn serves_group_version(group: &str, version: &str) -> bool {
+    RESOURCES
+        .iter()
+        .any(|r| r.group == group && r.version == version)
 }
 
 /// The [`ApiRequest`] of a path under `/api` or `/apis`; 404 when it names no served type, or

@@ -657,3 +657,137 @@ async fn partial_object_metadata_is_served_on_request() {
     assert_eq!(one["kind"], "PartialObjectMetadata");
     assert_eq!(one["apiVersion"], "meta.k8s.io/v1");
 }
+
+#[tokio::test]
+async fn unknown_spec_fields_fail_under_strict_and_are_dropped_with_a_warning_by_default() {
+    let st = state();
+    let ds = json!({"metadata": {"name": "kured"},
+        "spec": {"bogus": 1, "selector": {"matchLabels": {"name": "kured"}},
+            "template": {"metadata": {"labels": {"name": "kured"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]}}}})
+    .to_string();
+    let (s, e) = call(
+        &st,
+        "POST",
+        "/apis/apps/v1/namespaces/kube-system/daemonsets?fieldValidation=Strict",
+        Some("application/json"),
+        &ds,
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        e["message"],
+        "DaemonSet in version \"v1\" cannot be handled as a DaemonSet: strict decoding error: unknown field \"spec.bogus\""
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let resp = dispatch(
+        &st,
+        &Method::POST,
+        &"/apis/apps/v1/namespaces/kube-system/daemonsets"
+            .parse()
+            .unwrap(),
+        &headers,
+        ds.as_bytes(),
+    );
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let warnings: Vec<&str> = resp
+        .headers()
+        .get_all(header::WARNING)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(warnings, [r#"299 - "unknown field \"spec.bogus\"""#]);
+    let stored = st
+        .store
+        .get(
+            crate::resources::well_known::DAEMONSETS,
+            "kube-system",
+            "kured",
+        )
+        .unwrap();
+    assert!(stored["spec"].get("bogus").is_none());
+    assert_eq!(stored["spec"]["selector"]["matchLabels"]["name"], "kured");
+}
+
+#[tokio::test]
+async fn an_unknown_api_group_or_version_is_a_plain_404_page() {
+    let st = state();
+    for path in [
+        "/apis/nosuch.example.com",
+        "/apis/nosuch.example.com/v1",
+        "/apis/nosuch.example.com/v1/namespaces/a/things",
+        "/apis/apps/v9/daemonsets",
+        "/api/v2/nodes",
+    ] {
+        let resp = dispatch(
+            &st,
+            &Method::GET,
+            &path.parse().unwrap(),
+            &HeaderMap::new(),
+            b"",
+        );
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(
+            resp.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8",
+            "{path}"
+        );
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"404 page not found\n", "{path}");
+    }
+    // A served group/version with an unknown resource is still the JSON Status.
+    let (s, e) = call(&st, "GET", "/apis/apps/v1/things", None, "").await;
+    assert_eq!((s, e["kind"].as_str()), (404, Some("Status")));
+}
+
+#[tokio::test]
+async fn node_status_capacity_without_allocatable_gets_allocatable() {
+    let st = state();
+    let mut n = node("cap");
+    n["status"] = json!({"capacity": {"cpu": "4", "pods": "110"}});
+    let (s, created) = call(
+        &st,
+        "POST",
+        "/api/v1/nodes",
+        Some("application/json"),
+        &n.to_string(),
+    )
+    .await;
+    assert_eq!(s, 201);
+    assert_eq!(
+        created["status"]["allocatable"],
+        json!({"cpu": "4", "pods": "110"})
+    );
+    let (s, patched) = call(
+        &st,
+        "PATCH",
+        "/api/v1/nodes/cap/status",
+        Some("application/merge-patch+json"),
+        r#"{"status":{"capacity":{"cpu":"8"},"allocatable":null}}"#,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        patched["status"]["allocatable"],
+        json!({"cpu": "8", "pods": "110"})
+    );
+    let (_, kept) = call(
+        &st,
+        "PATCH",
+        "/api/v1/nodes/cap/status",
+        Some("application/merge-patch+json"),
+        r#"{"status":{"allocatable":{"cpu":"7"}}}"#,
+    )
+    .await;
+    // A client-set allocatable is kept (not overwritten from capacity, cpu 8).
+    assert_eq!(
+        kept["status"]["allocatable"],
+        json!({"cpu": "7", "pods": "110"})
+    );
+}

@@ -1,9 +1,12 @@
-//! Unknown fields of a written object (`?fieldValidation=Ignore|Warn|Strict`): the top-level
-//! and `metadata` fields the real server's typed decoding drops.
+//! Unknown fields of a written object (`?fieldValidation=Ignore|Warn|Strict`): the fields the
+//! real server's typed decoding drops, at any depth (`spec.bogus`, through
+//! `super::typed_fields`); for an object that does not decode as its type, the top-level and
+//! `metadata` ones.
 
 use serde_json::Value;
 
 use super::query::query_get;
+use super::typed_fields::drop_unknown_typed_fields;
 use crate::errors::ApiError;
 use crate::resources::{OBJECT_META_FIELDS, ResourceType};
 
@@ -56,9 +59,12 @@ impl FieldValidation {
     }
 }
 
-/// Removes the top-level and `metadata` fields an object of `rt` does not have (the real
-/// server's typed decoding drops them) and returns their paths.
+/// Removes the fields an object of `rt` does not have (the real server's typed decoding drops
+/// them) and returns their paths.
 fn drop_unknown_fields(rt: &ResourceType, obj: &mut Value) -> Vec<String> {
+    if let Some(unknown) = drop_unknown_typed_fields(rt, obj) {
+        return unknown;
+    }
     let mut unknown = Vec::new();
     let known = known_top_level(rt);
     if let Some(m) = obj.as_object_mut() {
