@@ -2,11 +2,11 @@
 //!
 //! Parse ([`cli`]: flags and `KURED_*` variables) → plan ([`plan`]: every part validated before
 //! any client exists; a bad value prints one line naming the flag and exits with code 2) →
-//! client → run ([`agent::Deps::for_client`], `/metrics` and `/healthz` on
+//! client ([`client`]) → run ([`agent::Deps::for_client`], `/metrics` and `/healthz` on
 //! `--metrics-host:--metrics-port`, SIGTERM/SIGINT stop the agent cleanly).
 //! `kured-rs --print-flags-markdown` prints the table of flags and variables.
 //! Without a usable cluster configuration it logs one line saying what it tried
-//! ([`kube_config`]) and exits with code 1.
+//! ([`client::client`]) and exits with code 1.
 
 mod cli;
 mod client;
