@@ -20,6 +20,7 @@ use crate::config::{
     Config, LockWaitMode, MOST_RECENT_REBOOT_NEEDED_ANNOTATION, REBOOT_IN_PROGRESS_ANNOTATION,
 };
 use crate::deps::Deps;
+use crate::guard;
 use crate::metrics::Metrics;
 
 /// How [`Agent::run`] ended.
@@ -199,7 +200,50 @@ impl Agent {
             self.notify(Event::Uncordon).await;
         }
         self.sleep(cancel, self.config.lock_release_delay).await?;
+        // Whether or not the guard is on now: what the marker lists was set by an agent here.
+        self.clear_guard_until_done(cancel).await?;
         self.release_until_done(cancel).await
+    }
+
+    /// Sets the autoscaler guard (if configured); a failure is logged, never stops the reboot.
+    async fn set_guard(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
+        if !self.config.autoscaler_guard {
+            return Ok(());
+        }
+        let node = self.node();
+        match self
+            .cancellable(cancel, guard::set(self.deps.nodes.as_ref(), node))
+            .await?
+        {
+            Ok(set) => {
+                info!(node, annotations = ?set.keys().collect::<Vec<_>>(), "autoscaler guard set");
+            }
+            Err(e) => error!(node, error = %e, "cannot set the autoscaler guard"),
+        }
+        Ok(())
+    }
+
+    /// Removes what the autoscaler guard's marker says this agent set; retried until done
+    /// (a leftover guard would keep the node from ever being scaled down).
+    async fn clear_guard_until_done(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
+        let node = self.node();
+        loop {
+            match self
+                .cancellable(cancel, guard::clear(self.deps.nodes.as_ref(), node))
+                .await?
+            {
+                Ok(removed) => {
+                    if !removed.is_empty() {
+                        info!(node, annotations = ?removed, "autoscaler guard removed");
+                    }
+                    return Ok(());
+                }
+                Err(e) => {
+                    error!(node, error = %e, "cannot remove the autoscaler guard; keeping the lock and retrying");
+                    self.sleep(cancel, self.config.retry_interval).await?;
+                }
+            }
+        }
     }
 
     async fn uncordon_until_done(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
@@ -473,6 +517,7 @@ impl Agent {
         let node = self.node();
         // Uncordon after the reboot only if the node was schedulable when the lock was taken.
         let we_cordon = !record.metadata.unschedulable;
+        self.set_guard(cancel).await?;
         if !self.config.pre_reboot_node_labels.is_empty() {
             let labels = &self.config.pre_reboot_node_labels;
             if let Err(e) = self
@@ -573,6 +618,9 @@ impl Agent {
                 }
             }
             self.uncordon_until_done(cancel).await?;
+        }
+        if self.config.autoscaler_guard {
+            self.clear_guard_until_done(cancel).await?;
         }
         self.release_until_done(cancel).await
     }

@@ -59,6 +59,9 @@ pub struct Config {
     pub retry_interval: Duration,
     /// How often `kured_reboot_required` is refreshed (kured: every minute).
     pub metrics_interval: Duration,
+    /// From taking the lock until it is released, keep the cluster autoscaler and Karpenter
+    /// from removing the node (`--autoscaler-guard`; see [`crate::AUTOSCALER_GUARD_ANNOTATIONS`]).
+    pub autoscaler_guard: bool,
 }
 
 impl Config {
@@ -79,6 +82,7 @@ impl Config {
             lock_wait: LockWaitMode::default(),
             retry_interval: Duration::from_secs(10),
             metrics_interval: Duration::from_secs(60),
+            autoscaler_guard: false,
         }
     }
 }

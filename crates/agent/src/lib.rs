@@ -19,7 +19,11 @@
 //! 3. **Holding the lock**: pre-reboot labels → drain delay → notify "drain" → cordon → drain;
 //!    on failure without `--force-reboot`: uncordon (if we cordoned) and release; otherwise
 //!    reboot delay (and drain again) → notify "reboot" → reboot. A sentinel that cannot tell
-//!    is logged and retried, never a reboot.
+//!    is logged and retried, never a reboot. With [`Config::autoscaler_guard`], right after
+//!    the lock is taken (before cordoning) the node gets the cluster autoscaler's and
+//!    Karpenter's "do not remove" annotations where absent (kured #1309); the keys it set are
+//!    recorded on the Node and removed again before every release — after the post-reboot
+//!    uncordon (step 1) or when the attempt is abandoned.
 //!
 //! Cancellation (SIGTERM) is honoured at every await point, and the agent never releases the
 //! lock while the node is cordoned by it.
@@ -125,6 +129,7 @@ mod agent;
 mod clock;
 mod config;
 mod deps;
+mod guard;
 mod metrics;
 
 #[cfg(test)]
@@ -137,6 +142,10 @@ pub use config::{
     REBOOT_IN_PROGRESS_ANNOTATION,
 };
 pub use deps::{Deps, DepsError, Parts};
+pub use guard::{
+    AUTOSCALER_GUARD_ANNOTATIONS, AUTOSCALER_GUARD_MARKER_ANNOTATION, DO_NOT_DISRUPT_ANNOTATION,
+    SCALE_DOWN_DISABLED_ANNOTATION,
+};
 pub use metrics::{Metrics, NodeLabel, ReasonLabel, bind, router, serve};
 /// The cancellation token type [`Agent::run`] takes.
 pub use tokio_util::sync::CancellationToken;

@@ -474,3 +474,157 @@ async fn the_taint_is_removed_once_not_every_period() {
     assert_eq!(outcome, Outcome::Cancelled);
     assert_eq!(*log.lock().unwrap(), ["remove-taint"]);
 }
+
+/// Node operations over an in-memory annotation map that log the guard's writes.
+fn annotated_nodes(log: &Log, initial: &[(&str, &str)]) -> (MockNodeOps, Annotations) {
+    let annotations: Annotations = Arc::new(Mutex::new(
+        initial
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect(),
+    ));
+    let mut nodes = MockNodeOps::new();
+    let a = annotations.clone();
+    nodes.expect_node_state().returning(move |_| {
+        Ok(NodeState {
+            unschedulable: false,
+            annotations: a.lock().unwrap().clone(),
+        })
+    });
+    let (l, a) = (log.clone(), annotations.clone());
+    nodes.expect_add_annotations().returning(move |_, add| {
+        if add.contains_key(crate::AUTOSCALER_GUARD_MARKER_ANNOTATION) {
+            push(&l, format!("guard:{:?}", add.keys().collect::<Vec<_>>()));
+        }
+        a.lock().unwrap().extend(add.clone());
+        Ok(())
+    });
+    let (l, a) = (log.clone(), annotations.clone());
+    nodes.expect_remove_annotations().returning(move |_, keys| {
+        if keys
+            .iter()
+            .any(|k| k == crate::AUTOSCALER_GUARD_MARKER_ANNOTATION)
+        {
+            push(&l, format!("unguard:{keys:?}"));
+        }
+        let mut a = a.lock().unwrap();
+        for k in keys {
+            a.remove(k);
+        }
+        Ok(())
+    });
+    let l = log.clone();
+    nodes.expect_cordon().returning(move |_| {
+        push(&l, "cordon");
+        Ok(false)
+    });
+    let l = log.clone();
+    nodes.expect_uncordon().returning(move |_| {
+        push(&l, "uncordon");
+        Ok(true)
+    });
+    nodes.expect_add_labels().returning(|_, _| Ok(()));
+    (nodes, annotations)
+}
+
+type Annotations = Arc<Mutex<std::collections::BTreeMap<String, String>>>;
+
+#[tokio::test]
+async fn autoscaler_guard_is_set_after_acquire_before_cordon_and_removed_before_release() {
+    use crate::{DO_NOT_DISRUPT_ANNOTATION, SCALE_DOWN_DISABLED_ANNOTATION};
+    let log: Log = Arc::default();
+    let cancel = CancellationToken::new();
+    let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_holding().returning(|_| Ok(None));
+    let l = log.clone();
+    lock.expect_acquire().times(1).returning(move |_, meta| {
+        push(&l, "acquire");
+        Ok(AcquireOutcome::Acquired(record(meta.unschedulable)))
+    });
+    // Karpenter's annotation is someone else's: never touched.
+    let (nodes, annotations) = annotated_nodes(&log, &[(DO_NOT_DISRUPT_ANNOTATION, "true")]);
+    let mut drainer = MockDrainer::new();
+    let l = log.clone();
+    drainer.expect_drain().returning(move |_| {
+        push(&l, "drain");
+        Ok(DrainReport::default())
+    });
+    let mut config = config();
+    config.autoscaler_guard = true;
+    let agent = Agent::new(config, deps(&log, nodes, lock, drainer, true));
+    tokio::time::timeout(Duration::from_secs(5), agent.run(cancel))
+        .await
+        .unwrap();
+    let scale_down = format!("{:?}", [SCALE_DOWN_DISABLED_ANNOTATION]);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "acquire".to_string(),
+            format!(
+                "guard:{:?}",
+                [
+                    SCALE_DOWN_DISABLED_ANNOTATION,
+                    crate::AUTOSCALER_GUARD_MARKER_ANNOTATION
+                ]
+            ),
+            "notify:Draining node n1".into(),
+            "cordon".into(),
+            "drain".into(),
+            "notify:Rebooting node n1".into(),
+            "reboot".into(),
+            "uncordon".into(),
+            format!(
+                "unguard:{:?}",
+                [
+                    SCALE_DOWN_DISABLED_ANNOTATION,
+                    crate::AUTOSCALER_GUARD_MARKER_ANNOTATION
+                ]
+            ),
+            "release".into(),
+        ],
+        "set {scale_down} after the acquire and before the cordon; removed before the release"
+    );
+    let left = annotations.lock().unwrap();
+    assert_eq!(
+        left.get(DO_NOT_DISRUPT_ANNOTATION).map(String::as_str),
+        Some("true"),
+        "the pre-existing key stays"
+    );
+    assert!(!left.contains_key(SCALE_DOWN_DISABLED_ANNOTATION));
+}
+
+#[tokio::test]
+async fn start_up_completion_removes_only_the_marked_guard_before_release() {
+    use crate::{DO_NOT_DISRUPT_ANNOTATION, SCALE_DOWN_DISABLED_ANNOTATION};
+    let log: Log = Arc::default();
+    let cancel = CancellationToken::new();
+    let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_holding().returning(|_| Ok(Some(record(false))));
+    // Written before the reboot by the previous process: it set only the autoscaler's key.
+    let (nodes, annotations) = annotated_nodes(
+        &log,
+        &[
+            (DO_NOT_DISRUPT_ANNOTATION, "true"),
+            (SCALE_DOWN_DISABLED_ANNOTATION, "true"),
+            (
+                crate::AUTOSCALER_GUARD_MARKER_ANNOTATION,
+                SCALE_DOWN_DISABLED_ANNOTATION,
+            ),
+        ],
+    );
+    let agent = Agent::new(config(), deps(&log, nodes, lock, MockDrainer::new(), false));
+    tokio::time::timeout(Duration::from_secs(5), agent.run(cancel))
+        .await
+        .unwrap();
+    let log = log.lock().unwrap();
+    let n = log.len();
+    assert_eq!(log[0], "uncordon");
+    assert!(log[n - 2].starts_with("unguard:"), "{log:?}");
+    assert_eq!(log[n - 1], "release");
+    let left = annotations.lock().unwrap();
+    assert_eq!(
+        left.keys().collect::<Vec<_>>(),
+        [DO_NOT_DISRUPT_ANNOTATION],
+        "only someone else's key is left"
+    );
+}

@@ -53,6 +53,7 @@ impl Notifier for RecordingNotifier {
 
 /// How each agent is built.
 #[derive(Clone)]
+#[allow(clippy::struct_excessive_bools)] // one switch per agent option a scenario turns
 struct Setup {
     concurrency: u32,
     lock_ttl: Duration,
@@ -68,6 +69,7 @@ struct Setup {
     taint: Option<String>,
     annotate: bool,
     lease: bool,
+    guard: bool,
 }
 
 impl Default for Setup {
@@ -87,6 +89,7 @@ impl Default for Setup {
             taint: Some("weave.works/kured-node-reboot".into()),
             annotate: true,
             lease: false,
+            guard: false,
         }
     }
 }
@@ -193,6 +196,7 @@ impl Sim {
         c.metrics_interval = Duration::from_millis(200);
         c.prefer_no_schedule_taint.clone_from(&self.setup.taint);
         c.annotate_nodes = self.setup.annotate;
+        c.autoscaler_guard = self.setup.guard;
         c
     }
 
@@ -881,4 +885,77 @@ async fn rolling_reboot_with_the_lease_backend() {
         sim.lock_value().is_none(),
         "the DaemonSet annotation is not used"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autoscaler_guard_while_holding_the_lock_and_someone_elses_key_kept() {
+    use agent::{
+        AUTOSCALER_GUARD_MARKER_ANNOTATION, DO_NOT_DISRUPT_ANNOTATION,
+        SCALE_DOWN_DISABLED_ANNOTATION,
+    };
+    let sim = Sim::start(
+        builder(),
+        Setup {
+            guard: true,
+            ..Setup::default()
+        },
+    )
+    .await;
+    // Someone else's: set before any lock was taken, must survive the rollout.
+    patch_node(
+        &sim,
+        "node-1",
+        json!({"metadata": {"annotations": {DO_NOT_DISRUPT_ANNOTATION: "true"}}}),
+    )
+    .await;
+    let nodes = sim.nodes();
+    for n in &nodes {
+        sim.hosts.require(n);
+    }
+    sim.spawn_all();
+    eventually(Duration::from_secs(30), "all rebooted, lock free", || {
+        sim.hosts.reboots().len() == nodes.len()
+            && nodes.iter().all(|n| !sim.unschedulable(n))
+            && lock_free(sim.lock_value().as_deref())
+    })
+    .await;
+    sim.stop().await;
+
+    let history = sim.cluster.history();
+    let guarded = |v: &serde_json::Value| {
+        let a = &v["metadata"]["annotations"];
+        a[SCALE_DOWN_DISABLED_ANNOTATION] == "true" && a[DO_NOT_DISRUPT_ANNOTATION] == "true"
+    };
+    // Cordoned (we hold the lock: no admin cordon here) without both annotations: never.
+    let unguarded = kubesim::cluster::matching_over_time(&history, NODES, |v| {
+        v["spec"]["unschedulable"] == json!(true) && !guarded(v)
+    });
+    assert!(
+        unguarded.iter().all(|(_, n)| *n == 0),
+        "a cordoned node without the guard: {unguarded:?}"
+    );
+    let marked = kubesim::cluster::matching_over_time(&history, NODES, |v| {
+        guarded(v) && v["metadata"]["annotations"][AUTOSCALER_GUARD_MARKER_ANNOTATION].is_string()
+    });
+    assert!(
+        marked.iter().any(|(_, n)| *n >= 1),
+        "the guard was never set"
+    );
+    for n in &nodes {
+        let annotations = sim.node_json(n)["metadata"]["annotations"].clone();
+        assert!(
+            annotations[SCALE_DOWN_DISABLED_ANNOTATION].is_null()
+                && annotations[AUTOSCALER_GUARD_MARKER_ANNOTATION].is_null(),
+            "{n}: guard left after the rollout: {annotations}"
+        );
+        let karpenter = &annotations[DO_NOT_DISRUPT_ANNOTATION];
+        if n == "node-1" {
+            assert_eq!(
+                karpenter, "true",
+                "someone else's key removed: {annotations}"
+            );
+        } else {
+            assert!(karpenter.is_null(), "{n}: {annotations}");
+        }
+    }
 }
