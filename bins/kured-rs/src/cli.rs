@@ -288,6 +288,9 @@ pub struct Flags {
         value_name = "DURATION"
     )]
     pub reboot_command_timeout: Duration,
+    /// [kured-rs] From taking the lock until releasing it, annotate the node so the cluster autoscaler and Karpenter do not remove it (set only where absent, removed only where set)
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL", help_heading = "kured-rs options")]
+    pub autoscaler_guard: bool,
 }
 
 /// The 43 flags of kured 1.23, in kured's order.

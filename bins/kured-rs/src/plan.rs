@@ -134,6 +134,7 @@ fn agent_config(flags: &Flags) -> Result<agent::Config, FlagError> {
         Some(flags.prefer_no_schedule_taint.clone()).filter(|t| !t.trim().is_empty());
     config.annotate_nodes = flags.annotate_nodes;
     config.lock_wait = flags.lock_wait;
+    config.autoscaler_guard = flags.autoscaler_guard;
     Ok(config)
 }
 
@@ -345,5 +346,32 @@ mod tests {
             Some(Some(sentinel::CommandSentinel::DEFAULT_TIMEOUT)),
             "never less than the library's default"
         );
+    }
+
+    #[test]
+    fn the_autoscaler_guard_is_off_unless_asked_for() {
+        assert!(
+            !plan(&[]).unwrap().config.autoscaler_guard,
+            "kured's behaviour"
+        );
+        assert!(
+            plan(&["--autoscaler-guard"])
+                .unwrap()
+                .config
+                .autoscaler_guard
+        );
+        assert!(
+            !plan(&["--autoscaler-guard=false"])
+                .unwrap()
+                .config
+                .autoscaler_guard
+        );
+        let args = crate::cli::apply_env(vec!["--node-id=n1".into()], |name| {
+            (name == "KURED_AUTOSCALER_GUARD").then(|| "true".to_string())
+        });
+        let mut full = vec!["kured-rs".to_string()];
+        full.extend(args);
+        let flags = Flags::try_parse_from(full).unwrap();
+        assert!(Plan::from_flags(&flags).unwrap().config.autoscaler_guard);
     }
 }

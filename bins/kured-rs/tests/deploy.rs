@@ -114,6 +114,10 @@ fn base_renders_the_daemonset_and_least_privilege_rbac() {
         !args.iter().any(|a| a.starts_with("--reboot-method")),
         "{args:?}"
     );
+    assert!(
+        args.contains(&"--autoscaler-guard"),
+        "the base turns the autoscaler guard on: {args:?}"
+    );
 
     let cluster = rules(find(&objects, "ClusterRole", "kured"));
     for (g, r, v) in [

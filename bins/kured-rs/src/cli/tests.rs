@@ -17,6 +17,7 @@ fn all_43_kured_flags_exist_with_kureds_names() {
         "lock-wait",
         "opt-out-key",
         "reboot-command-timeout",
+        "autoscaler-guard",
         "help",
         "version",
     ];
@@ -33,7 +34,7 @@ fn all_43_kured_flags_exist_with_kureds_names() {
 fn markdown_table_lists_every_flag_once() {
     let table = flags_markdown();
     let rows: Vec<&str> = table.lines().skip(2).collect();
-    assert_eq!(rows.len(), 43 + 4, "{table}");
+    assert_eq!(rows.len(), 43 + 5, "{table}");
     for flag in KURED_FLAGS {
         assert_eq!(
             rows.iter()
