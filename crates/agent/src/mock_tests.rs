@@ -218,11 +218,10 @@ async fn start_up_completion_leaves_an_admin_cordon() {
     );
 }
 
-/// Lock taken, cordon, drain (ok or not), reboot (fails): uncordon strictly before release.
-async fn attempt(pre_cordoned: bool, drain_ok: bool) -> Vec<String> {
-    let log: Log = Arc::default();
-    let cancel = CancellationToken::new();
-    let mut lock = releasing_lock(&log, &cancel);
+/// A lock not held at start that grants one acquire (logged; `pre_cordoned` recorded as an
+/// admin cordon) and stops the agent at the release.
+fn acquiring_lock(log: &Log, cancel: &CancellationToken, pre_cordoned: bool) -> MockRebootLock {
+    let mut lock = releasing_lock(log, cancel);
     lock.expect_holding().returning(|_| Ok(None));
     let l = log.clone();
     lock.expect_acquire().times(1).returning(move |_, meta| {
@@ -231,7 +230,11 @@ async fn attempt(pre_cordoned: bool, drain_ok: bool) -> Vec<String> {
             meta.unschedulable || pre_cordoned,
         )))
     });
-    let mut nodes = schedulable_nodes();
+    lock
+}
+
+/// Logs cordons (answering "already cordoned" with `pre_cordoned`) and uncordons.
+fn log_cordons(nodes: &mut MockNodeOps, log: &Log, pre_cordoned: bool) {
     let l = log.clone();
     nodes.expect_cordon().returning(move |_| {
         push(&l, "cordon");
@@ -242,6 +245,15 @@ async fn attempt(pre_cordoned: bool, drain_ok: bool) -> Vec<String> {
         push(&l, "uncordon");
         Ok(true)
     });
+}
+
+/// Lock taken, cordon, drain (ok or not), reboot (fails): uncordon strictly before release.
+async fn attempt(pre_cordoned: bool, drain_ok: bool) -> Vec<String> {
+    let log: Log = Arc::default();
+    let cancel = CancellationToken::new();
+    let lock = acquiring_lock(&log, &cancel, pre_cordoned);
+    let mut nodes = schedulable_nodes();
+    log_cordons(&mut nodes, &log, pre_cordoned);
     nodes.expect_add_annotations().returning(|_, _| Ok(()));
     let mut drainer = MockDrainer::new();
     let l = log.clone();
@@ -513,16 +525,7 @@ fn annotated_nodes(log: &Log, initial: &[(&str, &str)]) -> (MockNodeOps, Annotat
         }
         Ok(())
     });
-    let l = log.clone();
-    nodes.expect_cordon().returning(move |_| {
-        push(&l, "cordon");
-        Ok(false)
-    });
-    let l = log.clone();
-    nodes.expect_uncordon().returning(move |_| {
-        push(&l, "uncordon");
-        Ok(true)
-    });
+    log_cordons(&mut nodes, log, false);
     nodes.expect_add_labels().returning(|_, _| Ok(()));
     (nodes, annotations)
 }
@@ -534,13 +537,7 @@ async fn autoscaler_guard_is_set_after_acquire_before_cordon_and_removed_before_
     use crate::{DO_NOT_DISRUPT_ANNOTATION, SCALE_DOWN_DISABLED_ANNOTATION};
     let log: Log = Arc::default();
     let cancel = CancellationToken::new();
-    let mut lock = releasing_lock(&log, &cancel);
-    lock.expect_holding().returning(|_| Ok(None));
-    let l = log.clone();
-    lock.expect_acquire().times(1).returning(move |_, meta| {
-        push(&l, "acquire");
-        Ok(AcquireOutcome::Acquired(record(meta.unschedulable)))
-    });
+    let lock = acquiring_lock(&log, &cancel, false);
     // Karpenter's annotation is someone else's: never touched.
     let (nodes, annotations) = annotated_nodes(&log, &[(DO_NOT_DISRUPT_ANNOTATION, "true")]);
     let mut drainer = MockDrainer::new();
