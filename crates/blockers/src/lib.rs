@@ -79,7 +79,7 @@ pub use composite::CompositeBlocker;
 pub use error::BlockerError;
 pub use opt_out::{DEFAULT_OPT_OUT_KEY, OptOutBlocker, OptOutSource};
 pub use pods::PodBlocker;
-pub use prometheus::{DEFAULT_TIMEOUT, PrometheusBlocker};
+pub use prometheus::{DEFAULT_TIMEOUT, PrometheusBlocker, PrometheusQuery, QuerySample};
 pub use reason::{BlockReason, MetadataKind, PodMatch};
 /// The `regex` crate of [`PrometheusBlocker::filter`] (so callers need not match its version).
 pub use regex;

@@ -1,4 +1,5 @@
-//! [`PrometheusBlocker`]: blocks while Prometheus has active alerts, with kured's semantics.
+//! [`PrometheusBlocker`]: blocks while Prometheus has active alerts, with kured's semantics;
+//! [`PrometheusQuery`]: the instant-query client under it, for any `PromQL` expression.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -45,10 +46,7 @@ const BODY_SNIPPET: usize = 200;
 /// never appear in errors or logs.
 #[derive(Clone)]
 pub struct PrometheusBlocker {
-    query_url: Url,
-    shown_url: String,
-    client: reqwest::Client,
-    timeout: Duration,
+    alerts: PrometheusQuery,
     filter: Option<Regex>,
     filter_match_only: bool,
     firing_only: bool,
@@ -58,8 +56,8 @@ impl std::fmt::Debug for PrometheusBlocker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The query URL may carry a password: show the redacted form only.
         f.debug_struct("PrometheusBlocker")
-            .field("query_url", &self.shown_url)
-            .field("timeout", &self.timeout)
+            .field("query_url", &self.alerts.shown_url)
+            .field("timeout", &self.alerts.timeout)
             .field("filter", &self.filter.as_ref().map(Regex::as_str))
             .field("filter_match_only", &self.filter_match_only)
             .field("firing_only", &self.firing_only)
@@ -95,37 +93,23 @@ impl PrometheusBlocker {
     ///
     /// Installs rustls' `ring` crypto provider as the process default if none is installed.
     pub fn new(url: &str) -> Result<Self, BlockerError> {
-        ensure_crypto_provider();
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| BlockerError::Config(format!("building the HTTP client: {e}")))?;
-        Self::with_client(url, client)
+        Ok(Self::from_query(PrometheusQuery::new(url, QUERY)?))
     }
 
     /// Like [`Self::new`], with a caller-built HTTP client (custom roots, proxies, headers).
     pub fn with_client(url: &str, client: reqwest::Client) -> Result<Self, BlockerError> {
-        let mut query_url = Url::parse(url.trim()).map_err(|e| {
-            BlockerError::Config(format!("prometheus URL {url:?} is not a URL: {e}"))
-        })?;
-        if !matches!(query_url.scheme(), "http" | "https") || query_url.cannot_be_a_base() {
-            return Err(BlockerError::Config(format!(
-                "prometheus URL {} must be an http:// or https:// URL",
-                redact(&query_url)
-            )));
-        }
-        let path = format!("{}/api/v1/query", query_url.path().trim_end_matches('/'));
-        query_url.set_path(&path);
-        query_url.set_fragment(None);
-        Ok(Self {
-            shown_url: redact(&query_url),
-            query_url,
-            client,
-            timeout: DEFAULT_TIMEOUT,
+        Ok(Self::from_query(PrometheusQuery::with_client(
+            url, QUERY, client,
+        )?))
+    }
+
+    fn from_query(alerts: PrometheusQuery) -> Self {
+        Self {
+            alerts,
             filter: None,
             filter_match_only: false,
             firing_only: false,
-        })
+        }
     }
 
     /// `--alert-filter-regexp`: alerts whose name matches are ignored (or, with
@@ -150,13 +134,13 @@ impl PrometheusBlocker {
 
     /// Per-request timeout (default [`DEFAULT_TIMEOUT`]); a timeout is an error and blocks.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.alerts = self.alerts.timeout(timeout);
         self
     }
 
     /// The query endpoint (`…/api/v1/query`), password redacted.
     pub fn query_url(&self) -> &str {
-        &self.shown_url
+        self.alerts.query_url()
     }
 
     /// Whether an alert named `name` counts under the filter settings.
@@ -169,8 +153,7 @@ impl PrometheusBlocker {
 
     /// The names of the alerts that count, sorted and de-duplicated (empty: nothing blocks).
     pub async fn active_alerts(&self) -> Result<Vec<String>, BlockerError> {
-        let (status, body) = self.query().await?;
-        let samples = self.parse(status, &body)?;
+        let samples = self.alerts.samples().await?;
         let mut names = BTreeSet::new();
         for sample in samples {
             let Some(name) = sample.metric.get("alertname") else {
@@ -186,6 +169,111 @@ impl PrometheusBlocker {
         }
         Ok(names.into_iter().collect())
     }
+}
+
+/// One series of an instant-vector answer: its labels and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuerySample {
+    /// The series' labels (`__name__` included when the query keeps it).
+    pub metric: BTreeMap<String, String>,
+    /// The sample value (`NaN` and the infinities as Prometheus writes them).
+    pub value: f64,
+}
+
+/// One instant `PromQL` query against one Prometheus server: the transport of
+/// [`PrometheusBlocker`] (which runs `ALERTS` through it), usable for any query — e.g. a
+/// post-reboot health check whose query must return no series at all.
+///
+/// Each run is a form `POST` to `<url>/api/v1/query`, repeated as a `GET` on 405/501, without
+/// a `time` (Prometheus evaluates at its own "now"). Any failure — unreachable, timeout, error
+/// status, an answer that is not an instant vector — is an error. Credentials in the URL are
+/// sent as basic authentication and never appear in errors, logs or `Debug`.
+#[derive(Clone)]
+pub struct PrometheusQuery {
+    query: String,
+    query_url: Url,
+    shown_url: String,
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for PrometheusQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusQuery")
+            .field("query", &self.query)
+            .field("query_url", &self.shown_url)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PrometheusQuery {
+    /// `query` against the Prometheus server at `url` (`http://prometheus:9090`, or with a
+    /// path prefix), with a [`DEFAULT_TIMEOUT`] per request. An empty query or a URL that is
+    /// not `http(s)://` is a [`BlockerError::Config`].
+    ///
+    /// Installs rustls' `ring` crypto provider as the process default if none is installed.
+    pub fn new(url: &str, query: &str) -> Result<Self, BlockerError> {
+        ensure_crypto_provider();
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| BlockerError::Config(format!("building the HTTP client: {e}")))?;
+        Self::with_client(url, query, client)
+    }
+
+    /// Like [`Self::new`], with a caller-built HTTP client (custom roots, proxies, headers).
+    pub fn with_client(
+        url: &str,
+        query: &str,
+        client: reqwest::Client,
+    ) -> Result<Self, BlockerError> {
+        if query.trim().is_empty() {
+            return Err(BlockerError::Config("prometheus query is empty".into()));
+        }
+        let mut query_url = Url::parse(url.trim()).map_err(|e| {
+            BlockerError::Config(format!("prometheus URL {url:?} is not a URL: {e}"))
+        })?;
+        if !matches!(query_url.scheme(), "http" | "https") || query_url.cannot_be_a_base() {
+            return Err(BlockerError::Config(format!(
+                "prometheus URL {} must be an http:// or https:// URL",
+                redact(&query_url)
+            )));
+        }
+        let path = format!("{}/api/v1/query", query_url.path().trim_end_matches('/'));
+        query_url.set_path(&path);
+        query_url.set_fragment(None);
+        Ok(Self {
+            query: query.to_string(),
+            shown_url: redact(&query_url),
+            query_url,
+            client,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// Per-request timeout (default [`DEFAULT_TIMEOUT`]); a timeout is an error.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The query endpoint (`…/api/v1/query`), password redacted.
+    pub fn query_url(&self) -> &str {
+        &self.shown_url
+    }
+
+    /// The `PromQL` expression.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// Runs the query and returns every series of the instant vector, whatever its value
+    /// (`up == 0` answers series whose value is 0): an empty result is an empty `Vec`.
+    pub async fn samples(&self) -> Result<Vec<QuerySample>, BlockerError> {
+        let (status, body) = self.run().await?;
+        self.parse(status, &body)
+    }
 
     fn transport_error(&self, e: reqwest::Error) -> BlockerError {
         BlockerError::PrometheusTransport {
@@ -195,9 +283,9 @@ impl PrometheusBlocker {
     }
 
     /// Runs the query: `POST` form, then `GET` on 405/501. Returns the final status and body.
-    async fn query(&self) -> Result<(StatusCode, Vec<u8>), BlockerError> {
+    async fn run(&self) -> Result<(StatusCode, Vec<u8>), BlockerError> {
         let form: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("query", QUERY)
+            .append_pair("query", &self.query)
             .finish();
         let response = self
             .client
@@ -221,7 +309,7 @@ impl PrometheusBlocker {
                 "prometheus refused POST, retrying the query as GET"
             );
             let mut get_url = self.query_url.clone();
-            get_url.query_pairs_mut().append_pair("query", QUERY);
+            get_url.query_pairs_mut().append_pair("query", &self.query);
             self.client
                 .get(get_url)
                 .timeout(self.timeout)
@@ -247,7 +335,7 @@ impl PrometheusBlocker {
     }
 
     /// Decodes Prometheus' response envelope into the samples of an instant vector.
-    fn parse(&self, status: StatusCode, body: &[u8]) -> Result<Vec<Sample>, BlockerError> {
+    fn parse(&self, status: StatusCode, body: &[u8]) -> Result<Vec<QuerySample>, BlockerError> {
         let envelope = match serde_json::from_slice::<Envelope>(body) {
             Ok(envelope) => envelope,
             Err(e) if status.is_success() => {
@@ -302,7 +390,7 @@ impl PrometheusBlocker {
                     .ok_or_else(|| self.bad_response("a sample without a float value"))?;
                 let value = parse_sample_value(&text)
                     .ok_or_else(|| self.bad_response(format!("sample value {text:?}")))?;
-                Ok(Sample {
+                Ok(QuerySample {
                     metric: s.metric,
                     value,
                 })
@@ -351,11 +439,6 @@ struct RawSample {
     metric: BTreeMap<String, String>,
     #[serde(default)]
     value: Option<(serde_json::Value, String)>,
-}
-
-struct Sample {
-    metric: BTreeMap<String, String>,
-    value: f64,
 }
 
 #[async_trait]
