@@ -149,3 +149,116 @@ impl HealthGate {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::PromCheck;
+
+    /// A client for a server that is never contacted (validation happens before any request).
+    fn client() -> kube::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap()
+    }
+
+    fn field_of(config: GateConfig) -> (&'static str, String) {
+        match HealthGate::for_client(client(), config) {
+            Err(e @ GateError::Config { field, .. }) => (field, e.to_string()),
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    fn prom(url: &str, query: &str) -> PromCheck {
+        PromCheck {
+            url: url.into(),
+            query: query.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_configuration_names_the_field() {
+        let cases = [
+            (
+                GateConfig {
+                    pod_selector: Some("app=(x".into()),
+                    ..GateConfig::default()
+                },
+                "pod_selector",
+            ),
+            (
+                GateConfig {
+                    pod_selector: Some(String::new()),
+                    ..GateConfig::default()
+                },
+                "pod_selector",
+            ),
+            (
+                GateConfig {
+                    prometheus: Some(prom("ftp://gate:s3cret@prom:9090", "up == 0")),
+                    ..GateConfig::default()
+                },
+                "prometheus.url",
+            ),
+            (
+                GateConfig {
+                    prometheus: Some(prom("not a url", "up == 0")),
+                    ..GateConfig::default()
+                },
+                "prometheus.url",
+            ),
+            (
+                GateConfig {
+                    prometheus: Some(prom("http://prom:9090", "  ")),
+                    ..GateConfig::default()
+                },
+                "prometheus.query",
+            ),
+            (
+                GateConfig {
+                    timeout: Duration::ZERO,
+                    ..GateConfig::default()
+                },
+                "timeout",
+            ),
+            (
+                GateConfig {
+                    poll: Duration::ZERO,
+                    ..GateConfig::default()
+                },
+                "poll",
+            ),
+        ];
+        for (config, expected) in cases {
+            let (field, message) = field_of(config);
+            assert_eq!(field, expected, "{message}");
+            assert!(
+                message.starts_with(&format!("invalid health gate configuration: {expected}: ")),
+                "{message}"
+            );
+            assert!(!message.contains("s3cret"), "password shown: {message}");
+        }
+        let (_, message) = field_of(GateConfig {
+            pod_selector: Some("app=(x".into()),
+            ..GateConfig::default()
+        });
+        assert!(
+            message.contains("invalid label selector \"app=(x\""),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_good_configuration_builds() {
+        let config = GateConfig {
+            prometheus: Some(prom("https://gate:s3cret@prom:9090/prom", "up == 0")),
+            pod_selector: Some("tier in (critical),!canary".into()),
+            ..GateConfig::default()
+        };
+        let gate = HealthGate::for_client(client(), config.clone()).unwrap();
+        assert_eq!(gate.config(), &config);
+        let shown = format!("{gate:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+}
