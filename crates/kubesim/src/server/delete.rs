@@ -92,7 +92,7 @@ pub(crate) fn delete(state: &ServerState, req: &ApiRequest<'_>) -> Result<Respon
             json_response(StatusCode::OK, &delete_success_status(rt, &obj))
         }
         DeleteOutcome::Deleted(obj) | DeleteOutcome::Terminating(obj) => {
-            json_response(StatusCode::OK, &obj)
+            json_response(StatusCode::OK, &crate::event_conversion::for_api(rt, &obj))
         }
     })
 }

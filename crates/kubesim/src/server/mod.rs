@@ -69,6 +69,8 @@ mod watch;
 mod write;
 
 #[cfg(test)]
+mod event_tests;
+#[cfg(test)]
 mod tests;
 
 pub use request_info::{RequestInfo, request_info};
