@@ -279,7 +279,7 @@ pub struct Flags {
         value_name = "KEY"
     )]
     pub opt_out_key: String,
-    /// [kured-rs] Kill --reboot-command after this long and count the reboot as failed: uncordon, release the lock, retry next period (0: no limit, as kured)
+    /// [kured-rs] Kill --reboot-command after this long and count the reboot as failed (see --max-failed-nodes; 0: no limit, as kured)
     #[arg(
         long,
         default_value = "0s",
@@ -291,6 +291,42 @@ pub struct Flags {
     /// [kured-rs] From taking the lock until releasing it, annotate the node so the cluster autoscaler and Karpenter do not remove it (set only where absent, removed only where set)
     #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL", help_heading = "kured-rs options")]
     pub autoscaler_guard: bool,
+    /// [kured-rs] After the reboot, keep the lock until the node is healthy: Ready with a new boot ID, its DaemonSet pods Ready, the workloads and PodDisruptionBudgets its drain disturbed whole again (and the optional checks below)
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL", help_heading = "kured-rs options")]
+    pub health_gate: bool,
+    /// [kured-rs] A health gate not passed this long after the reboot is a failure (see --max-failed-nodes)
+    #[arg(long, default_value = "30m0s", value_parser = parse_nonzero_go_duration, help_heading = "kured-rs options", value_name = "DURATION")]
+    pub health_gate_timeout: Duration,
+    /// [kured-rs] Health gate: this PromQL query (on --prometheus-url) must return nothing
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        help_heading = "kured-rs options",
+        value_name = "QUERY"
+    )]
+    pub health_gate_prometheus_query: String,
+    /// [kured-rs] Health gate: every pod (all namespaces) matching this label selector must be Ready
+    #[arg(long, default_value = "", hide_default_value = true, value_parser = parse_optional_selector, help_heading = "kured-rs options", value_name = "SELECTOR")]
+    pub health_gate_pod_selector: String,
+    /// [kured-rs] A lock holder that ran its reboot command and is not Ready with a new boot ID this long afterwards is a failure, noticed by the waiting agents (0: never)
+    #[arg(long, default_value = "0s", value_parser = parse_limit_go_duration, help_heading = "kured-rs options", value_name = "DURATION")]
+    pub reboot_not_back_timeout: Duration,
+    /// [kured-rs] Failed nodes (health gate failed, not back in time, reboot command failed) before the rollout halts; a failed node is not drained again until its sentinel, the configuration or an operator changes
+    #[arg(long, default_value = "1", value_parser = parse_failure_budget, help_heading = "kured-rs options", value_name = "N")]
+    pub max_failed_nodes: u32,
+    /// [kured-rs] Publish Kubernetes Events about the node for every phase (kubectl describe node shows them)
+    #[arg(long, action = ArgAction::Set, num_args = 0..=1, require_equals = true, default_value = "true", default_missing_value = "true", value_parser = parse_go_bool, value_name = "BOOL", help_heading = "kured-rs options")]
+    pub events: bool,
+    /// [kured-rs] When a PodDisruptionBudget has refused an eviction this long, report it (Warning Event, metric kured_drain_pdb_blocked) (0: never)
+    #[arg(long, default_value = "0s", value_parser = parse_limit_go_duration, help_heading = "kured-rs options", value_name = "DURATION")]
+    pub drain_pdb_warn_after: Duration,
+    /// [kured-rs] When a PodDisruptionBudget has refused an eviction this long, delete (honouring the grace period) the blocked pods matching --drain-pdb-escalate-selector, never others (0: never)
+    #[arg(long, default_value = "0s", value_parser = parse_limit_go_duration, help_heading = "kured-rs options", value_name = "DURATION")]
+    pub drain_pdb_escalate_after: Duration,
+    /// [kured-rs] The pods --drain-pdb-escalate-after may delete (label selector; required with it)
+    #[arg(long, default_value = "", hide_default_value = true, value_parser = parse_optional_selector, help_heading = "kured-rs options", value_name = "SELECTOR")]
+    pub drain_pdb_escalate_selector: String,
 }
 
 /// The 43 flags of kured 1.23, in kured's order.
@@ -486,6 +522,17 @@ fn parse_optional_selector(s: &str) -> Result<String, String> {
         return Ok(String::new());
     }
     parse_selector(s)
+}
+
+/// `--max-failed-nodes`: a whole number, at least 1.
+fn parse_failure_budget(s: &str) -> Result<u32, String> {
+    match go_int(s.trim()) {
+        Ok(n) if n >= 1 => u32::try_from(n).map_err(|_| format!("{s:?} is too large")),
+        Ok(_) => Err(format!(
+            "{s:?} must be at least 1 (1: the first failed node halts the rollout)"
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 /// A non-empty label selector in the API server's grammar ([`drain::check_label_selector`]).

@@ -77,13 +77,9 @@ impl Plan {
         .backend(flags.lock_backend)
         .concurrency(flags.concurrency)
         .ttl(flags.lock_ttl);
-        let drain = drain::DrainOptions {
-            grace_period_seconds: flags.drain_grace_period,
-            timeout: flags.drain_timeout,
-            skip_wait_for_delete_timeout: Duration::from_secs(flags.skip_wait_for_delete_timeout),
-            pod_selector: flags.drain_pod_selector.clone(),
-            ..drain::DrainOptions::default()
-        };
+        let drain = drain_options(flags)?;
+        let gate = health_gate(flags)?;
+        let events = flags.events.then(|| flags.node_id.clone());
         Ok(Self {
             config,
             parts: agent::Parts {
@@ -93,6 +89,8 @@ impl Plan {
                 sentinel,
                 rebooter,
                 notifications,
+                gate,
+                events,
             },
             metrics_host: flags.metrics_host.clone(),
             metrics_port: flags.metrics_port,
@@ -135,7 +133,96 @@ fn agent_config(flags: &Flags) -> Result<agent::Config, FlagError> {
     config.annotate_nodes = flags.annotate_nodes;
     config.lock_wait = flags.lock_wait;
     config.autoscaler_guard = flags.autoscaler_guard;
+    config.health_gate = flags.health_gate;
+    config.not_back_timeout = flags.reboot_not_back_timeout;
+    config.max_failed_nodes = flags.max_failed_nodes;
+    config.fingerprint = fingerprint(flags);
     Ok(config)
+}
+
+/// Identifies the configuration (every flag but the node): a node whose attempt failed
+/// tries again once it changes. FNV-1a over the flags' debug form, in hex.
+fn fingerprint(flags: &Flags) -> String {
+    let mut flags = flags.clone();
+    flags.node_id.clear();
+    let text = format!("{flags:?}");
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// The drain: kured's options, and kured-rs's `PodDisruptionBudget` report and escalation.
+fn drain_options(flags: &Flags) -> Result<drain::DrainOptions, FlagError> {
+    let escalate_selector = flags.drain_pdb_escalate_selector.trim();
+    let pdb_escalation = match (
+        flags.drain_pdb_escalate_after.is_zero(),
+        escalate_selector.is_empty(),
+    ) {
+        (true, true) => None,
+        (false, false) => Some(
+            drain::PdbEscalation::new(flags.drain_pdb_escalate_after, escalate_selector)
+                .map_err(|e| err("drain-pdb-escalate-selector", e))?,
+        ),
+        (false, true) => {
+            return Err(err(
+                "drain-pdb-escalate-selector",
+                "is required with --drain-pdb-escalate-after (the pods that may be deleted; never all of them)",
+            ));
+        }
+        (true, false) => {
+            return Err(err(
+                "drain-pdb-escalate-after",
+                "must be set (a duration above 0) when --drain-pdb-escalate-selector is",
+            ));
+        }
+    };
+    Ok(drain::DrainOptions {
+        grace_period_seconds: flags.drain_grace_period,
+        timeout: flags.drain_timeout,
+        skip_wait_for_delete_timeout: Duration::from_secs(flags.skip_wait_for_delete_timeout),
+        pod_selector: flags.drain_pod_selector.clone(),
+        pdb_stuck_after: Some(flags.drain_pdb_warn_after).filter(|d| !d.is_zero()),
+        pdb_escalation,
+        ..drain::DrainOptions::default()
+    })
+}
+
+/// The health gate's checks (`None` without `--health-gate`); the optional query needs
+/// `--prometheus-url`.
+fn health_gate(flags: &Flags) -> Result<Option<gate::GateConfig>, FlagError> {
+    let query = flags.health_gate_prometheus_query.trim();
+    let selector = flags.health_gate_pod_selector.trim();
+    if !flags.health_gate {
+        for (flag, set) in [
+            ("health-gate-prometheus-query", !query.is_empty()),
+            ("health-gate-pod-selector", !selector.is_empty()),
+        ] {
+            if set {
+                return Err(err(flag, "needs --health-gate=true"));
+            }
+        }
+        return Ok(None);
+    }
+    let prometheus = if query.is_empty() {
+        None
+    } else if flags.prometheus_url.trim().is_empty() {
+        return Err(err(
+            "health-gate-prometheus-query",
+            "needs --prometheus-url (the server to query)",
+        ));
+    } else {
+        Some(gate::PromCheck {
+            url: flags.prometheus_url.trim().to_string(),
+            query: query.to_string(),
+        })
+    };
+    Ok(Some(gate::GateConfig {
+        timeout: flags.health_gate_timeout,
+        prometheus,
+        pod_selector: Some(selector.to_string()).filter(|s| !s.is_empty()),
+        ..gate::GateConfig::default()
+    }))
 }
 
 /// The items of a label list flag without the empty ones (`--pre-reboot-node-labels=` is no
@@ -270,8 +357,16 @@ mod tests {
         assert!(p.parts.notifications.is_none() && p.parts.blockers.prometheus.is_none());
         assert!(p.config.window.contains(jiff::Timestamp::now()));
         // The flags' defaults are the libraries' defaults.
-        let defaults = agent::Config::new("n1");
+        let mut defaults = agent::Config::new("n1");
+        assert_eq!(p.config.fingerprint.len(), 16);
+        defaults.fingerprint.clone_from(&p.config.fingerprint);
         assert_eq!(p.config, defaults);
+        assert!(p.parts.gate.is_none(), "no health gate unless asked for");
+        assert_eq!(
+            p.parts.events.as_deref(),
+            Some("n1"),
+            "Events on by default"
+        );
         assert_eq!(p.parts.lock, lock::LockConfig::default());
         assert_eq!(p.parts.drain, drain::DrainOptions::default());
     }
@@ -373,5 +468,75 @@ mod tests {
         full.extend(args);
         let flags = Flags::try_parse_from(full).unwrap();
         assert!(Plan::from_flags(&flags).unwrap().config.autoscaler_guard);
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_flags_but_not_the_node() {
+        let a = plan(&[]).unwrap().config.fingerprint;
+        let b = plan(&["--period=2h"]).unwrap().config.fingerprint;
+        assert_ne!(a, b);
+        let other_node =
+            Plan::from_flags(&Flags::try_parse_from(["kured-rs", "--node-id=n2"]).unwrap())
+                .unwrap();
+        assert_eq!(other_node.config.fingerprint, a);
+    }
+
+    #[test]
+    fn health_gate_and_escalation_flags_go_together() {
+        let p = plan(&[
+            "--health-gate",
+            "--health-gate-timeout=5m",
+            "--health-gate-pod-selector=app=db",
+            "--prometheus-url=http://127.0.0.1:9090",
+            "--health-gate-prometheus-query=up == 0",
+            "--max-failed-nodes=2",
+            "--reboot-not-back-timeout=20m",
+        ])
+        .unwrap();
+        let gate = p.parts.gate.unwrap();
+        assert_eq!(gate.timeout, Duration::from_secs(300));
+        assert_eq!(gate.pod_selector.as_deref(), Some("app=db"));
+        assert_eq!(gate.prometheus.unwrap().query, "up == 0");
+        assert!(p.config.health_gate);
+        assert_eq!(p.config.max_failed_nodes, 2);
+        assert_eq!(p.config.not_back_timeout, Duration::from_secs(1200));
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--health-gate-pod-selector=app=db"],
+                "--health-gate-pod-selector",
+            ),
+            (
+                &["--health-gate", "--health-gate-prometheus-query=up"],
+                "--health-gate-prometheus-query",
+            ),
+            (
+                &["--drain-pdb-escalate-after=5m"],
+                "--drain-pdb-escalate-selector",
+            ),
+            (
+                &["--drain-pdb-escalate-selector=app=x"],
+                "--drain-pdb-escalate-after",
+            ),
+        ];
+        for (args, flag) in cases {
+            let e = plan(args).unwrap_err().to_string();
+            assert!(e.starts_with(flag), "{args:?}: {e}");
+        }
+        let p = plan(&[
+            "--drain-pdb-warn-after=10m",
+            "--drain-pdb-escalate-after=30m",
+            "--drain-pdb-escalate-selector=tier=batch",
+        ])
+        .unwrap();
+        assert_eq!(
+            p.parts.drain.pdb_stuck_after,
+            Some(Duration::from_secs(600))
+        );
+        let escalation = p.parts.drain.pdb_escalation.unwrap();
+        assert_eq!(
+            (escalation.after(), escalation.selector()),
+            (Duration::from_secs(1800), "tier=batch")
+        );
+        assert!(Flags::try_parse_from(["kured-rs", "--max-failed-nodes=0"]).is_err());
     }
 }

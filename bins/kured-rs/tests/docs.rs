@@ -649,6 +649,7 @@ fn metrics_table_matches_the_agent() {
         blocker: "test".into(),
         message: "blocked".into(),
     }));
+    metrics.set_pdb_blocked("shop/web-pdb", 2);
     let exposed: BTreeMap<String, String> = metrics
         .encode()
         .lines()

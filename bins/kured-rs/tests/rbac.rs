@@ -41,7 +41,15 @@ fn deploy_rules() -> Vec<(String, String)> {
                     .map(|s| s.as_str().unwrap().to_string())
                     .collect()
             };
+            // events.k8s.io Events are named with their group: kubesim then grants them in
+            // that API group only (core/v1 Events stay forbidden).
+            let group = list("apiGroups").join(",");
             for r in list("resources") {
+                let r = if group == "events.k8s.io" {
+                    format!("{r}.{group}")
+                } else {
+                    r
+                };
                 for verb in list("verbs") {
                     rules.insert((verb, r.clone()));
                 }
@@ -109,6 +117,14 @@ async fn deploy_rules_suffice_for_a_full_reboot_cycle() {
                         token.clone(),
                     )),
                     notifications: None,
+                    // The health gate and Events as the deploy base runs them: their reads
+                    // and writes must be allowed too (a forbidden gate read never passes).
+                    gate: Some(gate::GateConfig {
+                        timeout: Duration::from_secs(20),
+                        poll: Duration::from_millis(50),
+                        ..gate::GateConfig::default()
+                    }),
+                    events: Some(node.to_string()),
                 };
                 let deps = Deps::for_client(&client, parts, Metrics::new()).unwrap();
                 let mut config = Config::new(node);
@@ -117,6 +133,7 @@ async fn deploy_rules_suffice_for_a_full_reboot_cycle() {
                 config.retry_interval = Duration::from_millis(50);
                 config.prefer_no_schedule_taint = Some("weave.works/kured-node-reboot".into());
                 config.annotate_nodes = true;
+                config.health_gate = true;
                 config.post_reboot_node_labels = [("kured".to_string(), "done".to_string())].into();
                 Agent::new(config, deps).run(token).await;
                 tokio::time::sleep(Duration::from_millis(80)).await;
@@ -153,4 +170,23 @@ async fn deploy_rules_suffice_for_a_full_reboot_cycle() {
     }
     let reboots = hosts.reboots().clone();
     assert_eq!(reboots.len(), 2, "{reboots:?}");
+    // The Events were allowed (publishing is best effort: a 403 would only be logged).
+    let (events, _) = cluster.store().list(
+        kubesim::resources::well_known::EVENTS,
+        Some("default"),
+        |e| e["reportingComponent"] == "kured-rs" || e["source"]["component"] == "kured-rs",
+    );
+    let reasons: BTreeSet<&str> = events.iter().filter_map(|e| e["reason"].as_str()).collect();
+    for reason in [
+        "LockAcquired",
+        "Draining",
+        "Rebooting",
+        "HealthGatePassed",
+        "LockReleased",
+    ] {
+        assert!(
+            reasons.contains(reason),
+            "{reason} missing from {reasons:?}"
+        );
+    }
 }

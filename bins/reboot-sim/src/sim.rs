@@ -66,6 +66,8 @@ impl World {
                 stop_agent,
             )),
             notifications: None,
+            gate: None,
+            events: None,
         };
         Ok(Deps::for_client(&self.client, parts, Metrics::new())?)
     }

@@ -1,15 +1,22 @@
-//! (Over 600 lines: one idea, the reboot loop read top to bottom; Deps, Config and metrics live beside it.)
-//! The reboot loop.
+//! The reboot loop: eligibility and the lock here; an attempt (drain, reboot), its completion
+//! after the reboot (health gate, release), failures and the halt, and the cordon
+//! reconciliation in the submodules.
+
+mod attempt;
+mod completion;
+mod halt;
+mod reconcile;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blockers::check_or_block;
 use drain::NodeState;
+use events::NodeEvent;
 use jiff::Timestamp;
-use lock::{AcquireOutcome, LockError, LockMetadata, LockRecord};
+use lock::{AcquireOutcome, LockMetadata, LockRecord};
 use notify::Event;
 use sentinel::RebootSentinel;
 use tokio_util::sync::CancellationToken;
@@ -20,7 +27,7 @@ use crate::config::{
     Config, LockWaitMode, MOST_RECENT_REBOOT_NEEDED_ANNOTATION, REBOOT_IN_PROGRESS_ANNOTATION,
 };
 use crate::deps::Deps;
-use crate::guard;
+use crate::failure::NodeFailure;
 use crate::metrics::Metrics;
 
 /// How [`Agent::run`] ended.
@@ -53,6 +60,12 @@ pub struct Agent {
     /// false once removed, true again when added. Removing a taint known to be absent would
     /// cost a Node GET every period on every node that needs no reboot.
     taint_maybe_set: AtomicBool,
+    /// Whether a failure record ([`crate::REBOOT_FAILURE_ANNOTATION`]) may be on the node:
+    /// unknown (true) at start; removed when the sentinel clears.
+    failure_maybe_set: AtomicBool,
+    /// Whether our cordon mark ([`crate::CORDONED_BY_ANNOTATION`]) may be on the node: unknown
+    /// (true) at start, false once a read shows it gone, true again when we cordon.
+    cordon_maybe_marked: AtomicBool,
 }
 
 impl Agent {
@@ -62,6 +75,8 @@ impl Agent {
             config,
             deps,
             taint_maybe_set: AtomicBool::new(true),
+            failure_maybe_set: AtomicBool::new(true),
+            cordon_maybe_marked: AtomicBool::new(true),
         }
     }
 
@@ -93,7 +108,10 @@ impl Agent {
     }
 
     async fn run_inner(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
-        self.complete_previous_reboot(cancel).await?;
+        if let Step::Rebooted = self.complete_previous_reboot(cancel).await? {
+            return self.wait_for_reboot(cancel).await;
+        }
+        self.reconcile_cordon(cancel).await?;
         if let Ok(false) = self
             .cancellable(cancel, self.deps.sentinel.reboot_required())
             .await?
@@ -105,14 +123,17 @@ impl Agent {
         loop {
             match self.tick(cancel).await? {
                 Step::Continue => {}
-                Step::Rebooted => {
-                    info!(node = %self.config.node_id, "waiting for reboot");
-                    cancel.cancelled().await;
-                    return Ok(());
-                }
+                Step::Rebooted => return self.wait_for_reboot(cancel).await,
             }
             self.sleep(cancel, self.config.period).await?;
         }
+    }
+
+    /// After the reboot command: wait for the end (the host going down stops the agent).
+    async fn wait_for_reboot(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
+        info!(node = %self.config.node_id, "waiting for reboot");
+        cancel.cancelled().await;
+        Ok(())
     }
 
     fn node(&self) -> &str {
@@ -142,151 +163,15 @@ impl Agent {
         self.cancellable(cancel, self.deps.clock.sleep(d)).await
     }
 
-    /// Start-up: if this node holds the lock, the reboot has happened (or was abandoned):
-    /// uncordon unless the node was cordoned before we took the lock, post-reboot labels,
-    /// remove the in-progress annotation, notify, THEN wait the release delay and release.
-    async fn complete_previous_reboot(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
-        let node = self.node();
-        let record = loop {
-            match self
-                .cancellable(cancel, self.deps.lock.holding(node))
-                .await?
-            {
-                Ok(Some(record)) => break record,
-                Ok(None) => return Ok(()),
-                Err(e) => {
-                    warn!(node, error = %e, "cannot read the reboot lock; retrying");
-                    self.sleep(cancel, self.config.retry_interval).await?;
-                }
-            }
-        };
-        info!(
-            node,
-            "holding the reboot lock after start: completing the reboot"
-        );
-        self.deps.metrics.lock_held.set(1);
-        let we_cordoned = !record.metadata.unschedulable;
-        if we_cordoned {
-            self.uncordon_until_done(cancel).await?;
-        }
-        if !self.config.post_reboot_node_labels.is_empty() {
-            let labels = &self.config.post_reboot_node_labels;
-            if let Err(e) = self
-                .cancellable(cancel, self.deps.nodes.add_labels(node, labels))
-                .await?
-            {
-                error!(node, error = %e, "cannot set post-reboot labels");
-            }
-        }
-        if self.config.annotate_nodes {
-            match self
-                .cancellable(cancel, self.deps.sentinel.reboot_required())
-                .await?
-            {
-                Ok(false) => {
-                    let keys = [REBOOT_IN_PROGRESS_ANNOTATION.to_string()];
-                    if let Err(e) = self
-                        .cancellable(cancel, self.deps.nodes.remove_annotations(node, &keys))
-                        .await?
-                    {
-                        warn!(node, error = %e, "cannot remove the reboot-in-progress annotation");
-                    }
-                }
-                Ok(true) => warn!(node, "a reboot is still required after the reboot"),
-                Err(e) => warn!(node, error = %e, "sentinel check failed"),
-            }
-        }
-        if we_cordoned {
-            self.notify(Event::Uncordon).await;
-        }
-        self.sleep(cancel, self.config.lock_release_delay).await?;
-        // Whether or not the guard is on now: what the marker lists was set by an agent here.
-        self.clear_guard_until_done(cancel).await?;
-        self.release_until_done(cancel).await
-    }
-
-    /// Sets the autoscaler guard (if configured); a failure is logged, never stops the reboot.
-    async fn set_guard(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
-        if !self.config.autoscaler_guard {
-            return Ok(());
-        }
-        let node = self.node();
-        match self
-            .cancellable(cancel, guard::set(self.deps.nodes.as_ref(), node))
-            .await?
-        {
-            Ok(set) => {
-                info!(node, annotations = ?set.keys().collect::<Vec<_>>(), "autoscaler guard set");
-            }
-            Err(e) => error!(node, error = %e, "cannot set the autoscaler guard"),
-        }
-        Ok(())
-    }
-
-    /// Removes what the autoscaler guard's marker says this agent set; retried until done
-    /// (a leftover guard would keep the node from ever being scaled down).
-    async fn clear_guard_until_done(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
-        let node = self.node();
-        loop {
-            match self
-                .cancellable(cancel, guard::clear(self.deps.nodes.as_ref(), node))
-                .await?
-            {
-                Ok(removed) => {
-                    if !removed.is_empty() {
-                        info!(node, annotations = ?removed, "autoscaler guard removed");
-                    }
-                    return Ok(());
-                }
-                Err(e) => {
-                    error!(node, error = %e, "cannot remove the autoscaler guard; keeping the lock and retrying");
-                    self.sleep(cancel, self.config.retry_interval).await?;
-                }
-            }
-        }
-    }
-
-    async fn uncordon_until_done(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
-        loop {
-            match self
-                .cancellable(cancel, self.deps.nodes.uncordon(self.node()))
-                .await?
-            {
-                Ok(_) => {
-                    info!(node = %self.node(), "uncordoned");
-                    return Ok(());
-                }
-                Err(e) => {
-                    error!(node = %self.node(), error = %e, "cannot uncordon; keeping the lock and retrying");
-                    self.sleep(cancel, self.config.retry_interval).await?;
-                }
-            }
-        }
-    }
-
-    async fn release_until_done(&self, cancel: &CancellationToken) -> Result<(), Cancelled> {
-        loop {
-            match self
-                .cancellable(cancel, self.deps.lock.release(self.node()))
-                .await?
-            {
-                Ok(()) | Err(LockError::NotHeld { .. }) => {
-                    info!(node = %self.node(), "released the reboot lock");
-                    self.deps.metrics.lock_held.set(0);
-                    return Ok(());
-                }
-                Err(e) => {
-                    warn!(node = %self.node(), error = %e, "cannot release the reboot lock; retrying");
-                    self.sleep(cancel, self.config.retry_interval).await?;
-                }
-            }
-        }
-    }
-
     async fn notify(&self, event: Event<'_>) {
         if let Some(n) = &self.deps.notifications {
             n.notify(self.node(), event).await;
         }
+    }
+
+    /// Publishes a Kubernetes Event about this node (best effort).
+    async fn event(&self, event: NodeEvent) {
+        self.deps.events.publish(self.node(), event).await;
     }
 
     async fn add_taint(&self) {
@@ -351,6 +236,7 @@ impl Agent {
             info!(node, "reboot not required");
             self.deps.metrics.set_blocked(None);
             self.remove_taint().await;
+            self.forget_failure().await;
         }
         Ok(required)
     }
@@ -364,6 +250,7 @@ impl Agent {
         self.deps.metrics.set_blocked(reason.as_ref());
         if let Some(reason) = &reason {
             info!(node, %reason, "reboot required, but blocked at this time");
+            self.event(NodeEvent::blocked(&reason.to_string())).await;
         }
         Ok(reason.is_some())
     }
@@ -405,10 +292,25 @@ impl Agent {
                 return Ok(None);
             }
         }
+        if let Some(failure) = NodeFailure::read(&state.annotations) {
+            self.failure_maybe_set.store(true, Ordering::SeqCst);
+            if failure.holds(&self.config.fingerprint) {
+                warn!(
+                    node,
+                    reason = %failure.reason,
+                    since = %failure.since,
+                    failures = failure.count,
+                    "a previous attempt failed: not trying again until the sentinel clears, the configuration changes or an operator removes the {} annotation",
+                    crate::REBOOT_FAILURE_ANNOTATION
+                );
+                return Ok(None);
+            }
+        }
         if self.blocked(cancel).await? {
             return Ok(None);
         }
         info!(node, "reboot required");
+        self.event(NodeEvent::reboot_required()).await;
         Ok(Some(state))
     }
 
@@ -442,9 +344,23 @@ impl Agent {
                 Ok(AcquireOutcome::Acquired(record)) => {
                     info!(node, "acquired the reboot lock");
                     self.deps.metrics.lock_held.set(1);
+                    self.deps.metrics.rollout_halted.set(0);
                     return Ok(Some(record));
                 }
+                Ok(AcquireOutcome::Halted(halt)) => {
+                    self.deps.metrics.rollout_halted.set(1);
+                    warn!(
+                        node,
+                        halted_by = %halt.node,
+                        reason = %halt.reason,
+                        since = %halt.since,
+                        "the reboot rollout is halted; not taking the lock (an operator resumes it)"
+                    );
+                    return Ok(None);
+                }
                 Ok(AcquireOutcome::HeldBy(holders)) => {
+                    self.deps.metrics.rollout_halted.set(0);
+                    self.check_overdue(cancel, &holders).await?;
                     let names: Vec<&str> = holders.iter().map(|r| r.node_id.as_str()).collect();
                     if tainted {
                         debug!(node, held_by = ?names, "lock taken by another waiter");
@@ -463,16 +379,6 @@ impl Agent {
                         Some(s) => state = s,
                         None => return Ok(None),
                     }
-                }
-                Ok(AcquireOutcome::Halted(halt)) => {
-                    warn!(
-                        node,
-                        halted_by = %halt.node,
-                        reason = %halt.reason,
-                        since = %halt.since,
-                        "rollout halted"
-                    );
-                    return Ok(None);
                 }
                 Err(e) => {
                     error!(node, error = %e, "cannot acquire the reboot lock");
@@ -512,135 +418,28 @@ impl Agent {
                     if !self.wanted(cancel).await? || self.blocked(cancel).await? {
                         return Ok(false);
                     }
+                    if !self.config.not_back_timeout.is_zero() {
+                        // Only now (a whole period without a free slot) is a holder overdue.
+                        return Ok(true);
+                    }
                 }
             }
         }
     }
 
+    /// One period: reconcile a cordon left behind, then (if eligible) take the lock and run
+    /// an attempt.
     async fn tick(&self, cancel: &CancellationToken) -> Result<Step, Cancelled> {
+        self.reconcile_cordon(cancel).await?;
         let Some(state) = self.eligible(cancel).await? else {
             return Ok(Step::Continue);
         };
         let Some(record) = self.take_lock(cancel, state).await? else {
             return Ok(Step::Continue);
         };
-        let node = self.node();
-        // Uncordon after the reboot only if the node was schedulable when the lock was taken.
-        let we_cordon = !record.metadata.unschedulable;
-        self.set_guard(cancel).await?;
-        if !self.config.pre_reboot_node_labels.is_empty() {
-            let labels = &self.config.pre_reboot_node_labels;
-            if let Err(e) = self
-                .cancellable(cancel, self.deps.nodes.add_labels(node, labels))
-                .await?
-            {
-                error!(node, error = %e, "cannot set pre-reboot labels");
-            }
-        }
-        if !self.config.drain_delay.is_zero() {
-            info!(node, delay = ?self.config.drain_delay, "delaying drain");
-            self.sleep(cancel, self.config.drain_delay).await?;
-        }
-        self.notify(Event::Drain).await;
-        if !self.cordon_and_drain(cancel).await? && !self.config.force_reboot {
-            self.abandon(cancel, we_cordon, Failed::Drain).await?;
-            return Ok(Step::Continue);
-        }
-        if !self.config.reboot_delay.is_zero() {
-            info!(node, delay = ?self.config.reboot_delay, "delaying reboot");
-            self.sleep(cancel, self.config.reboot_delay).await?;
-            info!(node, "making sure the node is drained before the reboot");
-            if !self.cordon_and_drain(cancel).await? && !self.config.force_reboot {
-                self.abandon(cancel, we_cordon, Failed::Drain).await?;
-                return Ok(Step::Continue);
-            }
-        }
-        self.notify(Event::Reboot).await;
-        info!(node, "rebooting");
-        match self
-            .cancellable(cancel, self.deps.rebooter.reboot())
-            .await?
-        {
-            Ok(()) => {
-                self.deps.metrics.reboots.inc();
-                Ok(Step::Rebooted)
-            }
-            Err(e) => {
-                error!(node, error = %e, "reboot failed");
-                self.abandon(cancel, we_cordon, Failed::Reboot).await?;
-                Ok(Step::Continue)
-            }
-        }
+        self.event(NodeEvent::lock_taken()).await;
+        self.run_attempt(cancel, &record, None).await
     }
-
-    /// Cordons and drains; `false` when either failed (logged and counted).
-    async fn cordon_and_drain(&self, cancel: &CancellationToken) -> Result<bool, Cancelled> {
-        let node = self.node();
-        info!(node, "draining node");
-        if let Err(e) = self
-            .cancellable(cancel, self.deps.nodes.cordon(node))
-            .await?
-        {
-            error!(node, error = %e, "cannot cordon");
-            self.deps.metrics.drain_failures.inc();
-            return Ok(false);
-        }
-        let started = Instant::now();
-        let result = self
-            .cancellable(cancel, self.deps.drainer.drain(node))
-            .await?;
-        self.deps
-            .metrics
-            .drain_duration
-            .observe(started.elapsed().as_secs_f64());
-        match result {
-            Ok(report) => {
-                info!(node, evicted = report.evicted.len(), "drained");
-                Ok(true)
-            }
-            Err(e) => {
-                if self.config.force_reboot {
-                    warn!(node, error = %e, "drain failed; rebooting anyway (--force-reboot)");
-                } else {
-                    error!(node, error = %e, "drain failed; releasing the lock");
-                }
-                self.deps.metrics.drain_failures.inc();
-                Ok(false)
-            }
-        }
-    }
-
-    /// Gives up this attempt: uncordon (if we cordoned) first, then release — never release
-    /// while the node is cordoned by us.
-    async fn abandon(
-        &self,
-        cancel: &CancellationToken,
-        we_cordon: bool,
-        failed: Failed,
-    ) -> Result<(), Cancelled> {
-        if we_cordon {
-            match failed {
-                Failed::Drain => {
-                    info!(node = %self.node(), "best-effort uncordon after a failed drain");
-                }
-                Failed::Reboot => {
-                    info!(node = %self.node(), "best-effort uncordon after a failed reboot command");
-                }
-            }
-            self.uncordon_until_done(cancel).await?;
-        }
-        if self.config.autoscaler_guard {
-            self.clear_guard_until_done(cancel).await?;
-        }
-        self.release_until_done(cancel).await
-    }
-}
-
-/// What made `Agent::abandon` give up this attempt (for its log line).
-#[derive(Clone, Copy, Debug)]
-enum Failed {
-    Drain,
-    Reboot,
 }
 
 /// Go's `time.RFC3339` rendering of an instant in UTC (second precision).

@@ -11,6 +11,11 @@ pub const REBOOT_IN_PROGRESS_ANNOTATION: &str = "weave.works/kured-reboot-in-pro
 pub const MOST_RECENT_REBOOT_NEEDED_ANNOTATION: &str =
     "weave.works/kured-most-recent-reboot-needed";
 
+/// Set (to the time) by kured-rs when it cordons a node for a reboot and removed when it
+/// uncordons it: a node carrying it, Ready, not holding the lock and not the halted node was
+/// left cordoned by a lost attempt, and is uncordoned ([`crate::Agent`]'s reconciliation).
+pub const CORDONED_BY_ANNOTATION: &str = "kured-rs.dev/cordoned";
+
 /// kured's `--period`: how often the sentinel is checked.
 pub const DEFAULT_PERIOD: Duration = Duration::from_secs(3600);
 
@@ -27,6 +32,7 @@ pub enum LockWaitMode {
 }
 
 /// What the reboot loop does and when.
+#[allow(clippy::struct_excessive_bools)] // one switch per kured flag
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// This node's name (`--node-id`).
@@ -62,6 +68,20 @@ pub struct Config {
     /// From taking the lock until it is released, keep the cluster autoscaler and Karpenter
     /// from removing the node (`--autoscaler-guard`; see [`crate::AUTOSCALER_GUARD_ANNOTATIONS`]).
     pub autoscaler_guard: bool,
+    /// After the reboot, keep the lock until the health gate passes (`--health-gate`; the
+    /// checks themselves are [`crate::Parts::gate`]). Off: release once uncordoned, as kured.
+    pub health_gate: bool,
+    /// A node that ran the reboot command and is not Ready with a new boot ID this long
+    /// afterwards is a failure, noticed by the waiting agents (`--reboot-not-back-timeout`;
+    /// zero: never).
+    pub not_back_timeout: Duration,
+    /// Failed nodes (gate failure, not back, reboot command failed) before the rollout halts
+    /// (`--max-failed-nodes`, at least 1).
+    pub max_failed_nodes: u32,
+    /// Identifies the configuration: a node whose attempt failed tries again only once this
+    /// changes, its sentinel clears, or an operator removes the failure (see
+    /// [`crate::REBOOT_FAILURE_ANNOTATION`]).
+    pub fingerprint: String,
 }
 
 impl Config {
@@ -83,6 +103,10 @@ impl Config {
             retry_interval: Duration::from_secs(10),
             metrics_interval: Duration::from_secs(60),
             autoscaler_guard: false,
+            health_gate: false,
+            not_back_timeout: Duration::ZERO,
+            max_failed_nodes: 1,
+            fingerprint: String::new(),
         }
     }
 }

@@ -25,6 +25,20 @@
 //!    recorded on the Node and removed again before every release — after the post-reboot
 //!    uncordon (step 1) or when the attempt is abandoned.
 //!
+//! 4. **Beyond kured (issue 18)**: every attempt is recorded on the Node
+//!    ([`gate::ATTEMPT_ANNOTATION`]: the boot ID when the lock was taken, and with the health
+//!    gate what the drain disturbs). At start, a held lock with the boot ID unchanged and the
+//!    sentinel still set resumes the attempt instead of releasing. With
+//!    [`Config::health_gate`], after the reboot the node keeps the lock (uncordoned) until it
+//!    is healthy ([`gate::HealthGate`]). A failed attempt — gate failure, reboot command
+//!    failed, or (noticed by the waiting agents) a node not back within
+//!    [`Config::not_back_timeout`] — is recorded on the Node ([`REBOOT_FAILURE_ANNOTATION`]:
+//!    no new attempt without a change) and in the lock's rollout state; at
+//!    [`Config::max_failed_nodes`] the rollout halts: the failed node keeps its lock record,
+//!    no agent takes the lock until an operator removes the halt. A node cordoned by us
+//!    ([`CORDONED_BY_ANNOTATION`]) that is Ready, holds no lock and is not the halted node is
+//!    uncordoned. Each phase is a Kubernetes Event about the Node (`Parts::events`).
+//!
 //! Cancellation (SIGTERM) is honoured at every await point, and the agent never releases the
 //! lock while the node is cordoned by it.
 //!
@@ -68,6 +82,8 @@
 //!         sentinel: Arc::new(sentinel::FileSentinel::new(sentinel)),
 //!         rebooter: Arc::new(rebooter),
 //!         notifications: None,
+//!         gate: None,   // no health gate: release once uncordoned, as kured
+//!         events: None, // no Kubernetes Events
 //!     };
 //!     Deps::for_client(client, parts, Metrics::new()).expect("the default parts are valid")
 //! }
@@ -126,9 +142,11 @@
 //! ```
 
 mod agent;
+mod attempt;
 mod clock;
 mod config;
 mod deps;
+mod failure;
 mod guard;
 mod metrics;
 
@@ -136,17 +154,19 @@ mod metrics;
 mod mock_tests;
 
 pub use agent::{Agent, Outcome};
+pub use attempt::{AttemptGate, KubeAttemptGate};
 pub use clock::{Clock, ManualClock, SystemClock, first_tick_delay};
 pub use config::{
-    Config, DEFAULT_PERIOD, LockWaitMode, MOST_RECENT_REBOOT_NEEDED_ANNOTATION,
-    REBOOT_IN_PROGRESS_ANNOTATION,
+    CORDONED_BY_ANNOTATION, Config, DEFAULT_PERIOD, LockWaitMode,
+    MOST_RECENT_REBOOT_NEEDED_ANNOTATION, REBOOT_IN_PROGRESS_ANNOTATION,
 };
-pub use deps::{Deps, DepsError, Parts};
+pub use deps::{Deps, DepsError, EVENT_CONTROLLER, Parts};
+pub use failure::REBOOT_FAILURE_ANNOTATION;
 pub use guard::{
     AUTOSCALER_GUARD_ANNOTATIONS, AUTOSCALER_GUARD_MARKER_ANNOTATION, DO_NOT_DISRUPT_ANNOTATION,
     SCALE_DOWN_DISABLED_ANNOTATION,
 };
-pub use metrics::{Metrics, NodeLabel, ReasonLabel, bind, router, serve};
+pub use metrics::{Metrics, NodeLabel, PdbLabel, ReasonLabel, bind, router, serve};
 /// The cancellation token type [`Agent::run`] takes.
 pub use tokio_util::sync::CancellationToken;
 

@@ -29,6 +29,13 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+/// Label set `{pdb}` (`namespace/name`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PdbLabel {
+    /// The `PodDisruptionBudget`, `namespace/name`.
+    pub pdb: String,
+}
+
 /// The agent's metrics. Cheap to clone; clones update the same series.
 ///
 /// - `kured_reboot_required{node}`: exactly kured's gauge (1 when the sentinel says a reboot
@@ -37,7 +44,12 @@ pub struct ReasonLabel {
 /// - `kured_reboot_blocked{reason}`: 1 per blocker label currently blocking a required reboot;
 /// - `kured_window_open`: 1 when the maintenance window was open at the last check;
 /// - `kured_drain_duration_seconds`: histogram of drain wall time;
-/// - `kured_reboots_total`, `kured_drain_failures_total`, `kured_sentinel_errors_total`.
+/// - `kured_reboots_total`, `kured_drain_failures_total`, `kured_sentinel_errors_total`;
+/// - `kured_rollout_halted`: 1 while this agent sees the rollout halted (issue 18);
+/// - `kured_reboot_failures_total` (reboot command failed), `kured_gate_failures_total`;
+/// - `kured_gate_wait_seconds`: histogram of the health gate's wait after a reboot;
+/// - `kured_drain_pdb_blocked{pdb}`: pods of the current drain a `PodDisruptionBudget` has kept
+///   blocking longer than `--drain-pdb-warn-after`.
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
@@ -55,6 +67,16 @@ pub struct Metrics {
     pub reboots: Counter,
     /// `kured_drain_failures_total`.
     pub drain_failures: Counter,
+    /// `kured_rollout_halted`.
+    pub rollout_halted: Gauge,
+    /// `kured_reboot_failures_total`.
+    pub reboot_failures: Counter,
+    /// `kured_gate_failures_total`.
+    pub gate_failures: Counter,
+    /// `kured_gate_wait_seconds`.
+    pub gate_wait: Histogram,
+    /// `kured_drain_pdb_blocked{pdb}`.
+    pub drain_pdb_blocked: Family<PdbLabel, Gauge>,
     /// `kured_sentinel_errors_total`: sentinel checks that could not tell.
     pub sentinel_errors: Counter,
 }
@@ -119,8 +141,43 @@ impl Metrics {
             "Sentinel checks that could not tell whether a reboot is required",
             sentinel_errors.clone(),
         );
+        let rollout_halted = Gauge::default();
+        registry.register(
+            "kured_rollout_halted",
+            "1 while the reboot rollout is halted (a failed node stopped the line)",
+            rollout_halted.clone(),
+        );
+        let reboot_failures = Counter::default();
+        registry.register(
+            "kured_reboot_failures",
+            "Reboot commands that failed",
+            reboot_failures.clone(),
+        );
+        let gate_failures = Counter::default();
+        registry.register(
+            "kured_gate_failures",
+            "Health gates that did not pass in time after a reboot",
+            gate_failures.clone(),
+        );
+        let gate_wait = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        registry.register(
+            "kured_gate_wait_seconds",
+            "Time the health gate waited after a reboot before it passed",
+            gate_wait.clone(),
+        );
+        let drain_pdb_blocked = Family::<PdbLabel, Gauge>::default();
+        registry.register(
+            "kured_drain_pdb_blocked",
+            "Pods of the current drain a PodDisruptionBudget keeps blocking",
+            drain_pdb_blocked.clone(),
+        );
         Self {
             registry: Arc::new(registry),
+            rollout_halted,
+            reboot_failures,
+            gate_failures,
+            gate_wait,
+            drain_pdb_blocked,
             reboot_required,
             lock_held,
             blocked,
@@ -153,6 +210,20 @@ impl Metrics {
                     .set(1);
             }
         }
+    }
+
+    /// Sets `kured_drain_pdb_blocked{pdb}` to `pods`.
+    pub fn set_pdb_blocked(&self, pdb: &str, pods: usize) {
+        self.drain_pdb_blocked
+            .get_or_create(&PdbLabel {
+                pdb: pdb.to_string(),
+            })
+            .set(i64::try_from(pods).unwrap_or(i64::MAX));
+    }
+
+    /// Clears `kured_drain_pdb_blocked` (the drain ended).
+    pub fn clear_pdb_blocked(&self) {
+        self.drain_pdb_blocked.clear();
     }
 
     /// The `OpenMetrics` text exposition.

@@ -13,6 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{Agent, Config, Deps, Metrics, Outcome, REBOOT_IN_PROGRESS_ANNOTATION, SystemClock};
 
+mod doubles;
+use doubles::MemoryGate;
+
 type Log = Arc<Mutex<Vec<String>>>;
 
 fn push(log: &Log, s: impl Into<String>) {
@@ -91,6 +94,8 @@ fn deps(
             Arc::new(LogNotifier(log.clone())),
             notify::MessageTemplates::default(),
         )),
+        gate: Arc::new(MemoryGate::without_gate()),
+        events: Arc::new(events::NoEvents),
         clock: Arc::new(SystemClock),
         metrics: Metrics::new(),
     }
@@ -122,6 +127,8 @@ async fn start_up_completion_uncordons_labels_notifies_then_releases() {
     let log: Log = Arc::default();
     let cancel = CancellationToken::new();
     let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_rollout()
+        .returning(|| Ok(lock::RolloutState::default()));
     lock.expect_holding().returning(|_| Ok(Some(record(false))));
     let mut nodes = schedulable_nodes();
     let l = log.clone();
@@ -138,13 +145,13 @@ async fn start_up_completion_uncordons_labels_notifies_then_releases() {
             Ok(())
         });
     let l = log.clone();
-    nodes
-        .expect_remove_annotations()
-        .times(1)
-        .returning(move |_, keys| {
+    nodes.expect_remove_annotations().returning(move |_, keys| {
+        // (Our cordon mark goes with the uncordon; the log is about kured's annotation.)
+        if keys.iter().any(|k| k == REBOOT_IN_PROGRESS_ANNOTATION) {
             push(&l, format!("unannotate:{}", keys.join(",")));
-            Ok(())
-        });
+        }
+        Ok(())
+    });
     let agent = Agent::new(config(), deps(&log, nodes, lock, MockDrainer::new(), false));
     let outcome = tokio::time::timeout(Duration::from_secs(5), agent.run(cancel))
         .await
@@ -169,6 +176,8 @@ async fn start_up_completion_waits_the_release_delay_after_the_uncordon() {
     let log: Log = Arc::default();
     let cancel = CancellationToken::new();
     let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_rollout()
+        .returning(|| Ok(lock::RolloutState::default()));
     lock.expect_holding().returning(|_| Ok(Some(record(false))));
     let uncordoned_at: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
     let mut nodes = schedulable_nodes();
@@ -202,6 +211,8 @@ async fn start_up_completion_leaves_an_admin_cordon() {
     let log: Log = Arc::default();
     let cancel = CancellationToken::new();
     let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_rollout()
+        .returning(|| Ok(lock::RolloutState::default()));
     lock.expect_holding().returning(|_| Ok(Some(record(true))));
     let mut nodes = schedulable_nodes();
     nodes.expect_uncordon().never();
@@ -230,6 +241,16 @@ fn acquiring_lock(log: &Log, cancel: &CancellationToken, pre_cordoned: bool) -> 
             meta.unschedulable || pre_cordoned,
         )))
     });
+    // Failures are recorded under the budget: the rollout goes on.
+    let l = log.clone();
+    lock.expect_record_failure()
+        .returning(move |failure, budget| {
+            push(&l, format!("failure:{}:{budget}", failure.node));
+            Ok(lock::RolloutState {
+                failures: vec![failure],
+                halt: None,
+            })
+        });
     lock
 }
 
@@ -255,6 +276,7 @@ async fn attempt(pre_cordoned: bool, drain_ok: bool) -> Vec<String> {
     let mut nodes = schedulable_nodes();
     log_cordons(&mut nodes, &log, pre_cordoned);
     nodes.expect_add_annotations().returning(|_, _| Ok(()));
+    nodes.expect_remove_annotations().returning(|_, _| Ok(()));
     let mut drainer = MockDrainer::new();
     let l = log.clone();
     drainer.expect_drain().returning(move |node| {
@@ -278,7 +300,7 @@ async fn attempt(pre_cordoned: bool, drain_ok: bool) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn failed_reboot_uncordons_then_releases() {
+async fn failed_reboot_records_the_failure_then_uncordons_then_releases() {
     assert_eq!(
         attempt(false, true).await,
         [
@@ -288,10 +310,82 @@ async fn failed_reboot_uncordons_then_releases() {
             "drain",
             "notify:Rebooting node n1",
             "reboot",
+            "failure:n1:1",
             "uncordon",
             "release"
         ]
     );
+}
+
+#[tokio::test]
+async fn a_failure_that_halts_the_rollout_keeps_the_lock_until_resumed() {
+    let log: Log = Arc::default();
+    let cancel = CancellationToken::new();
+    let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_holding().returning(|_| Ok(None));
+    lock.expect_acquire()
+        .times(1)
+        .returning(|_, meta| Ok(AcquireOutcome::Acquired(record(meta.unschedulable))));
+    let halt = |reason: &str| lock::RolloutHalt {
+        node: "n1".into(),
+        reason: reason.into(),
+        since: jiff::Timestamp::now(),
+    };
+    let l = log.clone();
+    lock.expect_record_failure()
+        .times(1)
+        .returning(move |f, _| {
+            push(&l, "failure");
+            Ok(lock::RolloutState {
+                halt: Some(halt(&f.reason)),
+                failures: vec![f],
+            })
+        });
+    // Halted on the first two reads, then an operator resumes.
+    let reads = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let l = log.clone();
+    lock.expect_rollout().returning(move || {
+        let n = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        push(&l, format!("rollout-read:{n}"));
+        Ok(lock::RolloutState {
+            failures: Vec::new(),
+            halt: (n < 2).then(|| halt("reboot command failed")),
+        })
+    });
+    lock.expect_wait_for_change().returning(|| Ok(()));
+    let mut nodes = schedulable_nodes();
+    log_cordons(&mut nodes, &log, false);
+    let l = log.clone();
+    nodes.expect_add_annotations().returning(move |_, a| {
+        if a.contains_key(crate::REBOOT_FAILURE_ANNOTATION) {
+            push(&l, "marked-failed");
+        }
+        Ok(())
+    });
+    nodes.expect_remove_annotations().returning(|_, _| Ok(()));
+    let mut drainer = MockDrainer::new();
+    drainer
+        .expect_drain()
+        .returning(|_| Ok(DrainReport::default()));
+    let agent = Agent::new(config(), deps(&log, nodes, lock, drainer, true));
+    tokio::time::timeout(Duration::from_secs(5), agent.run(cancel))
+        .await
+        .unwrap();
+    let log = log.lock().unwrap().clone();
+    let at = |s: &str| {
+        log.iter()
+            .position(|l| l.starts_with(s))
+            .unwrap_or_else(|| panic!("{s} in {log:?}"))
+    };
+    assert!(at("reboot") < at("marked-failed"), "{log:?}");
+    assert!(at("marked-failed") < at("failure"), "{log:?}");
+    assert!(
+        at("notify:Reboot rollout halted at node n1: reboot command failed") > at("failure"),
+        "{log:?}"
+    );
+    assert!(at("uncordon") < at("rollout-read:2"), "{log:?}");
+    assert!(at("rollout-read:2") < at("release"), "{log:?}");
+    assert_eq!(log.last().unwrap(), "release", "{log:?}");
 }
 
 #[tokio::test]
@@ -446,8 +540,8 @@ async fn waiting_periods_neither_read_the_node_nor_try_the_lock() {
     );
     assert_eq!(
         reader.reads.load(SeqCst),
-        1,
-        "one Node read before the first try"
+        2,
+        "one Node read at start (the cordon reconciliation) and one before the first try"
     );
     assert_eq!(*lock.acquires.lock().unwrap(), [false], "one lock attempt");
 
@@ -458,9 +552,8 @@ async fn waiting_periods_neither_read_the_node_nor_try_the_lock() {
         .await
         .expect("the agent takes the slot, fails its reboot and releases")
         .unwrap();
-    assert_eq!(
-        reader.reads.load(SeqCst),
-        2,
+    assert!(
+        reader.reads.load(SeqCst) >= 3,
         "the Node is read again before the acquire"
     );
     assert_eq!(
@@ -517,6 +610,7 @@ fn annotated_nodes(log: &Log, initial: &[(&str, &str)]) -> (MockNodeOps, Annotat
         Ok(NodeState {
             unschedulable: false,
             annotations: a.lock().unwrap().clone(),
+            ready: true,
         })
     });
     let (l, a) = (log.clone(), annotations.clone());
@@ -585,6 +679,7 @@ async fn autoscaler_guard_is_set_after_acquire_before_cordon_and_removed_before_
             "drain".into(),
             "notify:Rebooting node n1".into(),
             "reboot".into(),
+            "failure:n1:1".into(),
             "uncordon".into(),
             format!(
                 "unguard:{:?}",
@@ -612,6 +707,8 @@ async fn start_up_completion_removes_only_the_marked_guard_before_release() {
     let log: Log = Arc::default();
     let cancel = CancellationToken::new();
     let mut lock = releasing_lock(&log, &cancel);
+    lock.expect_rollout()
+        .returning(|| Ok(lock::RolloutState::default()));
     lock.expect_holding().returning(|_| Ok(Some(record(false))));
     // Written before the reboot by the previous process: it set only the autoscaler's key.
     let (nodes, annotations) = annotated_nodes(

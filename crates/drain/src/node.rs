@@ -21,6 +21,8 @@ pub struct NodeState {
     pub unschedulable: bool,
     /// `metadata.annotations`.
     pub annotations: BTreeMap<String, String>,
+    /// The `Ready` condition is `True`.
+    pub ready: bool,
 }
 
 /// Everything the reboot loop reads from and does to a Node object.
@@ -242,9 +244,15 @@ fn null_map(keys: &[String]) -> Value {
 impl NodeOps for KubeNodeOps {
     async fn node_state(&self, node: &str) -> Result<NodeState, NodeOpsError> {
         let n = self.get(node, "read").await?;
+        let ready = n
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
         Ok(NodeState {
             unschedulable: n.spec.and_then(|s| s.unschedulable).unwrap_or(false),
             annotations: n.metadata.annotations.unwrap_or_default(),
+            ready,
         })
     }
 

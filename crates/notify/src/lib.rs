@@ -81,8 +81,8 @@ pub use services::{
     SmtpEncryption, SmtpNotifier, TeamsConfig, TeamsTarget, TelegramConfig,
 };
 pub use template::{
-    DEFAULT_BLOCKED, DEFAULT_DRAIN, DEFAULT_REBOOT, DEFAULT_UNCORDON, MessageTemplates, Template,
-    TemplateContext,
+    DEFAULT_BLOCKED, DEFAULT_DRAIN, DEFAULT_HALTED, DEFAULT_REBOOT, DEFAULT_UNCORDON,
+    MessageTemplates, Template, TemplateContext,
 };
 pub use urls::{split_urls, strip_quotes};
 

@@ -24,6 +24,11 @@ pub enum Event<'a> {
         /// The blockers' reasons.
         reason: &'a str,
     },
+    /// The rollout halted because of this node's failure (kured-rs, issue 18).
+    Halted {
+        /// Why (the failure).
+        reason: &'a str,
+    },
 }
 
 /// Renders kured's messages and sends them to a [`Notifier`] (usually a [`crate::FanOut`]).
@@ -81,6 +86,7 @@ impl Notifications {
                 blocked_for,
                 reason,
             } => (&self.templates.blocked, reason, Some(blocked_for)),
+            Event::Halted { reason } => (&self.templates.halted, reason, None),
         };
         template.render(&TemplateContext {
             node,

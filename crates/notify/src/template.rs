@@ -15,6 +15,9 @@ pub const DEFAULT_UNCORDON: &str = "Node %s rebooted & uncordoned successfully!"
 pub const DEFAULT_BLOCKED: &str =
     "Reboot of node {node} blocked for longer than {duration}: {reason}";
 
+/// Message when the rollout halts (new in kured-rs, issue 18: a failed node stops the line).
+pub const DEFAULT_HALTED: &str = "Reboot rollout halted at node {node}: {reason}";
+
 const PLACEHOLDERS: &[&str] = &["node", "cluster", "reason", "duration"];
 
 /// Values substituted into a template.
@@ -134,6 +137,8 @@ pub struct MessageTemplates {
     pub uncordon: Template,
     /// When a required reboot has been blocked for longer than a threshold.
     pub blocked: Template,
+    /// When a failed node halts the rollout (no flag: always [`DEFAULT_HALTED`]).
+    pub halted: Template,
 }
 
 impl Default for MessageTemplates {
@@ -152,12 +157,16 @@ impl Default for MessageTemplates {
             blocked: Template {
                 text: DEFAULT_BLOCKED.into(),
             },
+            halted: Template {
+                text: DEFAULT_HALTED.into(),
+            },
         }
     }
 }
 
 impl MessageTemplates {
-    /// Validates all four templates (at startup).
+    /// Validates the four configurable templates (at startup); the halt message is
+    /// [`DEFAULT_HALTED`].
     pub fn new(
         drain: &str,
         reboot: &str,
@@ -169,6 +178,7 @@ impl MessageTemplates {
             reboot: Template::new("reboot", reboot)?,
             uncordon: Template::new("uncordon", uncordon)?,
             blocked: Template::new("blocked", blocked)?,
+            halted: Template::new("halted", DEFAULT_HALTED)?,
         })
     }
 }
@@ -198,6 +208,10 @@ mod tests {
         assert_eq!(
             t.blocked.render(&ctx()),
             "Reboot of node n1 blocked for longer than 1h 30m: alert X"
+        );
+        assert_eq!(
+            t.halted.render(&ctx()),
+            "Reboot rollout halted at node n1: alert X"
         );
         assert_eq!(
             MessageTemplates::new(

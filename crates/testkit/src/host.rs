@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 pub struct SimHosts {
     required: Mutex<BTreeSet<String>>,
     broken: Mutex<BTreeSet<String>>,
+    failing: Mutex<BTreeSet<String>>,
+    lost: Mutex<BTreeSet<String>>,
     reboots: Mutex<Vec<(String, Instant)>>,
 }
 
@@ -54,9 +56,26 @@ impl SimHosts {
         guard(&self.broken).insert(node.to_string());
     }
 
-    /// `node`'s sentinel answers again.
+    /// `node`'s sentinel answers again and its reboot command works again.
     pub fn repair(&self, node: &str) {
         guard(&self.broken).remove(node);
+        guard(&self.failing).remove(node);
+    }
+
+    /// `node`'s reboot command fails (exits non-zero, nothing happens) until [`Self::repair`].
+    pub fn fail_reboots(&self, node: &str) {
+        guard(&self.failing).insert(node.to_string());
+    }
+
+    /// `node` never comes back from its next reboot: kubesim keeps it down (`NotReady`) for
+    /// an hour, and [`Self::is_lost`] tells the harness not to start its agent again.
+    pub fn lose_on_reboot(&self, node: &str) {
+        guard(&self.lost).insert(node.to_string());
+    }
+
+    /// Whether `node` went down for good ([`Self::lose_on_reboot`] and it rebooted).
+    pub fn is_lost(&self, node: &str) -> bool {
+        guard(&self.lost).contains(node) && self.reboots().iter().any(|n| n == node)
     }
 
     /// The nodes rebooted so far, in order.
@@ -151,9 +170,21 @@ impl HostRebooter {
 #[async_trait]
 impl Rebooter for HostRebooter {
     async fn reboot(&self) -> Result<(), RebootError> {
+        if guard(&self.hosts.failing).contains(&self.node) {
+            return Err(RebootError::CommandFailed {
+                command: "systemctl reboot".into(),
+                termination: sentinel::Termination::Exited(1),
+                stderr: "Failed to reboot: simulated".into(),
+            });
+        }
         guard(&self.hosts.reboots).push((self.node.clone(), Instant::now()));
         guard(&self.hosts.required).remove(&self.node);
-        if let Err(e) = self.cluster.reboot_node(&self.node, self.down_for) {
+        let down_for = if guard(&self.hosts.lost).contains(&self.node) {
+            Duration::from_secs(3600)
+        } else {
+            self.down_for
+        };
+        if let Err(e) = self.cluster.reboot_node(&self.node, down_for) {
             tracing::warn!(node = %self.node, "kubesim reboot failed: {e}");
         }
         if let Some(hook) = &self.on_reboot {

@@ -18,6 +18,16 @@ fn all_43_kured_flags_exist_with_kureds_names() {
         "opt-out-key",
         "reboot-command-timeout",
         "autoscaler-guard",
+        "health-gate",
+        "health-gate-timeout",
+        "health-gate-prometheus-query",
+        "health-gate-pod-selector",
+        "reboot-not-back-timeout",
+        "max-failed-nodes",
+        "events",
+        "drain-pdb-warn-after",
+        "drain-pdb-escalate-after",
+        "drain-pdb-escalate-selector",
         "help",
         "version",
     ];
@@ -34,7 +44,7 @@ fn all_43_kured_flags_exist_with_kureds_names() {
 fn markdown_table_lists_every_flag_once() {
     let table = flags_markdown();
     let rows: Vec<&str> = table.lines().skip(2).collect();
-    assert_eq!(rows.len(), 43 + 5, "{table}");
+    assert_eq!(rows.len(), 43 + 15, "{table}");
     for flag in KURED_FLAGS {
         assert_eq!(
             rows.iter()

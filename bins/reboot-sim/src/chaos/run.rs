@@ -121,6 +121,8 @@ impl World {
             sentinel: Arc::new(self.hosts.sentinel(&ctl.name)),
             rebooter: Arc::new(rebooter),
             notifications: None,
+            gate: None,
+            events: None,
         };
         let mut deps = Deps::for_client(&self.client, parts, Metrics::new())?;
         deps.nodes = Arc::new(HookedNodes {

@@ -2,6 +2,7 @@
 //! HTTP. The "reboot" is a `Rebooter` double that stops the agent task and reboots the node
 //! in kubesim; a fresh agent then starts for that node, as the `DaemonSet` would restart it.
 
+mod rollout;
 mod sim;
 
 use std::collections::BTreeSet;
@@ -143,7 +144,7 @@ async fn rolling_reboot_concurrency_2() {
     rolling(2).await;
 }
 
-async fn patch_node(sim: &Sim, node: &str, patch: serde_json::Value) {
+pub(crate) async fn patch_node(sim: &Sim, node: &str, patch: serde_json::Value) {
     Api::<Node>::all(sim.client.clone())
         .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
         .await
@@ -307,7 +308,7 @@ async fn opted_out_node_waits_for_the_label_to_go() {
 
 /// A cluster whose `stuck` pod (one replica, PDB minAvailable 1) can never be evicted, and
 /// the node it runs on.
-async fn stuck_cluster(setup: Setup) -> (Arc<Sim>, String) {
+pub(crate) async fn stuck_cluster(setup: Setup) -> (Arc<Sim>, String) {
     let sim = Sim::start(
         builder().deployment(
             "default",

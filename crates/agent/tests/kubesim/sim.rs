@@ -66,6 +66,12 @@ pub(crate) struct Setup {
     pub(crate) annotate: bool,
     pub(crate) lease: bool,
     pub(crate) guard: bool,
+    /// The health gate (`None`: off).
+    pub(crate) gate: Option<gate::GateConfig>,
+    pub(crate) not_back_timeout: Duration,
+    pub(crate) max_failed_nodes: u32,
+    /// Publish Events (reporting instance = the node).
+    pub(crate) events: bool,
 }
 
 impl Default for Setup {
@@ -86,6 +92,10 @@ impl Default for Setup {
             annotate: true,
             lease: false,
             guard: false,
+            gate: None,
+            not_back_timeout: Duration::ZERO,
+            max_failed_nodes: 1,
+            events: false,
         }
     }
 }
@@ -169,6 +179,8 @@ impl Sim {
                 Arc::new(RecordingNotifier(self.shared.clone())),
                 notify::MessageTemplates::default(),
             )),
+            gate: self.setup.gate.clone(),
+            events: self.setup.events.then(|| node.to_string()),
         };
         let metrics = self
             .metrics
@@ -193,6 +205,10 @@ impl Sim {
         c.prefer_no_schedule_taint.clone_from(&self.setup.taint);
         c.annotate_nodes = self.setup.annotate;
         c.autoscaler_guard = self.setup.guard;
+        c.health_gate = self.setup.gate.is_some();
+        c.not_back_timeout = self.setup.not_back_timeout;
+        c.max_failed_nodes = self.setup.max_failed_nodes;
+        c.fingerprint = "test-config".into();
         c
     }
 
@@ -210,7 +226,7 @@ impl Sim {
                 let token = stop.child_token();
                 let agent = Agent::new(sim.config(&node), sim.deps(&node, token.clone()));
                 agent.run(token).await;
-                if stop.is_cancelled() {
+                if stop.is_cancelled() || sim.hosts.is_lost(&node) {
                     return;
                 }
                 // The node is down; the DaemonSet pod comes back after the boot.
