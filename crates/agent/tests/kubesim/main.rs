@@ -2,6 +2,7 @@
 //! HTTP. The "reboot" is a `Rebooter` double that stops the agent task and reboots the node
 //! in kubesim; a fresh agent then starts for that node, as the `DaemonSet` would restart it.
 
+mod events;
 mod rollout;
 mod sim;
 
