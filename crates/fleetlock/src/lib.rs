@@ -66,6 +66,8 @@
 pub mod client;
 #[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
+pub mod halt;
 #[cfg(feature = "kubernetes")]
 pub mod kube_nodes;
 #[cfg(feature = "server")]
@@ -73,6 +75,10 @@ pub mod metrics;
 #[cfg(feature = "kubernetes")]
 pub mod node_id;
 pub mod protocol;
+#[cfg(feature = "kubernetes")]
+pub mod rollout;
+#[cfg(feature = "server")]
+pub mod rollout_config;
 #[cfg(feature = "server")]
 pub mod semaphore;
 #[cfg(feature = "server")]
@@ -86,6 +92,8 @@ pub use client::{Client, ClientError};
 #[cfg(feature = "server")]
 pub use config::{ConfigError, FileConfig, ServerConfig, TlsFiles};
 pub use protocol::{ErrorBody, ErrorKind, LockRequest, ProtocolError};
+#[cfg(feature = "server")]
+pub use rollout_config::RolloutConfig;
 #[cfg(feature = "server")]
 pub use server::{
     FleetLock, KubeClient, ServeError, Status, open_store, router, serve, serve_on, serve_tls_on,

@@ -159,11 +159,24 @@ pub async fn serve(
             ServeError::Kubernetes("node handling needs a Kubernetes client; none was given".into())
         })?;
         let drains = app.metrics().drains.clone();
-        app = app.with_node_handler(
-            kubernetes_node_handler(client, Some(drains), seed_annotations).await?,
-        );
+        let handler =
+            kubernetes_node_handler(client.clone(), Some(drains), seed_annotations).await?;
+        if app.config().rollout.enabled() {
+            let rollout = crate::rollout::Rollout::start(
+                client,
+                Arc::clone(app.store()),
+                Arc::clone(&handler),
+                &app.config().rollout,
+                app.metrics().gate_failures.clone(),
+                app.metrics().gate_waits.clone(),
+            )
+            .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
+            app = app.with_rollout(rollout);
+        }
+        app = app.with_node_handler(handler);
     }
     let app = Arc::new(app);
+    let background = Arc::clone(&app);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Io { addr, source })?;
@@ -180,5 +193,6 @@ pub async fn serve(
         tracing::info!(%local, "fleetlock listening");
         serve_on(listener, app, shutdown).await
     };
+    background.stop_background();
     served.map_err(|source| ServeError::Io { addr, source })
 }
