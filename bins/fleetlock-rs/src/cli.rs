@@ -73,6 +73,35 @@ pub struct Args {
     /// `rebootmanager/status` node annotation (`Rebooting` while prepared, `Ready` after).
     #[arg(long, env = "FLEETLOCK_SEED_ANNOTATIONS")]
     pub seed_annotations: Option<bool>,
+    /// With --kubernetes-nodes: keep a node's slot after its steady-state (answered at once,
+    /// the node uncordoned) until it is healthy: Ready with a new boot ID, its DaemonSet pods
+    /// Ready, the PodDisruptionBudgets and workloads its drain disturbed whole again, and the
+    /// optional Prometheus query and pod selector below. A gate that does not pass within
+    /// --health-gate-timeout is a failure [default: false].
+    #[arg(long, env = "FLEETLOCK_HEALTH_GATE")]
+    pub health_gate: Option<bool>,
+    /// How long the health gate may take after the steady-state [default: 30m].
+    #[arg(long, env = "FLEETLOCK_HEALTH_GATE_TIMEOUT")]
+    pub health_gate_timeout: Option<String>,
+    /// Prometheus server for --health-gate-prometheus-query (`http(s)://host:port[/prefix]`).
+    #[arg(long, env = "FLEETLOCK_HEALTH_GATE_PROMETHEUS_URL")]
+    pub health_gate_prometheus_url: Option<String>,
+    /// PromQL query that must return no series for the gate to pass, e.g.
+    /// `ALERTS{alertstate="firing",severity="critical"}`.
+    #[arg(long, env = "FLEETLOCK_HEALTH_GATE_PROMETHEUS_QUERY")]
+    pub health_gate_prometheus_query: Option<String>,
+    /// Label selector (all namespaces) whose pods must all be Ready for the gate to pass.
+    #[arg(long, env = "FLEETLOCK_HEALTH_GATE_POD_SELECTOR")]
+    pub health_gate_pod_selector: Option<String>,
+    /// With --kubernetes-nodes: a node not Ready with a new boot ID this long after its reboot
+    /// was granted is a failure; 0 turns the check off [default: 0].
+    #[arg(long, env = "FLEETLOCK_REBOOT_NOT_BACK_TIMEOUT")]
+    pub reboot_not_back_timeout: Option<String>,
+    /// Failed reboots (distinct machines) that halt a group's rollout: no new slot is granted
+    /// (`rollout_halted`) until an operator clears it with `POST /v1/admin/clear-halt`
+    /// [default: 1].
+    #[arg(long, env = "FLEETLOCK_MAX_FAILED_NODES")]
+    pub max_failed_nodes: Option<String>,
     /// Log format.
     #[arg(long, env = "FLEETLOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -205,6 +234,73 @@ fn tls_files(args: &Args, file: &FileConfig) -> Result<Option<TlsFiles>, ConfigE
     Ok(Some(files))
 }
 
+/// The flag of a rollout field when the value came from it.
+fn rollout_flag(args: &Args, field: &str) -> Option<&'static str> {
+    let (flag, given) = match field {
+        "health_gate" => ("--health-gate", args.health_gate.is_some()),
+        "health_gate_timeout" => ("--health-gate-timeout", args.health_gate_timeout.is_some()),
+        "health_gate_prometheus_url" => (
+            "--health-gate-prometheus-url",
+            args.health_gate_prometheus_url.is_some(),
+        ),
+        "health_gate_prometheus_query" => (
+            "--health-gate-prometheus-query",
+            args.health_gate_prometheus_query.is_some(),
+        ),
+        "health_gate_pod_selector" => (
+            "--health-gate-pod-selector",
+            args.health_gate_pod_selector.is_some(),
+        ),
+        "reboot_not_back_timeout" => (
+            "--reboot-not-back-timeout",
+            args.reboot_not_back_timeout.is_some(),
+        ),
+        "max_failed_nodes" => ("--max-failed-nodes", args.max_failed_nodes.is_some()),
+        _ => return None,
+    };
+    given.then_some(flag)
+}
+
+/// The health gate and stop-the-line settings: flags, then the file.
+fn rollout_settings(
+    args: &Args,
+    file: &FileConfig,
+    rollout: &mut fleetlock::RolloutConfig,
+) -> Result<(), ConfigError> {
+    if let Some(on) = args.health_gate.or(file.health_gate) {
+        rollout.health_gate = on;
+    }
+    if let Some(text) = &args.health_gate_timeout {
+        rollout.health_gate_timeout = parse_duration("--health-gate-timeout", text)?;
+    } else if let Some(text) = &file.health_gate_timeout {
+        rollout.health_gate_timeout = parse_duration("health_gate_timeout", text)?;
+    }
+    if let Some(text) = &args.reboot_not_back_timeout {
+        rollout.reboot_not_back_timeout = parse_duration("--reboot-not-back-timeout", text)?;
+    } else if let Some(text) = &file.reboot_not_back_timeout {
+        rollout.reboot_not_back_timeout = parse_duration("reboot_not_back_timeout", text)?;
+    }
+    if let Some(text) = &args.max_failed_nodes {
+        rollout.max_failed_nodes = parse_number("--max-failed-nodes", text)?;
+    } else if let Some(n) = file.max_failed_nodes {
+        rollout.max_failed_nodes = n;
+    }
+    let text = |flag: &Option<String>, key: &Option<String>| flag.clone().or_else(|| key.clone());
+    rollout.health_gate_prometheus_url = text(
+        &args.health_gate_prometheus_url,
+        &file.health_gate_prometheus_url,
+    );
+    rollout.health_gate_prometheus_query = text(
+        &args.health_gate_prometheus_query,
+        &file.health_gate_prometheus_query,
+    );
+    rollout.health_gate_pod_selector = text(
+        &args.health_gate_pod_selector,
+        &file.health_gate_pod_selector,
+    );
+    Ok(())
+}
+
 /// Builds the server configuration; `env` holds the tokens given in the environment.
 pub fn build_config(args: &Args, env: &EnvTokens) -> Result<ServerConfig, ConfigError> {
     let file = match &args.config {
@@ -273,6 +369,8 @@ pub fn build_config(args: &Args, env: &EnvTokens) -> Result<ServerConfig, Config
         config.seed_annotations = on;
     }
 
+    rollout_settings(args, &file, &mut config.rollout)?;
+
     config.admin_token = token(
         ("--admin-token-file", args.admin_token_file.as_ref()),
         ("FLEETLOCK_ADMIN_TOKEN", env.admin.as_ref()),
@@ -293,6 +391,9 @@ pub fn build_config(args: &Args, env: &EnvTokens) -> Result<ServerConfig, Config
             "request_timeout" if args.request_timeout.is_some() => "--request-timeout".to_owned(),
             "seed_annotations" if args.seed_annotations.is_some() => {
                 "--seed-annotations".to_owned()
+            }
+            other if rollout_flag(args, other).is_some() => {
+                rollout_flag(args, other).unwrap_or_default().to_owned()
             }
             other if other.starts_with("groups.") && !args.groups.is_empty() => {
                 format!("--group ({other})")
@@ -434,6 +535,74 @@ mod tests {
         )
         .unwrap();
         assert!(c.kubernetes_nodes && c.seed_annotations);
+    }
+
+    #[test]
+    fn rollout_flags_and_their_errors() {
+        let c = build_config(&args(&[]), &EnvTokens::default()).unwrap();
+        assert_eq!(c.rollout, fleetlock::RolloutConfig::default());
+        let c = build_config(
+            &args(&[
+                "--kubernetes-nodes",
+                "true",
+                "--health-gate",
+                "true",
+                "--health-gate-timeout",
+                "10m",
+                "--health-gate-prometheus-url",
+                "http://prom:9090",
+                "--health-gate-prometheus-query",
+                "up == 0",
+                "--health-gate-pod-selector",
+                "tier=critical",
+                "--reboot-not-back-timeout",
+                "30m",
+                "--max-failed-nodes",
+                "2",
+            ]),
+            &EnvTokens::default(),
+        )
+        .unwrap();
+        let r = &c.rollout;
+        assert!(r.health_gate);
+        assert_eq!(r.health_gate_timeout, Duration::from_secs(600));
+        assert_eq!(r.reboot_not_back_timeout, Duration::from_secs(1800));
+        assert_eq!(r.max_failed_nodes, 2);
+        assert_eq!(r.health_gate_prometheus_query.as_deref(), Some("up == 0"));
+        assert_eq!(r.health_gate_pod_selector.as_deref(), Some("tier=critical"));
+
+        let k8s = ["--kubernetes-nodes", "true", "--health-gate", "true"];
+        let with = |extra: &[&'static str]| -> Vec<&'static str> {
+            k8s.iter().chain(extra).copied().collect()
+        };
+        let cases: [(Vec<&str>, &str); 7] = [
+            (vec!["--health-gate", "true"], "--health-gate"),
+            (
+                vec!["--reboot-not-back-timeout", "5m"],
+                "--reboot-not-back-timeout",
+            ),
+            (
+                with(&["--health-gate-timeout", "soon"]),
+                "--health-gate-timeout",
+            ),
+            (
+                with(&["--health-gate-timeout", "0s"]),
+                "--health-gate-timeout",
+            ),
+            (with(&["--max-failed-nodes", "0"]), "--max-failed-nodes"),
+            (
+                with(&["--health-gate-prometheus-url", "http://prom:9090"]),
+                "health_gate_prometheus_query",
+            ),
+            (
+                with(&["--health-gate-pod-selector", "app=(x"]),
+                "--health-gate-pod-selector",
+            ),
+        ];
+        for (argv, field) in cases {
+            let e = build_config(&args(&argv), &EnvTokens::default()).unwrap_err();
+            assert_eq!(e.field, field, "{argv:?}: {e}");
+        }
     }
 
     /// A self-signed certificate for 127.0.0.1 and its key, as PEM.

@@ -146,6 +146,32 @@ impl RolloutConfig {
         if let Some((field, _)) = gate_only.iter().find(|(_, set)| *set && !self.health_gate) {
             return Err(ConfigError::new(*field, "needs health_gate"));
         }
+        if let Some(url) = &self.health_gate_prometheus_url {
+            let parsed = url::Url::parse(url).map_err(|e| {
+                ConfigError::new(
+                    "health_gate_prometheus_url",
+                    format!("{}: {e}", redact(url)),
+                )
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(ConfigError::new(
+                    "health_gate_prometheus_url",
+                    format!("{}: must be an http:// or https:// URL", redact(url)),
+                ));
+            }
+        }
+        if self
+            .health_gate_prometheus_query
+            .as_deref()
+            .is_some_and(|q| q.trim().is_empty())
+        {
+            return Err(ConfigError::new("health_gate_prometheus_query", "is empty"));
+        }
+        #[cfg(feature = "kubernetes")]
+        if let Some(selector) = &self.health_gate_pod_selector {
+            drain::check_label_selector(selector)
+                .map_err(|e| ConfigError::new("health_gate_pod_selector", e.to_string()))?;
+        }
         Ok(())
     }
 }
@@ -194,6 +220,29 @@ mod tests {
             ..gate
         };
         assert_eq!(field(timeout, true), "health_gate_timeout");
+        let gate = RolloutConfig {
+            health_gate: true,
+            ..RolloutConfig::default()
+        };
+        let ftp = RolloutConfig {
+            health_gate_prometheus_url: Some("ftp://u:s3cret@prom".into()),
+            health_gate_prometheus_query: Some("up == 0".into()),
+            ..gate.clone()
+        };
+        let e = ftp.validate(true).unwrap_err();
+        assert_eq!(e.field, "health_gate_prometheus_url");
+        assert!(!e.message.contains("s3cret"), "{e}");
+        let empty_query = RolloutConfig {
+            health_gate_prometheus_url: Some("http://prom:9090".into()),
+            health_gate_prometheus_query: Some(" ".into()),
+            ..gate.clone()
+        };
+        assert_eq!(field(empty_query, true), "health_gate_prometheus_query");
+        let bad_selector = RolloutConfig {
+            health_gate_pod_selector: Some("app=(x".into()),
+            ..gate
+        };
+        assert_eq!(field(bad_selector, true), "health_gate_pod_selector");
     }
 
     #[test]

@@ -170,7 +170,12 @@ pub async fn serve(
                 app.metrics().gate_failures.clone(),
                 app.metrics().gate_waits.clone(),
             )
-            .map_err(|e| ServeError::Kubernetes(e.to_string()))?;
+            .map_err(|e| match e {
+                gate::GateError::Config { field, message } => ServeError::Config(
+                    crate::config::ConfigError::new(format!("health_gate ({field})"), message),
+                ),
+                other => ServeError::Kubernetes(other.to_string()),
+            })?;
             app = app.with_rollout(rollout);
         }
         app = app.with_node_handler(handler);
