@@ -1,6 +1,7 @@
-//! Least privilege (issue 10): fleetlock-rs in Kubernetes mode (Lease store + node handling)
-//! completes a full cycle — `/readyz`, pre-reboot until the node is cordoned and drained, 200,
-//! steady-state (uncordoned, slot released), `/v1/status` — on kubesim with a token allowed
+//! Least privilege (issue 10): fleetlock-rs in Kubernetes mode (Lease store + node handling +
+//! health gate) completes a full cycle — `/readyz`, pre-reboot until the node is cordoned and
+//! drained (the reboot attempt recorded), 200, the reboot, steady-state (uncordoned), the
+//! health gate passed (slot released), `/v1/status` — on kubesim with a token allowed
 //! exactly the `(verb, resource)` pairs of `deploy/fleetlock-rs/rbac.yaml`; and with each pair
 //! removed, the cycle fails clearly: an answer (or the start-up error) naming the forbidden
 //! verb and resource, never a hang. kubesim does not model rule namespaces or
@@ -30,9 +31,9 @@ const OPTIONAL: &[(&str, &str, &str)] = &[
         "the drain waits on a pod watch; without it, it relists the node's pods on a backoff timer",
     ),
     (
-        "list",
-        "poddisruptionbudgets",
-        "the drain engine's PDB watch only speeds up retries after a refusal",
+        "get",
+        "statefulsets",
+        "the gate reads a StatefulSet only when its pods were on the node; this cluster has none",
     ),
     (
         "watch",
@@ -83,6 +84,13 @@ async fn get(base: &url::Url, path: &str) -> (u16, String) {
         Ok(body) => (status, format!("{}: {}", body.kind, body.value)),
         Err(_) => (status, text),
     }
+}
+
+fn boot_id(n: &Node) -> Option<String> {
+    n.status
+        .as_ref()
+        .and_then(|s| s.node_info.as_ref())
+        .map(|i| i.boot_id.clone())
 }
 
 fn unschedulable(n: &Node) -> bool {
@@ -142,10 +150,30 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
     .on_event(progress.sink());
     let handler =
         KubeNodeHandler::new(client.clone(), cache, Arc::new(drainer)).with_progress(progress);
-    let store = Arc::new(fleetlock::store::KubernetesStore::new(client, "default"));
-    let app = FleetLock::new(config(&[("default", 1)]), store)
-        .unwrap()
-        .with_node_handler(Arc::new(handler));
+    let store: Arc<dyn fleetlock::LockStore> = Arc::new(fleetlock::store::KubernetesStore::new(
+        client.clone(),
+        "default",
+    ));
+    let mut config = config(&[("default", 1)]);
+    config.kubernetes_nodes = true;
+    config.rollout = fleetlock::RolloutConfig {
+        health_gate: true,
+        health_gate_timeout: Duration::from_secs(5),
+        poll: Duration::from_millis(100),
+        ..fleetlock::RolloutConfig::default()
+    };
+    let app = FleetLock::new(config.clone(), Arc::clone(&store)).unwrap();
+    let handler: Arc<dyn fleetlock::kube_nodes::NodeHandler> = Arc::new(handler);
+    let rollout = fleetlock::rollout::Rollout::start(
+        client,
+        store,
+        Arc::clone(&handler),
+        &config.rollout,
+        app.metrics().gate_failures.clone(),
+        app.metrics().gate_waits.clone(),
+    )
+    .unwrap();
+    let app = app.with_node_handler(handler).with_rollout(rollout);
     let server = start_app(app).await;
     let base = server.base();
     let result = async {
@@ -173,6 +201,15 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
             }
         }
         assert!(unschedulable(&nodes.get("node-0").await.unwrap()));
+        let before = boot_id(&nodes.get("node-0").await.unwrap());
+        cluster
+            .reboot_node("node-0", Duration::from_millis(200))
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while boot_id(&nodes.get("node-0").await.unwrap()) == before {
+            assert!(Instant::now() < deadline, "node-0 never came back");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         match c.steady_state().await {
             Ok(()) => {}
             Err(fleetlock::ClientError::Rejected { status, body, .. }) => {
@@ -184,11 +221,27 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
             Err(e) => return Err(format!("steady-state transport: {e}")),
         }
         assert!(!unschedulable(&nodes.get("node-0").await.unwrap()));
-        let (status, body) = get(&base, "v1/status").await;
-        if status != 200 {
-            return Err(format!("/v1/status {status}: {body}"));
+        // The slot is kept until the gate passes; a gate that cannot read fails at its timeout
+        // and halts the group with the reason.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, body) = get(&base, "v1/status").await;
+            if status != 200 {
+                return Err(format!("/v1/status {status}: {body}"));
+            }
+            let s: fleetlock::Status = serde_json::from_str(&body).unwrap();
+            let group = &s.groups[0];
+            if let Some(halt) = &group.halt {
+                return Err(format!("halted: {}", halt.reason));
+            }
+            if group.holders.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the gate never decided: {body}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(body.contains("\"holders\":[]"), "{body}");
         Ok(())
     }
     .await;
