@@ -76,6 +76,16 @@ pub async fn start_gating(
     .await
 }
 
+/// Ends `id`'s kept slot for the health gate (it stays a holder). Returns whether it was kept.
+pub async fn stop_gating(store: &dyn LockStore, group: &str, id: &str) -> Result<bool, StoreError> {
+    modify(store, group, |state| {
+        let kept = state.is_gating(id);
+        state.gating.retain(|g| g.id != id);
+        (kept, kept)
+    })
+    .await
+}
+
 /// Counts `failure` (one per id: a later failure of the same id replaces the earlier one) and
 /// ends its health gate. When the distinct failures reach `budget` and the group is not halted
 /// yet, halts it with this failure's id, node and reason. The failed holder's slot is left as
@@ -145,6 +155,11 @@ mod tests {
         assert!(start_gating(&store, "g", "a").await.unwrap());
         assert!(!start_gating(&store, "g", "nobody").await.unwrap());
         assert!(store.get("g").await.unwrap().state.is_gating("a"));
+        assert!(stop_gating(&store, "g", "a").await.unwrap());
+        assert!(!stop_gating(&store, "g", "a").await.unwrap());
+        let state = store.get("g").await.unwrap().state;
+        assert!(state.holds("a") && !state.is_gating("a"));
+        assert!(start_gating(&store, "g", "a").await.unwrap());
 
         // Budget 2: the first failure is counted, the line keeps moving.
         let first = record_failure(&store, "g", failure("a"), 2).await.unwrap();

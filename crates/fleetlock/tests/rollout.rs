@@ -577,3 +577,53 @@ async fn the_gate_task_ends_with_an_admin_release_and_with_the_server() {
     );
     env.cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_holder_asking_again_while_its_gate_runs_starts_a_new_attempt() {
+    let env = env(
+        Cluster::builder()
+            .nodes(2)
+            .deployment("shop", "web", 2, None)
+            .daemonset("kube-system", "proxy")
+            .kubelet_start_delay(Duration::from_millis(1500)),
+        rollout(Some(Duration::from_secs(30)), Duration::ZERO),
+        1,
+    )
+    .await;
+    until_granted(&env, "node-0").await;
+    reboot(&env, "node-0", Duration::from_millis(200), true).await;
+    assert_eq!(ask(&env, "steady-state", "node-0").await.0, 200);
+    assert_eq!(status(&env).await.gating.len(), 1);
+    let rebooted = gate::node_boot(&env.client, "node-0").await.unwrap();
+
+    // Another update: the same machine asks to reboot again before its gate passed.
+    until_granted(&env, "node-0").await;
+    let s = status(&env).await;
+    assert!(s.gating.is_empty(), "the gate still runs: {s:?}");
+    assert!(
+        unschedulable(&env, "node-0").await,
+        "not cordoned for the new reboot"
+    );
+    let attempt = gate::read_attempt(&env.client, "node-0")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Some(attempt.boot_id),
+        rebooted.boot_id,
+        "the attempt is not new"
+    );
+    // The ended gate does not release the slot once the pods are Ready.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(daemon_pods_ready(&env, "node-0").await);
+    let s = status(&env).await;
+    assert_eq!(
+        s.holders.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+        ["node-0"]
+    );
+    assert_eq!(
+        ask(&env, "pre-reboot", "node-1").await.1,
+        "failed_lock_semaphore_full"
+    );
+    env.cluster.shutdown().await;
+}

@@ -135,12 +135,30 @@ impl Rollout {
         Ok(Self { inner, supervisor })
     }
 
-    /// Before the node side prepares `node` for `id`'s reboot: records the attempt (boot ID,
-    /// workloads and PDBs the drain will disturb) for a new grant, or when a holder's node has
-    /// none yet.
-    pub async fn before_prepare(&self, node: &str, acquired: Acquired) -> Result<(), NodeError> {
-        let client = &self.inner.client;
+    /// Before the node side prepares `node` for `id`'s reboot in `group`: records the attempt
+    /// (boot ID, workloads and PDBs the drain will disturb) for a new grant, or when a holder's
+    /// node has none yet. A holder asking again while its health gate runs wants another
+    /// reboot: its gate ends (the slot stays held) and a new attempt is recorded.
+    pub async fn before_prepare(
+        &self,
+        group: &str,
+        id: &str,
+        node: &str,
+        acquired: Acquired,
+    ) -> Result<(), NodeError> {
+        let inner = &self.inner;
+        let client = &inner.client;
+        let mut fresh = acquired == Acquired::Granted;
         if acquired == Acquired::AlreadyHeld
+            && halt::stop_gating(inner.store.as_ref(), group, id)
+                .await
+                .map_err(|e| NodeError::Api(e.to_string()))?
+        {
+            inner.stop_task(group, id);
+            tracing::info!(%id, %node, %group, "pre-reboot while the health gate runs: gate ended, new attempt");
+            fresh = true;
+        }
+        if !fresh
             && gate::read_attempt(client, node)
                 .await
                 .map_err(gate_error)?
@@ -189,6 +207,8 @@ impl Rollout {
             .map_err(|e| NodeError::Api(e.to_string()))?
             .state;
         if state.halt.is_some() && state.holds(id) && state.failures.iter().any(|f| f.id == id) {
+            // Uncordoned (if we cordoned it for another reboot), but the slot stays.
+            inner.nodes.finish(node).await?;
             tracing::warn!(%id, %node, %group, "steady-state of a failed machine while its group is halted: slot kept");
             return Ok(SteadyOutcome::KeptWhileHalted);
         }

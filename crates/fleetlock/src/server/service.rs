@@ -182,7 +182,7 @@ impl FleetLock {
             #[cfg(feature = "kubernetes")]
             if let (Some(handler), Some(node)) = (&self.nodes, node) {
                 if let Some(r) = &self.rollout {
-                    r.before_prepare(&node, acquired)
+                    r.before_prepare(&p.group, &p.id, &node, acquired)
                         .await
                         .map_err(|e| node_error(&e))?;
                 }
