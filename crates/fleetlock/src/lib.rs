@@ -7,9 +7,10 @@
 //!
 //! Cargo features (additive): none by default — the protocol types ([`protocol`]) and the
 //! [`Client`]; `server` — the axum server, TLS, metrics, configuration and the memory and file
-//! stores; `etcd` — the etcd store; `kubernetes` — the Lease store and node handling (cordon
-//! and drain before granting). Without `etcd`/`kubernetes`, such a `StoreSpec` still parses
-//! and opening it reports the missing feature.
+//! stores; `etcd` — the etcd store; `kubernetes` — the Lease store, node handling (cordon
+//! and drain before granting) and stop-the-line (`rollout`: the health gate at steady-state,
+//! failures and the halt, kept in the group's store by `halt`). Without `etcd`/`kubernetes`,
+//! such a `StoreSpec` still parses and opening it reports the missing feature.
 //!
 //! With `server`: a server on a free loopback port with the (non-persistent) memory store, and two clients
 //! competing for the one slot of group `default`:
