@@ -464,6 +464,16 @@ impl Agent {
                         None => return Ok(None),
                     }
                 }
+                Ok(AcquireOutcome::Halted(halt)) => {
+                    warn!(
+                        node,
+                        halted_by = %halt.node,
+                        reason = %halt.reason,
+                        since = %halt.since,
+                        "rollout halted"
+                    );
+                    return Ok(None);
+                }
                 Err(e) => {
                     error!(node, error = %e, "cannot acquire the reboot lock");
                     return Ok(None);

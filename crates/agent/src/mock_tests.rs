@@ -386,6 +386,22 @@ impl lock::RebootLock for OneSlotLater {
             .map(|_| ())
             .map_err(|_| lock::LockError::WatchEnded)
     }
+    async fn rollout(&self) -> Result<lock::RolloutState, lock::LockError> {
+        Ok(lock::RolloutState::default())
+    }
+    async fn record_failure(
+        &self,
+        failure: lock::RolloutFailure,
+        budget: u32,
+    ) -> Result<lock::RolloutState, lock::LockError> {
+        Ok(lock::RolloutState::default().with_failure(failure, budget))
+    }
+    async fn clear_failure(&self, _node: &str) -> Result<(), lock::LockError> {
+        Ok(())
+    }
+    async fn resume(&self) -> Result<(), lock::LockError> {
+        Ok(())
+    }
 }
 
 /// kured re-reads the Node and retries the lock every period; in wait mode a waiting agent

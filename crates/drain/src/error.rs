@@ -84,8 +84,16 @@ pub struct PendingPod {
 /// Where a pending pod was stuck.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PendingState {
-    /// Its eviction had not been accepted (the last refusal, e.g. the PDB message).
+    /// Its eviction had not been accepted (the last refusal message).
     NotEvicted(String),
+    /// PodDisruptionBudgets refused its eviction.
+    BlockedByPdb {
+        /// The budgets whose selector matches the pod (`namespace/name`, sorted; empty when
+        /// they could not be watched).
+        pdbs: Vec<String>,
+        /// The last refusal message.
+        message: String,
+    },
     /// Evicted, but still terminating.
     Terminating,
 }
@@ -97,6 +105,19 @@ impl fmt::Display for PendingPod {
                 write!(f, "{} (not evicted yet)", self.pod)
             }
             PendingState::NotEvicted(why) => write!(f, "{} (not evicted: {why})", self.pod),
+            PendingState::BlockedByPdb { pdbs, message } if pdbs.is_empty() => {
+                write!(
+                    f,
+                    "{} (blocked by a PodDisruptionBudget: {message})",
+                    self.pod
+                )
+            }
+            PendingState::BlockedByPdb { pdbs, message } => write!(
+                f,
+                "{} (blocked by PodDisruptionBudget {}: {message})",
+                self.pod,
+                pdbs.join(", ")
+            ),
             PendingState::Terminating => write!(f, "{} (evicted, still terminating)", self.pod),
         }
     }
@@ -195,6 +216,25 @@ impl DrainError {
         }
     }
 
+    /// The PodDisruptionBudgets (`namespace/name`, sorted, once each) that were blocking pods
+    /// left behind by a timeout.
+    pub fn pdbs(&self) -> Vec<String> {
+        let Self::Timeout { pending, .. } = self else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = pending
+            .iter()
+            .filter_map(|p| match &p.state {
+                PendingState::BlockedByPdb { pdbs, .. } => Some(pdbs.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The pods this error names (refused, left behind or failed).
     pub fn pods(&self) -> Vec<PodRef> {
         match self {
@@ -252,16 +292,33 @@ mod tests {
                     pod: PodRef::new("web", "b", "u2"),
                     state: PendingState::Terminating,
                 },
+                PendingPod {
+                    pod: PodRef::new("web", "c", "u3"),
+                    state: PendingState::BlockedByPdb {
+                        pdbs: vec!["web/db-pdb".into(), "web/web-pdb".into()],
+                        message: "would violate".into(),
+                    },
+                },
+                PendingPod {
+                    pod: PodRef::new("web", "d", "u4"),
+                    state: PendingState::BlockedByPdb {
+                        pdbs: vec!["web/web-pdb".into()],
+                        message: "would violate".into(),
+                    },
+                },
             ],
         };
         let text = e.to_string();
         assert_eq!(
             text,
-            "drain of node n1 timed out after 5s: 2 pod(s) left: web/a (not evicted: budget), \
-             web/b (evicted, still terminating)"
+            "drain of node n1 timed out after 5s: 4 pod(s) left: web/a (not evicted: budget), \
+             web/b (evicted, still terminating), web/c (blocked by PodDisruptionBudget \
+             web/db-pdb, web/web-pdb: would violate), web/d (blocked by PodDisruptionBudget \
+             web/web-pdb: would violate)"
         );
         assert!(e.is_retryable());
-        assert_eq!(e.pods().len(), 2);
+        assert_eq!(e.pods().len(), 4);
+        assert_eq!(e.pdbs(), ["web/db-pdb", "web/web-pdb"]);
         let early = DrainError::Timeout {
             node: "n1".into(),
             timeout: Duration::from_secs(1),

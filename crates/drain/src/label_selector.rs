@@ -13,6 +13,13 @@ use crate::labels::{key_problem, value_problem};
 #[error("{0}")]
 pub struct SelectorError(String);
 
+impl SelectorError {
+    /// An error with this message.
+    pub(crate) fn new(message: String) -> Self {
+        Self(message)
+    }
+}
+
 /// Checks a label selector's syntax as the API server parses it: comma-separated
 /// requirements `key`, `!key`, `key=value`, `key==value`, `key!=value`, `key in (a,b)`,
 /// `key notin (a,b)`, `key>1`, `key<1` (integers), with spaces, tabs and line breaks allowed

@@ -5,7 +5,8 @@
 //!   fixture `error-401-unauthorized-bad-token.json`.
 //! - Every known token maps to a user and either "everything" or a list of allowed
 //!   `(verb, resource[/subresource])` rules (`*` is a wildcard for either part, `pods/*` for
-//!   every subresource of pods). A request outside the list → `403 Forbidden` with the real
+//!   every subresource of pods); a resource qualified with its API group
+//!   (`events.events.k8s.io`) names that group only, an unqualified one every group. A request outside the list → `403 Forbidden` with the real
 //!   server's message and details (fixtures `error-403-*.json`).
 //! - Discovery and other non-resource URLs (`/version`, `/api`, `/apis/…`, `/healthz`) are
 //!   allowed for every authenticated user (fixture `discovery-allowed-for-limited-user.json`).
@@ -41,25 +42,42 @@ use serde_json::{Map, Value, json};
 use crate::errors::ApiError;
 use crate::server::{RequestInfo, api_error_response, request_info};
 
-/// One allow rule: a verb and a resource (`pods`, `pods/eviction`, `pods/*`, `*`).
+/// One allow rule: a verb and a resource (`pods`, `pods/eviction`, `pods/*`, `*`), optionally
+/// qualified with its API group (`events.events.k8s.io`, `daemonsets.apps/status`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`, `*`.
     pub verb: String,
-    /// Plural resource name, optionally with `/subresource`; `*` for all.
+    /// Plural resource name, optionally `.group`-qualified, optionally with `/subresource`;
+    /// `*` for all.
     pub resource: String,
 }
 
 impl Rule {
-    fn allows(&self, verb: &str, resource: &str) -> bool {
+    /// Whether the rule allows `verb` on `resource` (`plural[/sub]`) of API group `group`. A
+    /// rule resource qualified with a group (`events.events.k8s.io`, `daemonsets.apps/status`,
+    /// as `kubectl create role --resource` writes them) names that group only; an unqualified
+    /// one names the resource in every group.
+    fn allows(&self, verb: &str, resource: &str, group: &str) -> bool {
         let verb_ok = self.verb == "*" || self.verb == verb;
-        let res_ok = self.resource == "*"
-            || self.resource == resource
-            || self
-                .resource
+        let (base, sub) = match self.resource.split_once('/') {
+            Some((b, s)) => (b, Some(s)),
+            None => (self.resource.as_str(), None),
+        };
+        let (plural, group_ok) = match base.split_once('.') {
+            Some((p, g)) => (p, g == group),
+            None => (base, true),
+        };
+        let rule = match sub {
+            Some(s) => format!("{plural}/{s}"),
+            None => plural.to_string(),
+        };
+        let res_ok = rule == "*"
+            || rule == resource
+            || rule
                 .strip_suffix("/*")
-                .is_some_and(|base| resource.split_once('/').is_some_and(|(r, _)| r == base));
-        verb_ok && res_ok
+                .is_some_and(|b| resource.split_once('/').is_some_and(|(r, _)| r == b));
+        verb_ok && group_ok && res_ok
     }
 }
 
@@ -148,7 +166,8 @@ impl AuthConfig {
             Some(sub) => format!("{plural}/{sub}"),
             None => plural.to_string(),
         };
-        if rules.iter().any(|r| r.allows(&info.verb, &resource)) {
+        let group = info.group.as_deref().unwrap_or_default();
+        if rules.iter().any(|r| r.allows(&info.verb, &resource, group)) {
             return Ok(());
         }
         Err(forbidden(&user.name, info, plural, &resource))
@@ -327,5 +346,32 @@ mod tests {
             auth.check(Some("l"), &info(&Method::GET, "/api/v1/watch/nodes"))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn group_qualified_rules_name_one_api_group() {
+        let auth = AuthConfig::new().user(
+            "l",
+            "u",
+            &[("create", "events.events.k8s.io"), ("patch", "events")],
+        );
+        let v1 = "/apis/events.k8s.io/v1/namespaces/default/events";
+        let core = "/api/v1/namespaces/default/events";
+        assert!(auth.check(Some("l"), &info(&Method::POST, v1)).is_ok());
+        let e = auth
+            .check(Some("l"), &info(&Method::POST, core))
+            .unwrap_err();
+        assert_eq!(e.code, 403);
+        assert_eq!(
+            e.message,
+            "events is forbidden: User \"u\" cannot create resource \"events\" in API group \"\" in the namespace \"default\""
+        );
+        // Unqualified: every group.
+        for path in [v1, core] {
+            assert!(
+                auth.check(Some("l"), &info(&Method::PATCH, &format!("{path}/e.1")))
+                    .is_ok()
+            );
+        }
     }
 }

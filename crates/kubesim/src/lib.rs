@@ -6,7 +6,8 @@
 //! - [`server`]: the HTTP API (discovery, CRUD, patch, watch, eviction) over the store;
 //! - `controllers`: simulated kubelet, `ReplicaSet`/`Deployment`, `DaemonSet` and PDB controllers;
 //! - [`cluster`]: a builder that seeds a cluster and serves it on 127.0.0.1;
-//! - [`faults`] and [`auth`]: middlewares that inject API faults and check bearer tokens.
+//! - [`faults`] and [`auth`]: middlewares that inject API faults and check bearer tokens;
+//! - [`event_conversion`]: the core/v1 and events.k8s.io/v1 shapes of one stored Event.
 //!
 //! What tests and users need is re-exported here ([`Cluster`], [`RunningCluster`],
 //! [`FaultConfig`], [`AuthConfig`], [`well_known`], …); the modules stay public as paths to the
@@ -40,6 +41,7 @@ pub mod cluster;
 mod controllers;
 mod deletion;
 pub mod errors;
+pub mod event_conversion;
 mod eviction;
 pub mod faults;
 pub mod patch;

@@ -48,6 +48,23 @@ impl ResourceType {
         format!("{}List", self.kind)
     }
 
+    /// The type whose objects this one serves: itself, except for `events.k8s.io/v1` events,
+    /// which are a second API over the core/v1 Events (one stored object, two shapes, as on
+    /// the real server; [`crate::event_conversion`] converts between them). The store keeps,
+    /// stamps and logs objects under their storage type, in its shape.
+    pub fn storage(&self) -> &'static ResourceType {
+        if self.group == "events.k8s.io" && self.plural == "events" {
+            well_known::EVENTS
+        } else {
+            &RESOURCES[self.index()]
+        }
+    }
+
+    /// Whether this type is a second API over another type's objects (see [`Self::storage`]).
+    pub fn is_view(&self) -> bool {
+        self.storage().index() != self.index()
+    }
+
     /// Index of this type in [`RESOURCES`] (a dense id the store uses).
     pub fn index(&self) -> usize {
         RESOURCES
@@ -85,7 +102,7 @@ const fn rt(
 /// pointer comparison with an entry found by [`lookup`] also holds.
 pub static RESOURCES: &[ResourceType] = &TABLE;
 
-static TABLE: [ResourceType; 9] = [
+static TABLE: [ResourceType; 10] = [
     rt(
         "",
         "namespaces",
@@ -167,6 +184,16 @@ static TABLE: [ResourceType; 9] = [
         &["status"],
         true,
     ),
+    rt(
+        "events.k8s.io",
+        "events",
+        "event",
+        "Event",
+        true,
+        &["ev"],
+        &[],
+        false,
+    ),
 ];
 
 /// Fields of `metav1.ObjectMeta`, for unknown-field detection under `metadata`.
@@ -221,6 +248,8 @@ pub mod well_known {
     pub static LEASES: &ResourceType = &TABLE[7];
     /// policy/v1 poddisruptionbudgets
     pub static PDBS: &ResourceType = &TABLE[8];
+    /// events.k8s.io/v1 events (served from the core/v1 events' storage)
+    pub static EVENTS_V1: &ResourceType = &TABLE[9];
 }
 
 #[cfg(test)]
@@ -248,5 +277,12 @@ mod tests {
         ));
         assert!(lookup("apps", "v1", "replicasets").is_some());
         assert!(lookup("", "v1", "services").is_none());
+        assert!(std::ptr::eq(
+            well_known::EVENTS_V1.storage(),
+            well_known::EVENTS
+        ));
+        assert!(well_known::EVENTS_V1.is_view());
+        assert!(!well_known::EVENTS.is_view());
+        assert!(std::ptr::eq(well_known::PODS.storage(), well_known::PODS));
     }
 }

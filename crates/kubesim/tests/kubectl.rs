@@ -4,11 +4,9 @@
 //! until the `ReplicaSet` controller's replacement pod is Ready. Every test checks the resulting
 //! cluster state in the store.
 //!
-//! Each test gets its own `HOME` and `KUBECACHEDIR` in a temporary directory, so kubectl's
-//! discovery cache never leaks between tests or from the developer's machine.
+//! Each test gets its own `HOME` and `KUBECACHEDIR` in a temporary directory (`kubectl_cli`).
+//! Events (`kubectl describe node`, `kubectl get events`) are in `kubectl_events.rs`.
 
-use std::path::PathBuf;
-use std::process::Output;
 use std::time::Duration;
 
 use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec, RunningCluster, matching_over_time};
@@ -16,49 +14,11 @@ use kubesim::resources::well_known::{DAEMONSETS, NODES, PDBS, PODS};
 use serde_json::{Value, json};
 use testkit::eventually;
 
+mod kubectl_cli;
+use kubectl_cli::Kubectl;
+
 /// How long a condition may take to hold.
 const WAIT: Duration = Duration::from_secs(30);
-
-struct Kubectl {
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-}
-
-impl Kubectl {
-    fn new(cluster: &RunningCluster) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig.json");
-        cluster.kubeconfig(&kubeconfig).unwrap();
-        Self { dir, kubeconfig }
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        tokio::process::Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .env("HOME", self.dir.path())
-            .env("KUBECACHEDIR", self.dir.path().join("cache"))
-            .kill_on_drop(true)
-            .output()
-            .await
-            .expect("kubectl must be on the PATH (.ci/run installs Debian's kubernetes-client)")
-    }
-
-    /// Runs kubectl and fails the test unless it exits 0; returns stdout.
-    async fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args).await;
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
 
 fn node(cluster: &RunningCluster, name: &str) -> Value {
     (*cluster.store().get(NODES, "", name).unwrap()).clone()
@@ -421,10 +381,7 @@ async fn kubesim_binary_serves_kubectl_and_stops_on_sigterm() {
         .unwrap();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 
-    let k = Kubectl {
-        kubeconfig: kubeconfig.clone(),
-        dir,
-    };
+    let k = Kubectl::with_kubeconfig(dir, kubeconfig.clone());
     let out = k.ok(&["get", "nodes", "-o", "name"]).await;
     assert_eq!(
         out.lines().collect::<Vec<_>>(),

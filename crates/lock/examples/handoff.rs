@@ -62,6 +62,7 @@ async fn run(backend: Backend, mode: Mode, waiters: usize) -> Vec<Duration> {
                         }
                         Mode::Poll(period) => tokio::time::sleep(period).await,
                     },
+                    Ok(AcquireOutcome::Halted(h)) => panic!("{me}: rollout halted: {h:?}"),
                     Err(e) => panic!("{me}: {e}"),
                 }
             }

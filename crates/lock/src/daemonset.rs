@@ -13,6 +13,13 @@
 //! annotation but needs the `patch` verb. (A JSON-patch `test` on the resourceVersion would fail
 //! with a generic 422 instead of a 409, so it is not offered.) [`RebootLock::wait_for_change`]
 //! needs `list` and `watch` on the `DaemonSet` (a field selector on its name).
+//!
+//! The rollout state ([`crate::rollout`]) is a second annotation on the same object. The
+//! lock's writes and the rollout writes each change only their own annotation (PUT of the
+//! object as read, or a merge patch of one key), and Go kured's update keeps annotations it does
+//! not know, so neither is ever lost. `acquire` reads the halt from the same object version its
+//! grant is written against: a halt written before the grant makes the grant fail with a 409,
+//! and the next round sees the halt.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -35,8 +42,11 @@ use crate::error::{LockError, is_conflict, kube_error_is_retryable};
 use crate::format::{LockMetadata, LockRecord, LockValue};
 use crate::nodes::{CachedNodeDirectory, KubeNodeDirectory};
 use crate::retry::Attempts;
+use crate::rollout::{RolloutFailure, RolloutState};
 use crate::watch::{Cached, ChangeTracker, Observed, SlotView, spawn_watcher};
 use crate::{AcquireOutcome, RebootLock};
+
+mod rollout;
 
 /// How long an acquire that lost a write race waits for the watch to bring the winner's
 /// write before it reads the object instead.
@@ -194,6 +204,12 @@ impl DaemonSetLock {
             // Let the acquire report the format error.
             return SlotView::Free;
         };
+        if self.rollout_of(ds).is_halted()
+            && decision::holding(value.as_ref(), holder, now, policy.ttl).is_none()
+        {
+            // No slot while halted; a resume changes the object and wakes the wait.
+            return SlotView::Full(None);
+        }
         match self.blocking(value.as_ref(), holder, now) {
             Some(_) => SlotView::Full(decision::next_expiry(value.as_ref(), now, policy.ttl)),
             None => SlotView::Free,
@@ -227,9 +243,12 @@ impl DaemonSetLock {
     /// than [`LockConfig::node_cache`] or known to exist; `false` without a current
     /// copy.
     async fn cached_holder_gone(&self, holder: &str) -> bool {
-        let Some(Ok((value, _))) = self.read_cached() else {
+        let Some(Ok((value, ds))) = self.read_cached() else {
             return false;
         };
+        if self.rollout_of(&ds).is_halted() {
+            return false;
+        }
         let now = Timestamp::now();
         match self.blocking(value.as_ref(), holder, now) {
             Some(holders) => !self.gone(&holders, now).await.is_empty(),
@@ -310,6 +329,12 @@ impl DaemonSetLock {
             let none = BTreeSet::new();
             let mut decision =
                 decision::decide_acquire(current.as_ref(), holder, metadata, c.policy, now, &none);
+            // The halt as of the same version the grant would be written against.
+            if !matches!(decision, AcquireDecision::AlreadyHeld(_))
+                && let Some(halt) = self.rollout_of(&read).halt
+            {
+                return Ok(AcquireOutcome::Halted(halt));
+            }
             if let AcquireDecision::Blocked(holders) = &decision
                 && conflicted
                 && from_cache
@@ -490,5 +515,30 @@ impl RebootLock for DaemonSetLock {
                 |cached, now| self.slot_view(cached, holder, now),
             )
             .await
+    }
+
+    async fn rollout(&self) -> Result<RolloutState, LockError> {
+        self.read_rollout().await
+    }
+
+    async fn record_failure(
+        &self,
+        failure: RolloutFailure,
+        budget: u32,
+    ) -> Result<RolloutState, LockError> {
+        self.modify_rollout(|s| s.with_failure(failure.clone(), budget))
+            .await
+    }
+
+    async fn clear_failure(&self, node: &str) -> Result<(), LockError> {
+        self.modify_rollout(|s| s.without_failure(node))
+            .await
+            .map(drop)
+    }
+
+    async fn resume(&self) -> Result<(), LockError> {
+        self.modify_rollout(|_| RolloutState::default())
+            .await
+            .map(drop)
     }
 }

@@ -30,6 +30,19 @@
 //! never exceed the larger `c`, as each slot has one holder and grants go to slots below the
 //! caller's `c`; two simultaneous grants may briefly exceed the smaller `c` (each counted the
 //! holders before the other's write: the count over several Leases is not one atomic read).
+//!
+//! **Rollout state.** The rollout state ([`crate::rollout`]) is an annotation on `<name>-0`
+//! (created without a holder when a failure is recorded and it is missing). The lock's writes
+//! to slot 0 are merge patches naming only the lock annotation and the spec, so they keep it.
+//! A grant of slot 0 carries Lease 0's `resourceVersion`, so it cannot miss a halt. A grant of
+//! another slot writes another object, and a halt may land on Lease 0 between the grant's read
+//! and its write: to close that window, such a grant reads Lease 0 again *after* its write (a
+//! GET, not the watch cache) and, if a halt stands by then, gives the slot back and answers
+//! [`AcquireOutcome::Halted`]. Every grant that stays thus either preceded the halt (like a
+//! node that held its slot before the halt) or saw it. The cost is one GET per grant of slot 1
+//! and above; other agents may see the given-back slot taken for a moment. What remains: if
+//! giving the slot back fails (after the lock's retries), the record stays, and as a holder's
+//! acquire is idempotent even while halted, that node's next acquire succeeds.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -52,8 +65,11 @@ use crate::error::{LockError, is_conflict, kube_error_is_retryable};
 use crate::format::{LockMetadata, LockRecord};
 use crate::nodes::{CachedNodeDirectory, KubeNodeDirectory};
 use crate::retry::Attempts;
+use crate::rollout::{RolloutFailure, RolloutState};
 use crate::watch::{Cached, ChangeTracker, Observed, SlotView, WatchState, spawn_watcher};
 use crate::{AcquireOutcome, RebootLock};
+
+mod rollout;
 
 /// How long an acquire that lost a write race waits for the watch to bring the winner's
 /// write before it reads the slots instead.
@@ -101,6 +117,8 @@ struct Slot {
     rv: Option<String>,
     record: Option<LockRecord>,
     transitions: i32,
+    /// The rollout annotation's text (kept on slot 0).
+    rollout: Option<String>,
 }
 
 impl LeaseLock {
@@ -180,6 +198,7 @@ impl LeaseLock {
             rv: None,
             record: None,
             transitions: 0,
+            rollout: None,
         }
     }
 
@@ -242,6 +261,7 @@ impl LeaseLock {
                 .as_ref()
                 .and_then(|s| s.lease_transitions)
                 .unwrap_or(0),
+            rollout: Self::rollout_text(lease),
         }
     }
 
@@ -286,6 +306,14 @@ impl LeaseLock {
         let policy = self.inner.config.policy;
         let slots = self.slots_of_cache(cached);
         let none = BTreeSet::new();
+        let holds = slots
+            .iter()
+            .filter_map(|s| s.record.as_ref())
+            .any(|r| r.node_id == holder && !is_expired(r, now, policy.ttl));
+        if !holds && self.halt_in(&slots).is_some() {
+            // No slot while halted; a resume changes Lease 0 and wakes the wait.
+            return SlotView::Full(None);
+        }
         match decide(&slots, holder, LockMetadata::default(), policy, now, &none).decision {
             SlotDecision::Blocked(_) => {
                 let next = slots
@@ -315,6 +343,9 @@ impl LeaseLock {
         let Some(slots) = self.slots_cached() else {
             return false;
         };
+        if self.halt_in(&slots).is_some() {
+            return false;
+        }
         let now = Timestamp::now();
         let policy = self.inner.config.policy;
         let none = BTreeSet::new();
@@ -568,6 +599,11 @@ impl RebootLock for LeaseLock {
             };
             let now = Timestamp::now();
             let mut decided = decide(&slots, holder, metadata, policy, now, &BTreeSet::new());
+            if !matches!(decided.decision, SlotDecision::AlreadyHeld(..))
+                && let Some(halt) = self.halt_in(&slots)
+            {
+                return Ok(AcquireOutcome::Halted(halt));
+            }
             if let SlotDecision::Blocked(holders) = &decided.decision
                 && conflicted
                 && from_cache
@@ -605,7 +641,11 @@ impl RebootLock for LeaseLock {
                         tracing::info!(holder, %lease, "reboot lock acquired");
                         self.clear_dead_high(&slots, &decided.dead_high, holder)
                             .await;
-                        return Ok(AcquireOutcome::Acquired(record));
+                        if slots[slot].index == 0 {
+                            // Written against Lease 0's version: no halt was missed.
+                            return Ok(AcquireOutcome::Acquired(record));
+                        }
+                        return self.confirm_grant(holder, record).await;
                     }
                     Err(LockError::Api(e)) if from_cache && is_conflict(&e) => {
                         conflicted = true;
@@ -723,6 +763,31 @@ impl RebootLock for LeaseLock {
                 |cached, now| self.slot_view(cached, holder, now),
             )
             .await
+    }
+
+    async fn rollout(&self) -> Result<RolloutState, LockError> {
+        self.read_rollout().await
+    }
+
+    async fn record_failure(
+        &self,
+        failure: RolloutFailure,
+        budget: u32,
+    ) -> Result<RolloutState, LockError> {
+        self.modify_rollout(|s| s.with_failure(failure.clone(), budget))
+            .await
+    }
+
+    async fn clear_failure(&self, node: &str) -> Result<(), LockError> {
+        self.modify_rollout(|s| s.without_failure(node))
+            .await
+            .map(drop)
+    }
+
+    async fn resume(&self) -> Result<(), LockError> {
+        self.modify_rollout(|_| RolloutState::default())
+            .await
+            .map(drop)
     }
 }
 

@@ -15,6 +15,13 @@
 //! by a watch on the lock object, so a waiter learns about a release within the watch latency
 //! instead of at its next `--period`.
 //!
+//! **Stop the line.** Beside the lock, both backends keep the rollout state
+//! ([`rollout`](mod@rollout)): failed reboot attempts ([`RebootLock::record_failure`]) and,
+//! once they reach the budget, a halt under which no node takes a new slot
+//! ([`AcquireOutcome::Halted`]) until an operator resumes with one line, `kubectl -n
+//! kube-system annotate daemonset kured kured-rs.dev/rollout-` (Lease backend: `annotate lease
+//! kured-0`), or [`RebootLock::resume`].
+//!
 //! Two nodes may reboot at once (`--concurrency=2`); a third waits and is woken by a release.
 //! This runs against kubesim, the workspace's in-memory API server (a dev-dependency); with a
 //! real cluster, pass a `kube::Client` from `kube::Client::try_default()` instead:
@@ -82,6 +89,7 @@ pub mod format;
 pub mod lease;
 pub mod nodes;
 mod retry;
+pub mod rollout;
 mod watch;
 
 use async_trait::async_trait;
@@ -97,6 +105,7 @@ pub use format::{LockMetadata, LockRecord, LockValue};
 pub use lease::LeaseLock;
 pub use nodes::{CachedNodeDirectory, KubeNodeDirectory};
 pub use retry::DEFAULT_RETRY;
+pub use rollout::{ROLLOUT_ANNOTATION, RolloutFailure, RolloutHalt, RolloutState};
 
 /// The result of an acquire attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +115,9 @@ pub enum AcquireOutcome {
     Acquired(LockRecord),
     /// The lock is full; these records hold it.
     HeldBy(Vec<LockRecord>),
+    /// The rollout is halted ([`rollout`](mod@rollout)): no new slot is granted until an
+    /// operator resumes. (A caller that already holds a slot gets [`Self::Acquired`].)
+    Halted(RolloutHalt),
 }
 
 /// The cluster reboot lock.
@@ -148,13 +160,37 @@ pub trait RebootLock: Send + Sync {
     /// find the lock full. The default waits for any change ([`Self::wait_for_change`]): an
     /// implementation relying on it notices gone holders only in `acquire`, i.e. after the
     /// next change.
+    ///
+    /// While the rollout is halted there is no free slot for a caller that holds none: the
+    /// wait ends when the halt is cleared (or the caller's bound runs out).
     async fn wait_for_slot(&self, holder: &str) -> Result<(), LockError> {
         let _ = holder;
         self.wait_for_change().await
     }
+
+    /// The rollout state (no halt, no failures when the annotation is absent; a halt when it
+    /// cannot be read, see [`rollout`](mod@rollout)).
+    async fn rollout(&self) -> Result<RolloutState, LockError>;
+
+    /// Records `failure` (replacing an earlier failure of the same node); when the failures
+    /// number `budget` or more (0 counts as 1) and no halt stands, halts with this failure's
+    /// node, reason and time. A read-decide-write with the read `resourceVersion` as the
+    /// precondition, retried on conflict like the lock's writes. Returns the new state.
+    async fn record_failure(
+        &self,
+        failure: RolloutFailure,
+        budget: u32,
+    ) -> Result<RolloutState, LockError>;
+
+    /// Forgets `node`'s failure (its attempt later succeeded); a halt stays.
+    async fn clear_failure(&self, node: &str) -> Result<(), LockError>;
+
+    /// The operator's resume: removes the halt and every failure (the annotation). Lock
+    /// records stay as they are.
+    async fn resume(&self) -> Result<(), LockError>;
 }
 
-/// Acquires the lock for `holder`, waiting while others hold it: each wait
+/// Acquires the lock for `holder`, waiting while others hold it or the rollout is halted: each wait
 /// ([`RebootLock::wait_for_slot`]) ends when the watch shows a free slot or after `recheck` (a TTL lapse or a holder's node being deleted
 /// changes nothing on the lock object), whichever comes first. If the watch fails, it falls
 /// back to sleeping `recheck`. Errors of `acquire` are returned as they are.
@@ -167,19 +203,23 @@ pub async fn acquire_waiting(
     loop {
         match lock.acquire(holder, metadata).await? {
             AcquireOutcome::Acquired(record) => return Ok(record),
-            AcquireOutcome::HeldBy(holders) => {
-                tracing::debug!(
-                    holder,
-                    held_by = ?holders.iter().map(|r| r.node_id.as_str()).collect::<Vec<_>>(),
-                    "reboot lock held; waiting for a change"
-                );
-                match tokio::time::timeout(recheck, lock.wait_for_slot(holder)).await {
-                    Ok(Ok(())) | Err(_) => {}
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, "lock watch failed; polling instead");
-                        tokio::time::sleep(recheck).await;
-                    }
-                }
+            AcquireOutcome::HeldBy(holders) => tracing::debug!(
+                holder,
+                held_by = ?holders.iter().map(|r| r.node_id.as_str()).collect::<Vec<_>>(),
+                "reboot lock held; waiting for a change"
+            ),
+            AcquireOutcome::Halted(halt) => tracing::debug!(
+                holder,
+                halted_by = %halt.node,
+                reason = %halt.reason,
+                "rollout halted; waiting for a resume"
+            ),
+        }
+        match tokio::time::timeout(recheck, lock.wait_for_slot(holder)).await {
+            Ok(Ok(())) | Err(_) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "lock watch failed; polling instead");
+                tokio::time::sleep(recheck).await;
             }
         }
     }

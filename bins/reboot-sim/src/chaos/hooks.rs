@@ -14,7 +14,9 @@ use std::time::Duration;
 use agent::CancellationToken;
 use async_trait::async_trait;
 use drain::{DrainError, DrainReport, Drainer, NodeOps, NodeOpsError, NodeState};
-use lock::{AcquireOutcome, LockError, LockMetadata, LockRecord, RebootLock};
+use lock::{
+    AcquireOutcome, LockError, LockMetadata, LockRecord, RebootLock, RolloutFailure, RolloutState,
+};
 
 use super::plan::KillPoint;
 
@@ -276,5 +278,25 @@ impl RebootLock for HookedLock {
 
     async fn wait_for_slot(&self, holder: &str) -> Result<(), LockError> {
         self.inner.wait_for_slot(holder).await
+    }
+
+    async fn rollout(&self) -> Result<RolloutState, LockError> {
+        self.inner.rollout().await
+    }
+
+    async fn record_failure(
+        &self,
+        failure: RolloutFailure,
+        budget: u32,
+    ) -> Result<RolloutState, LockError> {
+        self.inner.record_failure(failure, budget).await
+    }
+
+    async fn clear_failure(&self, node: &str) -> Result<(), LockError> {
+        self.inner.clear_failure(node).await
+    }
+
+    async fn resume(&self) -> Result<(), LockError> {
+        self.inner.resume().await
     }
 }

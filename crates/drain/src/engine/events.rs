@@ -46,7 +46,19 @@ pub enum DrainEvent {
         /// Delay before the next attempt.
         retry_in: Duration,
     },
-    /// The PDB fallback deleted the pod after it was blocked for `blocked_for`.
+    /// PodDisruptionBudgets have refused evictions for at least
+    /// [`crate::DrainOptions::pdb_stuck_after`]: once per set of budgets, with every pod they
+    /// block (see [`crate::PdbStuck`]).
+    PdbStuck {
+        /// The budgets (`namespace/name`, sorted); empty when they could not be watched.
+        pdbs: Vec<String>,
+        /// The pods they block, sorted.
+        pods: Vec<PodRef>,
+        /// How long the longest-blocked of them had been refused.
+        blocked_for: Duration,
+    },
+    /// The drain escalation ([`crate::PdbEscalation`]) deleted the pod, which matches its
+    /// selector, after PodDisruptionBudgets blocked it for `blocked_for`.
     DeletedDespitePdb {
         /// The pod.
         pod: PodRef,

@@ -1,6 +1,7 @@
 //! The eviction of one pod, in its own task: POST the Eviction until it is accepted, the pod
 //! is gone, or it is refused for good; a PDB refusal waits for the budget (see `pdb`),
-//! other 429s, 5xx and transport errors back off; the opt-in PDB fallback deletes the pod.
+//! other 429s, 5xx and transport errors back off; the opt-in escalation deletes a pod the
+//! budget keeps blocking if it matches the escalation selector.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -11,9 +12,11 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use super::abort_on_drop::AbortOnDrop;
+use super::escalation::{Matched, PdbEscalation};
 use super::events::{DrainEvent, EventSink, emit};
 use super::options::DrainOptions;
 use super::pdb::{PdbWaiters, watch_pdbs};
+use super::stuck::BlockedPod;
 use crate::api::{EvictResponse, PodApi};
 use crate::error::{EvictionFailure, humanize};
 use crate::types::PodRef;
@@ -29,10 +32,13 @@ pub(super) struct Target {
 /// Shared state of the eviction tasks.
 pub(super) struct TaskCtx<A: PodApi + ?Sized> {
     api: Arc<A>,
+    node: String,
     permits: Semaphore,
     grace: Option<i64>,
     retry: Backoff,
-    fallback: Option<Duration>,
+    escalation: Option<PdbEscalation>,
+    /// Which pods the escalation selector matches (looked up once, when first needed).
+    matched: Matched,
     events: Option<EventSink>,
     /// The last refusal message per uid (for the timeout error).
     last_refusal: Mutex<HashMap<String, String>>,
@@ -42,14 +48,21 @@ pub(super) struct TaskCtx<A: PodApi + ?Sized> {
 }
 
 impl<A: PodApi + ?Sized> TaskCtx<A> {
-    /// The shared state of one drain's eviction tasks.
-    pub(super) fn new(api: Arc<A>, options: &DrainOptions, events: Option<EventSink>) -> Self {
+    /// The shared state of the eviction tasks of one drain of `node`.
+    pub(super) fn new(
+        api: Arc<A>,
+        node: &str,
+        options: &DrainOptions,
+        events: Option<EventSink>,
+    ) -> Self {
         Self {
             api,
+            node: node.to_string(),
             permits: Semaphore::new(options.in_flight()),
             grace: options.grace(),
             retry: options.retry,
-            fallback: options.pdb_delete_fallback_after,
+            escalation: options.pdb_escalation.clone(),
+            matched: Matched::default(),
             events,
             last_refusal: Mutex::new(HashMap::new()),
             waiters: Arc::new(PdbWaiters::default()),
@@ -64,13 +77,43 @@ impl<A: PodApi + ?Sized> TaskCtx<A> {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The pods a PodDisruptionBudget is blocking now, with the budgets covering them.
+    pub(super) fn blocked(&self) -> Vec<BlockedPod> {
+        self.waiters.blocked()
+    }
+
     fn emit(&self, e: &DrainEvent) {
         emit(self.events.as_ref(), e);
     }
 
+    /// Whether the escalation may delete `pod` now that it is due (it matches the selector).
+    /// A failed lookup deletes nothing (tried again by the next pod that is due).
+    async fn escalation_matches(&self, escalation: &PdbEscalation, pod: &PodRef) -> bool {
+        match self
+            .matched
+            .contains(&*self.api, &self.node, escalation, pod)
+            .await
+        {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::debug!(pod = %pod, "does not match the drain escalation selector; not deleting it");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(
+                    pod = %pod,
+                    "cannot list the pods matching the drain escalation selector {:?}; deleting \
+                     nothing: {e}",
+                    escalation.selector()
+                );
+                false
+            }
+        }
+    }
+
     /// Registers `pod` as blocked by a PDB (starting the PDB watch on the first one); returns
     /// what wakes it.
-    fn blocked(&self, pod: &PodRef, labels: &BTreeMap<String, String>) -> Arc<Notify>
+    fn register_blocked(&self, pod: &PodRef, labels: &BTreeMap<String, String>) -> Arc<Notify>
     where
         A: 'static,
     {
@@ -149,16 +192,18 @@ async fn evict_until_settled<A: PodApi + ?Sized + 'static>(
             } => {
                 let since = *blocked_since.get_or_insert_with(Instant::now);
                 ctx.note(&pod, &message);
-                if let Some(after) = ctx.fallback {
+                if let Some(escalation) = &ctx.escalation {
                     let blocked_for = since.elapsed();
-                    if blocked_for >= after {
-                        match fallback_delete(ctx, &pod, blocked_for, &message).await {
+                    if blocked_for >= escalation.after()
+                        && ctx.escalation_matches(escalation, &pod).await
+                    {
+                        match escalate_delete(ctx, &pod, blocked_for, &message).await {
                             Some(outcome) => return (pod, outcome),
                             None => continue,
                         }
                     }
                 }
-                wake = Some(ctx.blocked(&pod, labels));
+                wake = Some(ctx.register_blocked(&pod, labels));
                 // With the PDB watch up, a change of the budget wakes us: the timer is only a
                 // safety net, at the longest backoff.
                 let backoff_step = if ctx.waiters.is_live() {
@@ -167,10 +212,12 @@ async fn evict_until_settled<A: PodApi + ?Sized + 'static>(
                     attempt
                 };
                 let mut wait = ctx.retry.delay(backoff_step, retry_after);
-                if let Some(after) = ctx.fallback {
-                    // Wake up in time for the fallback rather than a full backoff later.
-                    let left = after.saturating_sub(since.elapsed());
-                    wait = wait.min(left.max(Duration::from_millis(10)));
+                if let Some(escalation) = &ctx.escalation {
+                    // Wake up in time for the escalation rather than a full backoff later.
+                    let left = escalation.after().saturating_sub(since.elapsed());
+                    if !left.is_zero() {
+                        wait = wait.min(left.max(Duration::from_millis(10)));
+                    }
                 }
                 tracing::info!(pod = %pod, retry_in = ?wait, "eviction blocked by a PodDisruptionBudget: {message}");
                 ctx.emit(&DrainEvent::BlockedByPdb {
@@ -235,8 +282,9 @@ fn retrying<A: PodApi + ?Sized>(
     wait
 }
 
-/// The opt-in PDB bypass: `Some(outcome)` when settled, `None` to keep trying.
-async fn fallback_delete<A: PodApi + ?Sized>(
+/// The opt-in PDB bypass of a pod matching the escalation selector: `Some(outcome)` when
+/// settled, `None` to keep trying.
+async fn escalate_delete<A: PodApi + ?Sized>(
     ctx: &TaskCtx<A>,
     pod: &PodRef,
     blocked_for: Duration,
@@ -246,7 +294,7 @@ async fn fallback_delete<A: PodApi + ?Sized>(
         pod = %pod,
         blocked_for = %humanize(blocked_for),
         "DELETING POD DESPITE ITS PODDISRUPTIONBUDGET: the budget has blocked its eviction for \
-         {} ({message}); the PDB delete fallback is enabled",
+         {} ({message}) and the pod matches the drain escalation selector",
         humanize(blocked_for)
     );
     match ctx.call(|| ctx.api.delete(pod, ctx.grace)).await {
@@ -261,11 +309,11 @@ async fn fallback_delete<A: PodApi + ?Sized>(
         EvictResponse::Rejected { code, message } => Some(Outcome::Failed(EvictionFailure {
             pod: pod.clone(),
             code: Some(code).filter(|c| *c != 0),
-            message: format!("fallback delete: {message}"),
+            message: format!("escalation delete: {message}"),
         })),
         EvictResponse::TooManyRequests { message, .. }
         | EvictResponse::Retryable { message, .. } => {
-            tracing::warn!(pod = %pod, "fallback delete failed, retrying: {message}");
+            tracing::warn!(pod = %pod, "escalation delete failed, retrying: {message}");
             tokio::time::sleep(ctx.retry.delay(1, None)).await;
             None
         }

@@ -7,17 +7,22 @@
 //! - `options`: [`DrainOptions`] and their defaults;
 //! - `events` and `report`: what a drain tells while it runs ([`DrainEvent`]) and when it is
 //!   done ([`DrainReport`]);
-//! - `evict`: one pod's eviction task (retries, PDB refusals, the PDB delete fallback);
-//! - `pdb`: waking PDB-refused evictions when a watch shows the budget allows one;
+//! - `evict`: one pod's eviction task (retries, PDB refusals, the escalation delete);
+//! - `escalation`: [`PdbEscalation`], which blocked pods may be deleted, and which match;
+//! - `pdb`: waking PDB-refused evictions when a watch shows the budget allows one, and which
+//!   budgets cover a blocked pod;
+//! - `stuck`: reporting budgets that keep the drain stuck ([`PdbStuck`]);
 //! - `waiting`: the node's pod watch and the pods not gone yet, by uid;
 //! - `abort_on_drop`: the background watches end with the drain.
 
 mod abort_on_drop;
+mod escalation;
 mod events;
 mod evict;
 mod options;
 mod pdb;
 mod report;
+mod stuck;
 #[cfg(test)]
 mod tests;
 mod waiting;
@@ -35,6 +40,7 @@ use tokio::time::Instant;
 
 use self::abort_on_drop::AbortOnDrop;
 use self::evict::{Outcome, Target, TaskCtx, evict_pod};
+use self::stuck::StuckReporter;
 use self::waiting::{Waiting, watch_node};
 use crate::api::{KubePodApi, PodApi};
 use crate::error::{DrainError, EvictionFailure, kube_error_is_retryable};
@@ -44,9 +50,11 @@ use crate::select::{
 use crate::types::PodRef;
 use backoff::Backoff;
 
+pub use self::escalation::PdbEscalation;
 pub use self::events::{DrainEvent, EventSink};
 pub use self::options::{DEFAULT_MAX_IN_FLIGHT, DrainOptions};
 pub use self::report::DrainReport;
+pub use self::stuck::PdbStuck;
 
 /// Drains a node: evicts every pod that must move and waits until they are gone.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
@@ -271,6 +279,7 @@ impl<A: PodApi + 'static> DrainEngine<A> {
         )));
         let ctx = Arc::new(TaskCtx::new(
             self.api.clone(),
+            node,
             &self.options,
             self.events.clone(),
         ));
@@ -285,13 +294,25 @@ impl<A: PodApi + 'static> DrainEngine<A> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let far = Instant::now() + Duration::from_secs(24 * 3600);
+        let mut stuck = self.options.pdb_stuck_after.map(StuckReporter::new);
+        let mut stuck_tick = tokio::time::interval(
+            stuck
+                .as_ref()
+                .map_or(Duration::from_secs(1), StuckReporter::period),
+        );
+        stuck_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failures = Vec::new();
         while !(tasks.is_empty() && waiting.is_empty()) {
             tokio::select! {
                 () = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
+                    let blocked_by = ctx
+                        .blocked()
+                        .into_iter()
+                        .map(|b| (b.pod.uid, b.pdbs))
+                        .collect();
                     tasks.abort_all();
                     let last = ctx.last_refusals();
-                    let pending = waiting.pending(&last);
+                    let pending = waiting.pending(&last, &blocked_by);
                     return Err(DrainError::Timeout {
                         node: node.to_string(),
                         timeout: self.options.timeout,
@@ -338,6 +359,25 @@ impl<A: PodApi + 'static> DrainEngine<A> {
                     for pod in waiting.apply(msg) {
                         tracing::debug!(pod = %pod, "gone");
                         self.emit(&DrainEvent::Gone(pod));
+                    }
+                }
+                _ = stuck_tick.tick(), if stuck.is_some() => {
+                    if let Some(reporter) = stuck.as_mut() {
+                        for s in reporter.check(ctx.blocked(), Instant::now()) {
+                            tracing::warn!(
+                                node,
+                                pdbs = ?s.pdbs,
+                                pods = s.pods.len(),
+                                blocked_for = ?s.blocked_for,
+                                "PodDisruptionBudgets keep refusing evictions"
+                            );
+                            self.emit(&DrainEvent::PdbStuck {
+                                pdbs: s.pdbs.clone(),
+                                pods: s.pods.clone(),
+                                blocked_for: s.blocked_for,
+                            });
+                            report.pdb_stuck.push(s);
+                        }
                     }
                 }
                 _ = tick.tick(), if skip_wait > 0 => {

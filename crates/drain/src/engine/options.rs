@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::escalation::PdbEscalation;
 use crate::select::SelectionOptions;
 use backoff::Backoff;
 
@@ -29,9 +30,14 @@ pub struct DrainOptions {
     pub max_in_flight: usize,
     /// Backoff for 429 (PDB or throttling), 5xx and transport errors.
     pub retry: Backoff,
-    /// Beyond kured (#303): delete (not evict) a pod that a PodDisruptionBudget has kept
-    /// blocking for this long. `None` (the default) = never bypass a PDB.
-    pub pdb_delete_fallback_after: Option<Duration>,
+    /// Beyond kured: once PodDisruptionBudgets have refused a pod's eviction for this long,
+    /// report them ([`crate::DrainEvent::PdbStuck`], [`crate::DrainReport::pdb_stuck`]) — once
+    /// per set of budgets. `None` (the default) = no report.
+    pub pdb_stuck_after: Option<Duration>,
+    /// Beyond kured (#303), opt-in: delete (not evict) the blocked pods that match a selector
+    /// once PodDisruptionBudgets have refused them for a while; pods that do not match are
+    /// never deleted. `None` (the default) = never bypass a PDB.
+    pub pdb_escalation: Option<PdbEscalation>,
 }
 
 /// The default number of requests in flight.
@@ -49,7 +55,8 @@ impl Default for DrainOptions {
             force: true,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             retry: crate::retry::DEFAULT_RETRY,
-            pdb_delete_fallback_after: None,
+            pdb_stuck_after: None,
+            pdb_escalation: None,
         }
     }
 }

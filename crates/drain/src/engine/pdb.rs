@@ -1,12 +1,17 @@
 //! PodDisruptionBudget refusals: evictions a budget refused wait for a watch of the budgets to
-//! show one that allows disruptions again, instead of a blind backoff.
+//! show one that allows disruptions again, instead of a blind backoff. The watch also tells
+//! which budgets cover a blocked pod (for [`super::stuck`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::stuck::BlockedPod;
 
 use crate::api::{PdbState, PodApi};
 use crate::select::selector_matches;
@@ -20,29 +25,58 @@ pub(super) struct PdbWaiters {
     waiting: Mutex<Vec<Waiter>>,
     /// The PDB watch is established (waiters need no short backoff timer).
     live: AtomicBool,
+    /// Every budget the watch has shown: `(namespace, name)` -> `spec.selector`.
+    budgets: Mutex<BTreeMap<(String, String), Option<LabelSelector>>>,
 }
 
 struct Waiter {
-    uid: String,
-    namespace: String,
+    pod: PodRef,
     labels: BTreeMap<String, String>,
     wake: Arc<Notify>,
+    /// When its eviction was first refused by a budget.
+    since: Instant,
 }
 
 impl PdbWaiters {
     pub(super) fn register(&self, pod: &PodRef, labels: &BTreeMap<String, String>) -> Arc<Notify> {
         let mut w = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(existing) = w.iter().find(|w| w.uid == pod.uid) {
+        if let Some(existing) = w.iter().find(|w| w.pod.uid == pod.uid) {
             return existing.wake.clone();
         }
         let wake = Arc::new(Notify::new());
         w.push(Waiter {
-            uid: pod.uid.clone(),
-            namespace: pod.namespace.clone(),
+            pod: pod.clone(),
             labels: labels.clone(),
             wake: wake.clone(),
+            since: Instant::now(),
         });
         wake
+    }
+
+    /// The pods blocked now, each with the budgets (`namespace/name`, sorted) whose selector
+    /// matches it — empty when the watch has not shown any (e.g. it is forbidden). A budget
+    /// without a selector selects no pod (policy/v1).
+    pub(super) fn blocked(&self) -> Vec<BlockedPod> {
+        let budgets = self.budgets.lock().unwrap_or_else(PoisonError::into_inner);
+        self.waiting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|w| BlockedPod {
+                pod: w.pod.clone(),
+                since: w.since,
+                pdbs: budgets
+                    .iter()
+                    .filter(|((ns, _), sel)| {
+                        *ns == w.pod.namespace
+                            && sel
+                                .as_ref()
+                                .is_some_and(|s| selector_matches(Some(s), &w.labels))
+                    })
+                    .map(|((ns, name), _)| format!("{ns}/{name}"))
+                    .collect(),
+            })
+            .collect()
     }
 
     /// Whether the PDB watch is established (a change of a budget wakes the waiters, so they
@@ -55,11 +89,19 @@ impl PdbWaiters {
         self.waiting
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|w| w.uid != uid);
+            .retain(|w| w.pod.uid != uid);
     }
 
-    /// Wakes as many of the longest-waiting pods this budget covers as it allows disruptions.
+    /// Records `pdb`, then wakes as many of the longest-waiting pods it covers as it allows
+    /// disruptions.
     pub(super) fn on_pdb(&self, pdb: &PdbState) {
+        self.budgets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                (pdb.namespace.clone(), pdb.name.clone()),
+                pdb.selector.clone(),
+            );
         let Ok(allowed) = usize::try_from(pdb.disruptions_allowed) else {
             return;
         };
@@ -70,7 +112,8 @@ impl PdbWaiters {
         for waiter in w
             .iter()
             .filter(|w| {
-                w.namespace == pdb.namespace && selector_matches(pdb.selector.as_ref(), &w.labels)
+                w.pod.namespace == pdb.namespace
+                    && selector_matches(pdb.selector.as_ref(), &w.labels)
             })
             .take(allowed)
         {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::stuck::PdbStuck;
 use crate::select::SkipReason;
 use crate::types::PodRef;
 
@@ -10,7 +11,7 @@ use crate::types::PodRef;
 pub struct DrainReport {
     /// Pods whose eviction was accepted, sorted.
     pub evicted: Vec<PodRef>,
-    /// Pods deleted by the PDB fallback, sorted.
+    /// Pods deleted by the drain escalation ([`crate::PdbEscalation`]), sorted.
     pub deleted_despite_pdb: Vec<PodRef>,
     /// Pods that were gone before their eviction was accepted, sorted.
     pub already_gone: Vec<PodRef>,
@@ -18,6 +19,9 @@ pub struct DrainReport {
     pub skipped: Vec<(PodRef, SkipReason)>,
     /// Evicted pods not waited for (terminating past the skip-wait timeout), sorted.
     pub not_waited_for: Vec<PodRef>,
+    /// PodDisruptionBudgets that refused evictions for at least
+    /// [`crate::DrainOptions::pdb_stuck_after`] (as reported by [`crate::DrainEvent::PdbStuck`]).
+    pub pdb_stuck: Vec<PdbStuck>,
     /// kubectl-style warning text (empty if none).
     pub warnings: String,
     /// Wall time of the drain.

@@ -183,19 +183,31 @@ impl Waiting {
         uids.iter().filter_map(|u| self.remove(u)).collect()
     }
 
-    pub(super) fn pending(&self, last_refusal: &HashMap<String, String>) -> Vec<PendingPod> {
+    /// The pods not gone yet and why: `last_refusal` and `blocked_by` (the budgets blocking
+    /// a pod, for pods a PodDisruptionBudget refused) by uid.
+    pub(super) fn pending(
+        &self,
+        last_refusal: &HashMap<String, String>,
+        blocked_by: &HashMap<String, Vec<String>>,
+    ) -> Vec<PendingPod> {
         let mut out: Vec<PendingPod> = self
             .by_uid
             .values()
-            .map(|t| PendingPod {
-                pod: t.pod.clone(),
-                state: if t.evicted {
-                    PendingState::Terminating
-                } else {
-                    PendingState::NotEvicted(
-                        last_refusal.get(&t.pod.uid).cloned().unwrap_or_default(),
-                    )
-                },
+            .map(|t| {
+                let message = || last_refusal.get(&t.pod.uid).cloned().unwrap_or_default();
+                PendingPod {
+                    pod: t.pod.clone(),
+                    state: if t.evicted {
+                        PendingState::Terminating
+                    } else if let Some(pdbs) = blocked_by.get(&t.pod.uid) {
+                        PendingState::BlockedByPdb {
+                            pdbs: pdbs.clone(),
+                            message: message(),
+                        }
+                    } else {
+                        PendingState::NotEvicted(message())
+                    },
+                }
             })
             .collect();
         out.sort_by(|a, b| a.pod.cmp(&b.pod));

@@ -65,6 +65,29 @@ const EVENT_FIELDS: &[&str] = &[
     "metadata.name",
 ];
 
+/// events.k8s.io/v1 Event field labels, each with the core/v1 (storage) field it selects.
+const EVENT_V1_FIELDS: &[(&str, &str)] = &[
+    ("metadata.name", "metadata.name"),
+    ("metadata.namespace", "metadata.namespace"),
+    ("regarding.kind", "involvedObject.kind"),
+    ("regarding.namespace", "involvedObject.namespace"),
+    ("regarding.name", "involvedObject.name"),
+    ("regarding.uid", "involvedObject.uid"),
+    ("regarding.apiVersion", "involvedObject.apiVersion"),
+    (
+        "regarding.resourceVersion",
+        "involvedObject.resourceVersion",
+    ),
+    ("regarding.fieldPath", "involvedObject.fieldPath"),
+    ("reason", "reason"),
+    ("reportingController", "reportingComponent"),
+    ("type", "type"),
+];
+
+/// The key the field label conversion is looked up by: the kind, except for the events.k8s.io
+/// API of Events (its own labels over the same stored Events).
+const EVENT_V1_KEY: &str = "Event.events.k8s.io";
+
 fn field_set(kind: &str) -> FieldSet {
     match kind {
         "Pod" => FieldSet::Custom(POD_FIELDS),
@@ -80,6 +103,13 @@ fn field_set(kind: &str) -> FieldSet {
 fn convert_field_label(kind: &str, label: &str) -> Result<String, String> {
     if kind == "Pod" && label == "spec.host" {
         return Ok("spec.nodeName".to_string());
+    }
+    if kind == EVENT_V1_KEY {
+        return EVENT_V1_FIELDS
+            .iter()
+            .find(|(v1, _)| *v1 == label)
+            .map(|(_, core)| (*core).to_string())
+            .ok_or_else(|| format!("field label not supported: {label}"));
     }
     match field_set(kind) {
         FieldSet::Custom(fields) => {
@@ -181,16 +211,27 @@ impl FieldSelector {
     ///   `status.podIP`, `status.podIPs`, `status.nominatedNodeName` (+ legacy `spec.host`);
     /// - nodes: `metadata.name`, `spec.unschedulable`;
     /// - namespaces: `metadata.name`, `status.phase`;
-    /// - events: `involvedObject.*`, `reason`, `reportingComponent`, `source`, `type`,
+    /// - core/v1 events: `involvedObject.*`, `reason`, `reportingComponent`, `source`, `type`,
     ///   `metadata.name`, `metadata.namespace`;
+    /// - events.k8s.io/v1 events: `regarding.*`, `reason`, `reportingController`, `type`,
+    ///   `metadata.name`, `metadata.namespace` (terms then select the stored core/v1 fields:
+    ///   `involvedObject.*`, `reportingComponent`);
     /// - every other type: `metadata.name`, `metadata.namespace`.
     ///
     /// Errors are 400 `BadRequest` with the real texts: `invalid selector: 'S'; can't understand
     /// 'T'` for a term without operator, `field label not supported: X` for pods, nodes,
-    /// namespaces and events, `"X" is not a known field selector: only "metadata.name",
+    /// namespaces and both Event APIs, `"X" is not a known field selector: only "metadata.name",
     /// "metadata.namespace"` for the other types.
     pub fn parse(rt: &ResourceType, s: &str) -> Result<Self, ApiError> {
-        Self::parse_for_kind(rt.kind, s).map_err(ApiError::bad_request)
+        let key = if rt.group == "events.k8s.io" && rt.plural == "events" {
+            EVENT_V1_KEY
+        } else {
+            rt.kind
+        };
+        let mut parsed = Self::parse_for_kind(key, s).map_err(ApiError::bad_request)?;
+        // Terms name the stored object's fields (core/v1 for both Event APIs).
+        parsed.kind = rt.storage().kind;
+        Ok(parsed)
     }
 
     fn parse_for_kind(kind: &'static str, s: &str) -> Result<Self, String> {

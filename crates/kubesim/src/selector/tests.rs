@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 use crate::resources::ResourceType;
-use crate::resources::well_known::{DAEMONSETS, EVENTS, NAMESPACES, NODES, PODS};
+use crate::resources::well_known::{DAEMONSETS, EVENTS, EVENTS_V1, NAMESPACES, NODES, PODS};
 use proptest::prelude::*;
 
 fn fixture_message(name: &str) -> String {
@@ -499,5 +499,51 @@ proptest! {
         prop_assert!(sel.matches(&labels(&[(&key, &value)])));
         let neg = LabelSelector::parse(&format!("{key}!={value}")).unwrap();
         prop_assert!(!neg.matches(&labels(&[(&key, &value)])));
+    }
+}
+
+#[test]
+fn event_field_labels_are_per_api_and_select_the_stored_fields() {
+    // A stored (core/v1-shaped) Event, as both APIs select it.
+    let ev = json!({"metadata": {"name": "e", "namespace": "default"},
+        "involvedObject": {"kind": "Node", "name": "node-a", "uid": "u-1"},
+        "reason": "Rebooting", "type": "Normal", "reportingComponent": "kured-rs"});
+    for (rt, s) in [
+        (
+            EVENTS,
+            "involvedObject.name=node-a,involvedObject.namespace=",
+        ),
+        (EVENTS, "reportingComponent=kured-rs,type=Normal"),
+        (EVENTS_V1, "regarding.name=node-a,regarding.namespace="),
+        (
+            EVENTS_V1,
+            "regarding.uid==u-1,reportingController=kured-rs,reason=Rebooting",
+        ),
+    ] {
+        let sel = FieldSelector::parse(rt, s).unwrap();
+        assert!(sel.matches(&ev), "{} {s}", rt.api_version());
+    }
+    assert!(
+        !FieldSelector::parse(EVENTS_V1, "regarding.name=node-b")
+            .unwrap()
+            .matches(&ev)
+    );
+    assert!(
+        !FieldSelector::parse(EVENTS_V1, "type!=Normal")
+            .unwrap()
+            .matches(&ev)
+    );
+    for (rt, label) in [
+        (EVENTS_V1, "involvedObject.name"),
+        (EVENTS_V1, "source"),
+        (EVENTS_V1, "note"),
+        (EVENTS_V1, "reportingInstance"),
+        (EVENTS, "regarding.name"),
+        (EVENTS, "note"),
+        (EVENTS, "reportingController"),
+    ] {
+        let err = FieldSelector::parse(rt, &format!("{label}=x")).unwrap_err();
+        assert_eq!(err.code, 400);
+        assert_eq!(err.message, format!("field label not supported: {label}"));
     }
 }

@@ -92,7 +92,7 @@ pub(crate) fn delete(state: &ServerState, req: &ApiRequest<'_>) -> Result<Respon
             json_response(StatusCode::OK, &delete_success_status(rt, &obj))
         }
         DeleteOutcome::Deleted(obj) | DeleteOutcome::Terminating(obj) => {
-            json_response(StatusCode::OK, &obj)
+            json_response(StatusCode::OK, &crate::event_conversion::for_api(rt, &obj))
         }
     })
 }
@@ -118,7 +118,11 @@ pub(crate) fn delete_collection(
             Err(e) => return Err(e),
         }
     }
-    let items: Vec<Item<'_>> = deleted.iter().map(|o| Item(o.as_ref())).collect();
+    let deleted: Vec<Value> = deleted
+        .iter()
+        .map(|o| crate::event_conversion::for_api(rt, o).into_owned())
+        .collect();
+    let items: Vec<Item<'_>> = deleted.iter().map(Item).collect();
     let doc = json!({
         "kind": rt.list_kind(),
         "apiVersion": rt.api_version(),

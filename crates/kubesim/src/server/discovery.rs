@@ -21,7 +21,7 @@ pub const AGGREGATED_CONTENT_TYPE: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 /// Non-core groups in the order the real server lists them.
-const GROUP_ORDER: &[&str] = &["apps", "policy", "coordination.k8s.io"];
+const GROUP_ORDER: &[&str] = &["apps", "events.k8s.io", "policy", "coordination.k8s.io"];
 
 /// Verbs of a served top-level resource.
 const ALL_VERBS: &[&str] = &[
@@ -57,7 +57,8 @@ pub fn version() -> Value {
 /// `storageVersionHash` of a type (deterministic per type/version on the real server).
 fn storage_version_hash(rt: &ResourceType) -> Option<&'static str> {
     Some(match (rt.group, rt.plural) {
-        ("", "events") => "r2yiGXH7wu8=",
+        // Both Event APIs store core/v1 Events: the same hash.
+        ("" | "events.k8s.io", "events") => "r2yiGXH7wu8=",
         ("", "namespaces") => "Q3oi5N2YM8M=",
         ("", "nodes") => "XwShjMxG9Fs=",
         ("", "pods") => "xPOwRZ+Yhw8=",
@@ -469,6 +470,7 @@ mod tests {
         assert!(r2.headers().get(header::CONTENT_TYPE).is_none());
         let groups = api_group_list();
         assert_eq!(groups["groups"][0]["name"], "apps");
-        assert_eq!(groups["groups"][2]["name"], "coordination.k8s.io");
+        assert_eq!(groups["groups"][1]["name"], "events.k8s.io");
+        assert_eq!(groups["groups"][3]["name"], "coordination.k8s.io");
     }
 }

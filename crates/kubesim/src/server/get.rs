@@ -8,6 +8,7 @@ use super::request::ApiRequest;
 use super::response::json_response;
 use super::state::ServerState;
 use crate::errors::ApiError;
+use crate::event_conversion;
 use crate::table::{self, IncludeObject};
 
 /// Answers the object, in the representation the `Accept` header asks for.
@@ -25,7 +26,10 @@ pub(crate) fn get(state: &ServerState, req: &ApiRequest<'_>) -> Result<Response,
     if wants_partial_metadata(req.headers) {
         return Ok(json_response(StatusCode::OK, &partial_metadata(&obj)));
     }
-    Ok(json_response(StatusCode::OK, &obj))
+    Ok(json_response(
+        StatusCode::OK,
+        &event_conversion::for_api(req.rt, &obj),
+    ))
 }
 
 /// Whether the first `Accept` alternative asks for `PartialObjectMetadata[List]` (what

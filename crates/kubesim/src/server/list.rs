@@ -19,6 +19,7 @@ use super::snapshot::list_key;
 use super::state::ServerState;
 use super::watch;
 use crate::errors::ApiError;
+use crate::event_conversion;
 use crate::table::{self, IncludeObject};
 
 /// Answers a list (or, with `watch=true`, a watch): JSON, a `Table`, or
@@ -88,7 +89,20 @@ pub(crate) fn list(state: &ServerState, req: &ApiRequest<'_>) -> Result<Response
         });
         return Ok(json_response(StatusCode::OK, &list));
     }
-    let items: Vec<Item<'_>> = selected.iter().map(|o| Item(o.as_ref())).collect();
+    // A view type (events.k8s.io events) lists its storage type's objects converted.
+    let converted: Vec<Value> = if req.rt.is_view() {
+        selected
+            .iter()
+            .map(|o| event_conversion::for_api(req.rt, o).into_owned())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let items: Vec<Item<'_>> = if req.rt.is_view() {
+        converted.iter().map(Item).collect()
+    } else {
+        selected.iter().map(|o| Item(o.as_ref())).collect()
+    };
     let mut body = Vec::with_capacity(256 + selected.len() * 1024);
     let internal = |e: serde_json::Error| ApiError::internal(e.to_string());
     body.extend_from_slice(b"{\"kind\":");

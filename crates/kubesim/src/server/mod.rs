@@ -32,6 +32,11 @@
 //! - unknown fields of create/update bodies and patch results, at any depth (`spec.bogus`),
 //!   are dropped with a `Warning: 299 - "unknown field \"x\""` header (`fieldValidation=Warn`, the
 //!   default), silently (`Ignore`), or rejected with 400 `strict decoding error` (`Strict`);
+//! - Events are served through `core/v1` and `events.k8s.io/v1`: one stored object (core/v1
+//!   shape, [`ResourceType::storage`](crate::resources::ResourceType::storage)), converted at
+//!   this layer's edges ([`crate::event_conversion`]): bodies on the way in, objects, list
+//!   items, watch events and Table objects on the way out; patches apply to the request's
+//!   shape; field selectors use each API's own labels;
 //! - request bodies are JSON; `application/yaml` is accepted only when the body is JSON (a YAML
 //!   subset) — kubesim has no YAML parser.
 //!
@@ -68,6 +73,8 @@ mod update;
 mod watch;
 mod write;
 
+#[cfg(test)]
+mod event_tests;
 #[cfg(test)]
 mod tests;
 

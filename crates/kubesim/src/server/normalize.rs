@@ -122,6 +122,8 @@ pub(crate) fn normalize(rt: &ResourceType, obj: &mut Value) {
                 }
             }
         }
+        // Events: the Go struct's zero values and key order (what both Event APIs print).
+        ("", "events") => *obj = crate::event_conversion::canonical_core(obj),
         _ => {}
     }
     if let Value::Object(m) = obj

@@ -12,6 +12,7 @@ use super::state::ServerState;
 use super::unknown_fields::{FieldValidation, check_unknown_fields};
 use super::write::{current_rv, finish_write, write_or_dry_run};
 use crate::errors::ApiError;
+use crate::event_conversion;
 use crate::patch::{self, PatchKind};
 
 /// `PATCH` of an object or its `/status`: JSON patch, merge patch, strategic merge patch, or an
@@ -48,7 +49,8 @@ pub(crate) fn patch_object(
         ));
     }
     let result = write_or_dry_run(state, req, |cur| {
-        let mut obj = cur.clone();
+        // Patches apply to the object as the request's API shows it.
+        let mut obj = event_conversion::for_api(rt, cur).into_owned();
         match kind {
             PatchKind::Json => patch::json_patch(&mut obj, &patch)?,
             PatchKind::Merge | PatchKind::Apply => patch::merge_patch(&mut obj, &patch),
@@ -71,7 +73,7 @@ pub(crate) fn patch_object(
         {
             return Err(ApiError::conflict(rt, name));
         }
-        finish_write(rt, sub, cur, obj)
+        finish_write(rt, sub, cur, event_conversion::for_storage(rt, obj))
     });
     let stored = match result {
         Ok(stored) => stored,
@@ -87,7 +89,7 @@ pub(crate) fn patch_object(
         }
         Err(e) => return Err(e),
     };
-    let resp = json_response(StatusCode::OK, &stored);
+    let resp = json_response(StatusCode::OK, &event_conversion::for_api(rt, &stored));
     if mode == FieldValidation::Ignore {
         return Ok(resp);
     }

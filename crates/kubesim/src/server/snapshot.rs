@@ -37,8 +37,8 @@ pub(crate) fn snapshot(store: &Store, req: &ApiRequest<'_>, at: u64) -> Option<V
         // not necessarily at the same address.
         .filter(|e| {
             e.rv <= list_rv
-                && e.resource.group == req.rt.group
-                && e.resource.plural == req.rt.plural
+                && e.resource.group == req.rt.storage().group
+                && e.resource.plural == req.rt.storage().plural
         })
     {
         let key = object_key(&e.object);

@@ -12,14 +12,14 @@ use super::state::ServerState;
 use crate::resources::well_known::{LEASES, NAMESPACES, NODES, PODS};
 use crate::store::{Store, StoreConfig};
 
-fn state() -> ServerState {
+pub(super) fn state() -> ServerState {
     ServerState::new(Store::new(StoreConfig {
         watch_window: 1000,
         record_history: false,
     }))
 }
 
-async fn call(
+pub(super) async fn call(
     state: &ServerState,
     method: &str,
     uri: &str,

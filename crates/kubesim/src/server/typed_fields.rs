@@ -11,6 +11,7 @@
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event, Namespace, Node, Pod};
+use k8s_openapi::api::events::v1::Event as EventV1;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -34,6 +35,7 @@ fn typed_copy(rt: &ResourceType, obj: &Value) -> Option<Value> {
         ("", "nodes") => round_trip::<Node>(input),
         ("", "pods") => round_trip::<Pod>(input),
         ("", "events") => round_trip::<Event>(input),
+        ("events.k8s.io", "events") => round_trip::<EventV1>(input),
         ("apps", "daemonsets") => round_trip::<DaemonSet>(input),
         ("apps", "deployments") => round_trip::<Deployment>(input),
         ("apps", "replicasets") => round_trip::<ReplicaSet>(input),

@@ -13,6 +13,7 @@ use super::state::ServerState;
 use super::unknown_fields::{FieldValidation, check_unknown_fields};
 use super::write::{current_rv, finish_write, write_or_dry_run};
 use crate::errors::ApiError;
+use crate::event_conversion;
 use crate::resources::ResourceType;
 
 /// Whether a PUT without `metadata.resourceVersion` is allowed (the registry strategy's
@@ -29,7 +30,7 @@ fn allows_unconditional_update(rt: &ResourceType) -> bool {
 fn allows_create_on_update(rt: &ResourceType) -> bool {
     matches!(
         (rt.group, rt.plural),
-        ("coordination.k8s.io", "leases") | ("", "events")
+        ("coordination.k8s.io", "leases") | ("" | "events.k8s.io", "events")
     )
 }
 
@@ -90,10 +91,10 @@ pub(crate) fn update(state: &ServerState, req: &ApiRequest<'_>) -> Result<Respon
         {
             return Err(ApiError::conflict(rt, name));
         }
-        finish_write(rt, sub, cur, obj)
+        finish_write(rt, sub, cur, event_conversion::for_storage(rt, obj))
     })?;
     Ok(with_warnings(
-        json_response(StatusCode::OK, &stored),
+        json_response(StatusCode::OK, &event_conversion::for_api(rt, &stored)),
         &warnings,
     ))
 }

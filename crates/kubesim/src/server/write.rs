@@ -95,7 +95,9 @@ fn apply_write_scope(rt: &ResourceType, sub: Option<&str>, cur: &Value, desired:
     }
 }
 
-/// The write after the caller's change function: scope, normalisation, validation.
+/// The write after the caller's change function: scope, normalisation, validation. `cur` and
+/// `desired` have the storage type's shape (see [`ResourceType::storage`]); `rt` is the API
+/// type of the request.
 pub(crate) fn finish_write(
     rt: &ResourceType,
     sub: Option<&str>,
@@ -105,11 +107,12 @@ pub(crate) fn finish_write(
     if !desired.is_object() {
         return Err(ApiError::bad_request("the object must be a JSON object"));
     }
-    apply_write_scope(rt, sub, cur, &mut desired);
-    validation::normalize_micro_times(rt, &mut desired)?;
-    check_string_maps(rt, &desired)?;
-    desired["kind"] = json!(rt.kind);
-    desired["apiVersion"] = json!(rt.api_version());
+    let storage = rt.storage();
+    apply_write_scope(storage, sub, cur, &mut desired);
+    validation::normalize_micro_times(storage, &mut desired)?;
+    check_string_maps(storage, &desired)?;
+    desired["kind"] = json!(storage.kind);
+    desired["apiVersion"] = json!(storage.api_version());
     for f in [
         "name",
         "namespace",
@@ -126,7 +129,8 @@ pub(crate) fn finish_write(
             }
         }
     }
-    normalize(rt, &mut desired);
+    normalize(storage, &mut desired);
+    // Validation knows the API the write came through (events.k8s.io is stricter).
     validation::validate(rt, &desired)?;
     validation::validate_update(rt, cur, &desired)?;
     Ok(desired)

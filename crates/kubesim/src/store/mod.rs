@@ -6,6 +6,12 @@
 //! when `spec` changes, and records events. Preconditions (stale resourceVersion, uid) are
 //! checked by the caller inside the `update`/`delete` closures, which run under the store lock,
 //! so read-check-write is atomic.
+//!
+//! A type that is a second API over another type's objects (events.k8s.io/v1 events, see
+//! [`ResourceType::storage`]) names the same objects as its storage type: every method keeps,
+//! stamps (`kind`/`apiVersion`) and logs objects under the storage type, in its shape, and only
+//! error messages name the type the caller passed. Converting shapes is the caller's job
+//! ([`crate::event_conversion`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -236,7 +242,7 @@ impl Store {
 
     /// A receiver that changes whenever an object of type `rt` is written.
     pub fn subscribe_type(&self, rt: &ResourceType) -> watch::Receiver<u64> {
-        self.changed_by_type[rt.index()].subscribe()
+        self.changed_by_type[rt.storage().index()].subscribe()
     }
 
     fn record(&self, inner: &mut Inner, event: Event) {
@@ -265,7 +271,7 @@ impl Store {
         namespace: &str,
         name: &str,
     ) -> Option<Arc<Value>> {
-        self.lock().objects[rt.index()]
+        self.lock().objects[rt.storage().index()]
             .get(&(namespace.to_string(), name.to_string()))
             .cloned()
     }
@@ -279,7 +285,7 @@ impl Store {
         filter: impl Fn(&Value) -> bool,
     ) -> (Vec<Arc<Value>>, u64) {
         let inner = self.lock();
-        let map = &inner.objects[rt.index()];
+        let map = &inner.objects[rt.storage().index()];
         let items = match namespace {
             Some(ns) => map
                 .range((ns.to_string(), String::new())..)
@@ -327,13 +333,14 @@ impl Store {
         if !obj.is_object() {
             return Err(ApiError::bad_request("object must be a JSON object"));
         }
-        obj["kind"] = json!(rt.kind);
-        obj["apiVersion"] = json!(rt.api_version());
+        let storage = rt.storage();
+        obj["kind"] = json!(storage.kind);
+        obj["apiVersion"] = json!(storage.api_version());
         if !obj["metadata"].is_object() {
             obj["metadata"] = json!({});
         }
         let mut inner = self.lock();
-        let map_idx = rt.index();
+        let map_idx = storage.index();
         let meta = &mut obj["metadata"];
         if meta["name"].as_str().is_none_or(str::is_empty)
             && let Some(prefix) = meta["generateName"].as_str().map(str::to_string)
@@ -374,11 +381,11 @@ impl Store {
         let rv = inner.rv;
         set_rv(&mut obj, rv);
         let obj = Arc::new(obj);
-        inner.index_add(rt, &key, &obj);
+        inner.index_add(storage, &key, &obj);
         inner.objects[map_idx].insert(key, obj.clone());
         let event = Event {
             rv,
-            resource: rt,
+            resource: storage,
             kind: EventType::Added,
             object: obj.clone(),
             previous: None,
@@ -401,7 +408,8 @@ impl Store {
     ) -> Result<(Arc<Value>, bool), ApiError> {
         let mut inner = self.lock();
         let key = (namespace.to_string(), name.to_string());
-        let idx = rt.index();
+        let storage = rt.storage();
+        let idx = storage.index();
         let Some(current) = inner.objects[idx].get(&key).cloned() else {
             return Err(ApiError::not_found(rt, name));
         };
@@ -409,8 +417,8 @@ impl Store {
         if !desired.is_object() {
             return Err(ApiError::bad_request("object must be a JSON object"));
         }
-        desired["kind"] = json!(rt.kind);
-        desired["apiVersion"] = json!(rt.api_version());
+        desired["kind"] = json!(storage.kind);
+        desired["apiVersion"] = json!(storage.api_version());
         if !desired["metadata"].is_object() {
             desired["metadata"] = json!({});
         }
@@ -445,12 +453,12 @@ impl Store {
         let rv = inner.rv;
         set_rv(&mut desired, rv);
         let obj = Arc::new(desired);
-        inner.index_remove(rt, &key, &current);
-        inner.index_add(rt, &key, &obj);
+        inner.index_remove(storage, &key, &current);
+        inner.index_add(storage, &key, &obj);
         inner.objects[idx].insert(key, obj.clone());
         let event = Event {
             rv,
-            resource: rt,
+            resource: storage,
             kind: EventType::Modified,
             object: obj.clone(),
             previous: Some(current),
@@ -470,13 +478,14 @@ impl Store {
     ) -> Result<Arc<Value>, ApiError> {
         let mut inner = self.lock();
         let key = (namespace.to_string(), name.to_string());
-        let idx = rt.index();
+        let storage = rt.storage();
+        let idx = storage.index();
         let Some(current) = inner.objects[idx].get(&key).cloned() else {
             return Err(ApiError::not_found(rt, name));
         };
         check(&current)?;
         inner.objects[idx].remove(&key);
-        inner.index_remove(rt, &key, &current);
+        inner.index_remove(storage, &key, &current);
         inner.rv += 1;
         let rv = inner.rv;
         let mut last = (*current).clone();
@@ -484,11 +493,12 @@ impl Store {
         let last = Arc::new(last);
         let event = Event {
             rv,
-            resource: rt,
+            resource: storage,
             kind: EventType::Deleted,
             object: last.clone(),
             previous: Some(current),
         };
+
         self.record(&mut inner, event);
         Ok(last)
     }
@@ -522,7 +532,7 @@ impl Store {
                 oldest: inner.compacted,
             });
         }
-        let log = &inner.log_by_type[rt.index()];
+        let log = &inner.log_by_type[rt.storage().index()];
         let start = log.partition_point(|e| e.rv <= rv);
         Ok((log.range(start..).cloned().collect(), inner.rv))
     }

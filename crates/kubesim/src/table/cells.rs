@@ -144,28 +144,72 @@ pub(crate) fn workload_cells(rt: &ResourceType, obj: &Value, now: jiff::Timestam
             json!(obj["spec"]["holderIdentity"].as_str().unwrap_or_default()),
             created,
         ],
-        ("", "events") => {
-            let last = ["lastTimestamp", "eventTime", "firstTimestamp"]
-                .iter()
-                .map(|k| &obj[*k])
-                .find(|v| v.is_string())
-                .unwrap_or(&obj["metadata"]["creationTimestamp"]);
-            let io = &obj["involvedObject"];
-            let object = format!(
-                "{}/{}",
-                io["kind"].as_str().unwrap_or_default().to_ascii_lowercase(),
-                io["name"].as_str().unwrap_or_default()
-            );
-            vec![
-                json!(age(last, now)),
-                json!(obj["type"].as_str().unwrap_or_default()),
-                json!(obj["reason"].as_str().unwrap_or_default()),
-                json!(object),
-                json!(obj["message"].as_str().unwrap_or_default()),
-            ]
-        }
+        ("", "events") => event_cells(obj, now),
         _ => vec![name, created],
     }
+}
+
+/// The cells of an Event row (the real server's `printEvent`, wide): ages of the last and
+/// first occurrence (series, legacy timestamps or `eventTime`), the object, the source and the
+/// count (a JSON number: series count, count, or 1).
+fn event_cells(obj: &Value, now: jiff::Timestamp) -> Vec<Value> {
+    let is_set = |v: &Value| v.as_str().is_some_and(|s| !s.is_empty());
+    let first = if is_set(&obj["firstTimestamp"]) {
+        age(&obj["firstTimestamp"], now)
+    } else {
+        age(&obj["eventTime"], now)
+    };
+    let mut last = if is_set(&obj["lastTimestamp"]) {
+        age(&obj["lastTimestamp"], now)
+    } else {
+        first.clone()
+    };
+    let mut count = obj["count"].as_i64().unwrap_or(0);
+    if let Some(series) = obj.get("series").filter(|s| s.is_object()) {
+        last = age(&series["lastObservedTime"], now);
+        count = series["count"].as_i64().unwrap_or(0);
+    } else if count == 0 {
+        count = 1;
+    }
+    let io = &obj["involvedObject"];
+    let kind = io["kind"].as_str().unwrap_or_default().to_ascii_lowercase();
+    let object = match io["name"].as_str() {
+        Some(name) if !name.is_empty() => format!("{kind}/{name}"),
+        _ => kind,
+    };
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let component = text(&obj["source"]["component"]);
+    let host = text(&obj["source"]["host"]);
+    let mut source = vec![if component.is_empty() {
+        text(&obj["reportingComponent"])
+    } else {
+        component
+    }];
+    let instance = if host.is_empty() {
+        text(&obj["reportingInstance"])
+    } else {
+        host
+    };
+    if !instance.is_empty() {
+        source.push(instance);
+    }
+    let source = if source[0].is_empty() && source.len() == 1 {
+        String::new()
+    } else {
+        source.join(", ")
+    };
+    vec![
+        json!(last),
+        json!(text(&obj["type"])),
+        json!(text(&obj["reason"])),
+        json!(object),
+        json!(text(&io["fieldPath"])),
+        json!(source),
+        json!(text(&obj["message"]).trim()),
+        json!(first),
+        json!(count),
+        json!(text(&obj["metadata"]["name"])),
+    ]
 }
 
 /// kubectl's `HumanDuration` for a number of seconds.

@@ -13,6 +13,12 @@ fn column(name: &str, format: &str, description: &str, priority: u8) -> Value {
     json!({"name": name, "type": "string", "format": format, "description": description, "priority": priority})
 }
 
+/// Description of an Event's Reason column.
+const EVENT_REASON_DESC: &str = "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.";
+
+/// Description of an Event's Subobject column (`involvedObject.fieldPath`).
+const EVENT_SUBOBJECT_DESC: &str = "If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: \"spec.containers{name}\" (where \"name\" refers to the name of the container that triggered the event) or if no container name is specified \"spec.containers[2]\" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.";
+
 pub(crate) fn columns(rt: &ResourceType) -> Vec<Value> {
     match (rt.group, rt.plural) {
         ("", "pods") => vec![
@@ -135,21 +141,46 @@ fn workload_columns(rt: &ResourceType) -> Vec<Value> {
             age,
         ],
         ("", "events") => vec![
-            column("Last Seen", "", "Time when this event was last seen", 0),
+            column(
+                "Last Seen",
+                "",
+                "The time at which the most recent occurrence of this event was recorded.",
+                0,
+            ),
             column(
                 "Type",
                 "",
-                "Type of this event (Normal, Warning), new types could be added in the future.",
+                "Type of this event (Normal, Warning), new types could be added in the future",
                 0,
             ),
-            column("Reason", "", "The reason for this event.", 0),
+            column("Reason", "", EVENT_REASON_DESC, 0),
             column("Object", "", "The object that this event is about.", 0),
+            column("Subobject", "", EVENT_SUBOBJECT_DESC, 1),
+            column(
+                "Source",
+                "",
+                "The component reporting this event. Should be a short machine understandable string.",
+                1,
+            ),
             column(
                 "Message",
                 "",
                 "A human-readable description of the status of this operation.",
                 0,
             ),
+            column(
+                "First Seen",
+                "",
+                "The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)",
+                1,
+            ),
+            column(
+                "Count",
+                "",
+                "The number of times this event has occurred.",
+                1,
+            ),
+            column("Name", "name", NAME_DESC, 1),
         ],
         _ => vec![name, age],
     }

@@ -48,11 +48,13 @@ pub fn wants_table(headers: &HeaderMap) -> bool {
     params.contains(&"as=Table") && params.contains(&"g=meta.k8s.io") && params.contains(&"v=v1")
 }
 
+/// One row; `obj` is the stored object (in the storage type's shape), `rt` the API type asked.
 fn row(rt: &ResourceType, obj: &Value, include: IncludeObject, now: jiff::Timestamp) -> Value {
-    let cells = match (rt.group, rt.plural) {
+    let storage = rt.storage();
+    let cells = match (storage.group, storage.plural) {
         ("", "pods") => pod_cells(obj, now),
         ("", "nodes") => node_cells(obj, now),
-        _ => workload_cells(rt, obj, now),
+        _ => workload_cells(storage, obj, now),
     };
     let mut m = Map::new();
     m.insert("cells".into(), Value::Array(cells));
@@ -83,7 +85,7 @@ fn row(rt: &ResourceType, obj: &Value, include: IncludeObject, now: jiff::Timest
             );
         }
         IncludeObject::Object => {
-            let mut o = obj.clone();
+            let mut o = crate::event_conversion::for_api(rt, obj).into_owned();
             o["kind"] = json!(rt.kind);
             o["apiVersion"] = json!(rt.api_version());
             m.insert("object".into(), o);
@@ -92,7 +94,9 @@ fn row(rt: &ResourceType, obj: &Value, include: IncludeObject, now: jiff::Timest
     Value::Object(m)
 }
 
-/// A `Table` of `objects` with the given list metadata (`resourceVersion`, `continue`, …).
+/// A `Table` of the stored `objects` of API type `rt` with the given list metadata
+/// (`resourceVersion`, `continue`, …). A view type (events.k8s.io events) prints the columns
+/// of its storage type, as the real server's shared printer does.
 pub fn table<'a>(
     rt: &ResourceType,
     objects: impl IntoIterator<Item = &'a Value>,
@@ -108,7 +112,10 @@ pub fn table<'a>(
     m.insert("kind".into(), json!("Table"));
     m.insert("apiVersion".into(), json!("meta.k8s.io/v1"));
     m.insert("metadata".into(), list_metadata);
-    m.insert("columnDefinitions".into(), Value::Array(columns(rt)));
+    m.insert(
+        "columnDefinitions".into(),
+        Value::Array(columns(rt.storage())),
+    );
     m.insert("rows".into(), Value::Array(rows));
     Value::Object(m)
 }

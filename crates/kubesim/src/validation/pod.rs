@@ -27,10 +27,14 @@ pub(super) fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldEr
 /// The message of the real server's pod-spec immutability error (without its diff).
 const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
 
-/// Validates an update of `old` to `new` (after [`validate`] passed for `new`): a pod's spec is
+/// Validates an update of `old` to `new` (after `validate` passed for `new`): a pod's spec is
 /// immutable except for container images, `activeDeadlineSeconds`, added tolerations,
 /// `terminationGracePeriodSeconds` and removed scheduling gates.
-pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Result<(), ApiError> {
+pub(super) fn validate_pod_update(
+    rt: &ResourceType,
+    old: &Value,
+    new: &Value,
+) -> Result<(), ApiError> {
     if !(rt.group.is_empty() && rt.plural == "pods") || old.get("spec") == new.get("spec") {
         return Ok(());
     }

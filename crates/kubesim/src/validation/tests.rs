@@ -6,7 +6,7 @@ use super::field_error::{FieldError, invalid};
 use super::micro_time::parse_micro_time;
 use super::names::{is_dns_label, is_dns_subdomain};
 use super::*;
-use crate::resources::well_known::{DAEMONSETS, EVENTS, LEASES, NODES, PODS};
+use crate::resources::well_known::{DAEMONSETS, EVENTS, EVENTS_V1, LEASES, NODES, PODS};
 
 #[test]
 fn invalid_pod_matches_the_recorded_error() {
@@ -155,14 +155,107 @@ fn node_events_live_in_default() {
         "Event \"e\" is invalid: involvedObject.namespace: Invalid value: \"\": does not match event.namespace"
     );
     assert!(validate(EVENTS, &ev("kube-system", json!(null))).is_err());
+    let mut new_style = ev("kube-system", json!("2026-01-02T03:04:05.000000Z"));
+    // A new-style Event (eventTime set) also needs its reporting fields, through either API.
+    let e = validate(EVENTS, &new_style).unwrap_err();
     assert!(
-        validate(
-            EVENTS,
-            &ev("kube-system", json!("2026-01-02T03:04:05.000000Z"))
-        )
-        .is_ok()
+        e.message
+            .starts_with("Event \"e\" is invalid: [reportingComponent: Required value, "),
+        "{}",
+        e.message
     );
+    for (k, v) in [
+        ("reportingComponent", "kured-rs"),
+        ("reportingInstance", "kured-rs-a"),
+        ("action", "Reboot"),
+        ("reason", "Rebooting"),
+    ] {
+        new_style[k] = json!(v);
+    }
+    assert!(validate(EVENTS, &new_style).is_ok());
     let pod_event = json!({"metadata":{"name":"e","namespace":"a"},
         "involvedObject":{"kind":"Pod","name":"p","namespace":"b"}});
     assert!(validate(EVENTS, &pod_event).is_err());
+}
+
+/// A valid events.k8s.io Event about node-a, in the storage (core/v1) shape.
+fn v1_event() -> serde_json::Value {
+    crate::event_conversion::to_core(&json!({
+        "metadata": {"name": "node-a.1", "namespace": "default"},
+        "eventTime": "2026-12-07T18:35:39.177368Z",
+        "reportingController": "kured-rs", "reportingInstance": "kured-rs-node-a",
+        "action": "Reboot", "reason": "Rebooting",
+        "regarding": {"kind": "Node", "name": "node-a", "uid": "u-1", "apiVersion": "v1"},
+        "note": "Rebooting node node-a", "type": "Normal"
+    }))
+}
+
+#[test]
+fn events_v1_create_rules_report_internal_field_names() {
+    assert!(validate_create(EVENTS_V1, &v1_event()).is_ok());
+    let mut e = v1_event();
+    e["eventTime"] = serde_json::Value::Null;
+    let err = validate_create(EVENTS_V1, &e).unwrap_err();
+    assert_eq!(
+        err.message,
+        "Event \"node-a.1\" is invalid: eventTime: Required value"
+    );
+    assert!(err.details.as_ref().unwrap().get("group").is_none());
+    // The same object through core/v1 has no create-only rules.
+    assert!(validate_create(EVENTS, &e).is_ok());
+    let mut e = v1_event();
+    e["type"] = json!("Bogus");
+    let err = validate_create(EVENTS_V1, &e).unwrap_err();
+    assert_eq!(
+        err.message,
+        "Event \"node-a.1\" is invalid: type: Invalid value: \"\": has invalid value: Bogus"
+    );
+    // The note limit counts bytes: 1024 ASCII characters pass, 600 two-byte ones do not.
+    let mut e = v1_event();
+    e["message"] = json!("a".repeat(1024));
+    assert!(validate_create(EVENTS_V1, &e).is_ok());
+    e["message"] = json!("é".repeat(600));
+    let err = validate_create(EVENTS_V1, &e).unwrap_err();
+    assert_eq!(
+        err.message,
+        "Event \"node-a.1\" is invalid: message: Invalid value: \"\": can have at most 1024 characters"
+    );
+    let mut e = v1_event();
+    e["series"] = json!({"count": 1});
+    let err = validate_create(EVENTS_V1, &e).unwrap_err();
+    assert_eq!(
+        err.message,
+        "Event \"node-a.1\" is invalid: [series.count: Invalid value: \"\": should be at least 2, series.lastObservedTime: Required value]"
+    );
+    let mut e = v1_event();
+    e["metadata"]["namespace"] = json!("evfx");
+    assert!(validate_create(EVENTS_V1, &e).is_err());
+    e["metadata"]["namespace"] = json!("kube-system");
+    assert!(validate_create(EVENTS_V1, &e).is_ok());
+}
+
+#[test]
+fn events_v1_updates_may_change_series_and_metadata_only() {
+    let old = v1_event();
+    let mut new = old.clone();
+    new["series"] = json!({"count": 2, "lastObservedTime": "2026-12-07T18:35:40.000000Z"});
+    new["metadata"]["labels"] = json!({"a": "b"});
+    assert!(validate_update(EVENTS_V1, &old, &new).is_ok());
+    let mut changed = old.clone();
+    changed["message"] = json!("changed");
+    let err = validate_update(EVENTS_V1, &old, &changed).unwrap_err();
+    assert_eq!(
+        err.message,
+        "Event \"node-a.1\" is invalid: message: Invalid value: \"changed\": field is immutable"
+    );
+    let mut moved = old.clone();
+    moved["involvedObject"] =
+        json!({"kind": "Node", "name": "ev-b", "uid": "x", "apiVersion": "v1"});
+    let err = validate_update(EVENTS_V1, &old, &moved).unwrap_err();
+    assert_eq!(
+        err.message,
+        "Event \"node-a.1\" is invalid: involvedObject: Invalid value: {\"Kind\":\"Node\",\"Namespace\":\"\",\"Name\":\"ev-b\",\"UID\":\"x\",\"APIVersion\":\"v1\",\"ResourceVersion\":\"\",\"FieldPath\":\"\"}: field is immutable"
+    );
+    // core/v1 updates run the legacy rules only: a legacy recorder changes message and count.
+    assert!(validate_update(EVENTS, &old, &changed).is_ok());
 }

@@ -135,21 +135,28 @@ pub(crate) fn truncate(s: &str) -> String {
     }
 }
 
-/// Masks the Age column of a Table (it depends on the wall clock).
+/// Columns whose cells are ages (they depend on the wall clock).
+const AGE_COLUMNS: &[&str] = &["Age", "Last Seen", "First Seen"];
+
+/// Masks the age columns of a Table (`Age`; an Event's `Last Seen` and `First Seen`).
 pub(crate) fn mask_table_ages(v: &mut Value) {
     if v["kind"] != "Table" {
         return;
     }
-    let Some(age) = v["columnDefinitions"]
+    let ages: Vec<usize> = v["columnDefinitions"]
         .as_array()
-        .and_then(|c| c.iter().position(|c| c["name"] == "Age"))
-    else {
-        return;
-    };
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, c)| AGE_COLUMNS.iter().any(|n| c["name"] == *n))
+        .map(|(i, _)| i)
+        .collect();
     if let Some(rows) = v["rows"].as_array_mut() {
         for r in rows {
-            if let Some(cell) = r["cells"].get_mut(age) {
-                *cell = json!("<age>");
+            for &age in &ages {
+                if let Some(cell) = r["cells"].get_mut(age) {
+                    *cell = json!("<age>");
+                }
             }
         }
     }

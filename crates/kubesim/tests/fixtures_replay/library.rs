@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use kubesim::resources;
 use kubesim::store::object_key;
+use kubesim::{event_conversion, resources};
 use serde_json::Value;
 
 // Fixtures and the object library
@@ -60,7 +60,7 @@ pub(crate) fn seedable(obj: &Value) -> Value {
     o
 }
 
-/// Every object shown by any fixture, by (kind, namespace, name). GET fixtures win over
+/// Every object shown by any fixture, by (kind, namespace, name); Events in the core/v1 shape. GET fixtures win over
 /// lists, which win over other responses.
 pub(crate) struct Library {
     pub(crate) objects: BTreeMap<Key, Value>,
@@ -90,7 +90,15 @@ impl Library {
                         }
                     }
                 }
+                // Events are kept in their storage (core/v1) shape whichever API showed them,
+                // so a seed of either API gets the same object.
+                let from_events_v1 = body["apiVersion"] == "events.k8s.io/v1";
                 for (kind, obj) in found {
+                    let obj = if kind == "Event" && from_events_v1 {
+                        event_conversion::to_core(&obj)
+                    } else {
+                        obj
+                    };
                     objects
                         .entry(key_of(&kind, &obj))
                         .or_insert_with(|| seedable(&obj));

@@ -39,6 +39,7 @@ mod plan;
 use std::sync::Arc;
 
 use kubesim::auth::{AuthConfig, auth_layer};
+use kubesim::event_conversion;
 use kubesim::resources::well_known;
 use kubesim::server::{ServerState, request_info, router};
 use kubesim::store::{Store, StoreConfig, object_key};
@@ -56,7 +57,7 @@ use plan::*;
 pub(crate) const KNOWN_GAPS: &[(&str, &str, &str)] = &[];
 
 /// At least this many fixtures must be replayed (not skipped) for the test to mean anything.
-pub(crate) const MIN_REPLAYED: usize = 120;
+pub(crate) const MIN_REPLAYED: usize = 170;
 
 // ---------------------------------------------------------------------------------------------
 // Running one fixture
@@ -65,7 +66,7 @@ fn apply_write(store: &Store, w: &Write) {
     match w {
         Write::Set(rt, obj) => {
             let (ns, name) = object_key(obj);
-            let desired = obj.clone();
+            let desired = event_conversion::for_storage(rt, obj.clone());
             store
                 .update(rt, &ns, &name, move |_| Ok(desired))
                 .unwrap_or_else(|e| panic!("setup write failed: {e}"));
@@ -117,6 +118,9 @@ fn prepare_store(plan: &Plan) -> Result<Arc<Store>, String> {
         } else {
             obj.clone()
         };
+        // Objects recorded through a second API (events.k8s.io) are stored in their storage
+        // type's shape, as the server stores them.
+        let first = event_conversion::for_storage(rt, first);
         store
             .create(rt, first)
             .map_err(|e| format!("seeding {} {:?}: {e}", rt.kind, object_key(obj)))?;

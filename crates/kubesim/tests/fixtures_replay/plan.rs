@@ -197,6 +197,21 @@ pub(crate) fn pre_state(fixture: &str, after: &Value) -> Value {
             o["metadata"]["annotations"]["weave.works/kured-node-lock"] = json!("{}");
             o
         }
+        // Events before a repeat: the legacy recorder's count and lastTimestamp one step back;
+        // the events.k8s.io recorders' event before its (next) series.
+        "patch-event-core-v1-legacy-count-strategic-merge-200" => {
+            let mut o = after;
+            o["count"] = json!(1);
+            o["lastTimestamp"] = o["firstTimestamp"].clone();
+            o
+        }
+        "patch-event-v1-kube-rs-recorder-series-merge-patch-200"
+        | "patch-event-v1-series-strategic-merge-200" => without(after, "", "series"),
+        "patch-event-v1-series-merge-patch-200" => {
+            let mut o = after;
+            o["series"]["count"] = json!(2);
+            o
+        }
         "delete-pod-default-grace-200"
         | "delete-pod-grace-0-body-200"
         | "delete-pod-propagation-background" => not_terminating(after),
@@ -222,12 +237,6 @@ pub(crate) fn plan_for(f: &Fixture, lib: &Library) -> Result<Plan, String> {
     }
     if name == "error-415-strategic-merge-patch-on-custom-resource" {
         return Err("kubesim serves no custom resources".into());
-    }
-    let path = f.request["path"].as_str().unwrap_or_default();
-    if path.contains("/events") {
-        // Recorded for issue 18 (item 6): kubesim does not serve the Events APIs yet; these
-        // replay once it does (remove this skip then).
-        return Err("Events API (core/v1 and events.k8s.io/v1): not served yet, issue 18".into());
     }
     let mut plan = Plan::default();
     let method: Method = f.request["method"].as_str().unwrap().parse().unwrap();
@@ -401,6 +410,34 @@ pub(crate) fn plan_for(f: &Fixture, lib: &Library) -> Result<Plan, String> {
                 Write::Set(nodes, x2),
                 Write::Delete(nodes, String::new(), "node-l".into()),
             ];
+        }
+        "watch-events-v1-field-selector-regarding-name" => {
+            // The recorder's POST and its series patch after the watch's resourceVersion.
+            let events = &f.response["events"];
+            let mut added = seedable(&events[0]["object"]);
+            if let Some(m) = added["metadata"].as_object_mut() {
+                m.remove("uid");
+                m.remove("creationTimestamp");
+                m.remove("resourceVersion");
+            }
+            let name = added["metadata"]["name"].as_str().unwrap().to_string();
+            let series = events[1]["object"]["series"].clone();
+            plan.advance_to = Some(34_726);
+            plan.watch_timeout_cap = Some(1);
+            plan.pre_requests.push(pre(
+                "POST",
+                "/apis/events.k8s.io/v1/namespaces/default/events",
+                Some(added),
+                201,
+            ));
+            let mut patch = pre(
+                "PATCH",
+                &format!("/apis/events.k8s.io/v1/namespaces/default/events/{name}"),
+                Some(json!({"series": series})),
+                200,
+            );
+            patch.content_type = Some("application/strategic-merge-patch+json".into());
+            plan.pre_requests.push(patch);
         }
         "watch-nodes-future-resourceversion-empty" => {
             plan.seed(nodes, lib.must("Node", "", "node-a"));

@@ -2,6 +2,8 @@
 //! switch, so every scenario is written once and run against each.
 #![allow(dead_code)]
 
+pub mod rollout;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -243,6 +245,7 @@ pub async fn acquired(lock: &dyn RebootLock, holder: &str) -> LockRecord {
     match lock.acquire(holder, meta(false)).await.expect("acquire") {
         AcquireOutcome::Acquired(r) => r,
         AcquireOutcome::HeldBy(h) => panic!("{holder} expected the lock, held by {:?}", names(&h)),
+        AcquireOutcome::Halted(h) => panic!("{holder} expected the lock, rollout halted: {h:?}"),
     }
 }
 
@@ -250,6 +253,7 @@ pub async fn held_by(lock: &dyn RebootLock, holder: &str) -> Vec<String> {
     match lock.acquire(holder, meta(false)).await.expect("acquire") {
         AcquireOutcome::Acquired(r) => panic!("{holder} unexpectedly acquired: {r:?}"),
         AcquireOutcome::HeldBy(h) => h.into_iter().map(|r| r.node_id).collect(),
+        AcquireOutcome::Halted(h) => panic!("{holder} expected HeldBy, rollout halted: {h:?}"),
     }
 }
 
@@ -413,6 +417,7 @@ async fn contender(
                 let _ =
                     tokio::time::timeout(Duration::from_millis(400), lock.wait_for_change()).await;
             }
+            Ok(AcquireOutcome::Halted(h)) => panic!("{me}: no race halts the rollout: {h:?}"),
             Err(e) if e.is_retryable() => tokio::time::sleep(Duration::from_millis(20)).await,
             Err(e) => panic!("{me}: permanent error {e}"),
         }

@@ -158,8 +158,16 @@ impl Pending {
         Self { kind, object }
     }
 
-    fn encode(&self) -> Bytes {
-        encode(self.kind, &self.object)
+    /// The line for a watcher of `rt`: stored objects in the API type's shape (an `ERROR`
+    /// Status as it is).
+    fn encode(&self, rt: &ResourceType) -> Bytes {
+        if self.kind == "ERROR" {
+            return encode(self.kind, &self.object);
+        }
+        encode(
+            self.kind,
+            &crate::event_conversion::for_api(rt, &self.object),
+        )
     }
 }
 
@@ -181,7 +189,8 @@ pub fn expired_status(requested: u64, oldest: u64) -> Value {
 
 /// The event one store event produces for a watcher with `filter`, if any.
 fn translate(rt: &'static ResourceType, filter: &Filter, ev: &Event) -> Option<Pending> {
-    if !std::ptr::eq(ev.resource, rt) && ev.resource != rt {
+    let storage = rt.storage();
+    if !std::ptr::eq(ev.resource, storage) && ev.resource != storage {
         return None;
     }
     if !filter.in_namespace(&ev.object) {
@@ -267,13 +276,15 @@ fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> Pending {
     if initial_end {
         meta.insert("annotations".into(), json!({INITIAL_EVENTS_END: "true"}));
     }
+    let storage = rt.storage();
     let mut obj = serde_json::Map::new();
-    obj.insert("kind".into(), json!(rt.kind));
-    obj.insert("apiVersion".into(), json!(rt.api_version()));
+    obj.insert("kind".into(), json!(storage.kind));
+    obj.insert("apiVersion".into(), json!(storage.api_version()));
     obj.insert("metadata".into(), Value::Object(meta));
-    if let Value::Object(rest) = empty_body(rt.kind) {
+    if let Value::Object(rest) = empty_body(storage.kind) {
         obj.extend(rest);
     }
+    // Built in the storage shape like every other pending object (converted when sent).
     Pending::new("BOOKMARK", Arc::new(Value::Object(obj)))
 }
 
@@ -342,7 +353,7 @@ impl Watch {
             }
             if let Some(p) = self.pending.pop_front() {
                 self.sent += 1;
-                return Some(p.encode());
+                return Some(p.encode(self.rt));
             }
             if self.finished {
                 return None;

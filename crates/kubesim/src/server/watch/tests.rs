@@ -200,9 +200,9 @@ async fn timeout_ends_the_stream_even_while_events_keep_coming() {
 fn bookmark_is_an_empty_object_of_the_kind() {
     // The BOOKMARK recorded in watch-nodes-modify-delete-bookmarks.json.
     let recorded = r#"{"type":"BOOKMARK","object":{"kind":"Node","apiVersion":"v1","metadata":{"resourceVersion":"459"},"spec":{},"status":{"daemonEndpoints":{"kubeletEndpoint":{"Port":0}},"nodeInfo":{"machineID":"","systemUUID":"","bootID":"","kernelVersion":"","osImage":"","containerRuntimeVersion":"","kubeletVersion":"","kubeProxyVersion":"","operatingSystem":"","architecture":""}}}}"#;
-    let line = bookmark(NODES, 459, false).encode();
+    let line = bookmark(NODES, 459, false).encode(NODES);
     assert_eq!(std::str::from_utf8(&line).unwrap(), format!("{recorded}\n"));
-    let pdb: Value = serde_json::from_slice(&bookmark(PDBS, 7, true).encode()).unwrap();
+    let pdb: Value = serde_json::from_slice(&bookmark(PDBS, 7, true).encode(PDBS)).unwrap();
     assert_eq!(
         pdb["object"],
         json!({"kind":"PodDisruptionBudget","apiVersion":"policy/v1",

@@ -1,5 +1,10 @@
 //! Unit tests of the engine's retry, waiting and selection wiring, without HTTP: mockall's
 //! `MockPodApi` scripts the server's answers; a small hand-written fake measures concurrency.
+//! `escalation`: the PDB stuck report and the escalation delete; `fake`: concurrency and
+//! relisting on a hand-written fake server.
+
+mod escalation;
+mod fake;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,9 +21,7 @@ use serde_json::json;
 
 use super::pdb::PdbWaiters;
 use super::*;
-use crate::api::{
-    EvictResponse, MockPodApi, PdbEventStream, PdbState, PodEvent, PodEventStream, PodList,
-};
+use crate::api::{EvictResponse, MockPodApi, PdbState, PodEvent, PodList};
 use crate::error::PendingState;
 use backoff::{Backoff, Jitter};
 
@@ -108,11 +111,27 @@ fn one_pod_watch(api: &mut MockPodApi) -> Tx {
 }
 
 fn scripted(script: Script) -> Scripted {
+    scripted_with(script, Budgets::default())
+}
+
+/// The PodDisruptionBudgets a scripted server shows, and which pods a label selector matches.
+#[derive(Default)]
+struct Budgets {
+    /// What the PDB watch shows first (then nothing).
+    pdbs: Vec<PdbState>,
+    /// The answer to a list of the node's pods with a label selector: `(selector, pod names)`.
+    selected: Option<(&'static str, Vec<&'static str>)>,
+    /// The grace period every eviction must carry.
+    grace: Option<i64>,
+}
+
+fn scripted_with(script: Script, budgets: Budgets) -> Scripted {
     let mut api = MockPodApi::new();
     let calls = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = unbounded();
     let pods = script.pods.clone();
     api.expect_list_pods_on_node()
+        .withf(|_, selector| selector.is_none())
         .times(1)
         .returning(move |_, _| {
             Ok(PodList {
@@ -120,10 +139,33 @@ fn scripted(script: Script) -> Scripted {
                 resource_version: "10".into(),
             })
         });
+    if let Some((selector, names)) = budgets.selected {
+        let pods = script.pods.clone();
+        let log = calls.clone();
+        api.expect_list_pods_on_node()
+            .withf(|_, s| s.is_some())
+            .returning(move |node, s| {
+                assert_eq!((node, s.as_deref()), ("n1", Some(selector)));
+                log.lock().unwrap().push(format!("list {selector}"));
+                let pods = pods
+                    .iter()
+                    .filter(|p| names.contains(&p.metadata.name.as_deref().unwrap_or("")))
+                    .cloned()
+                    .collect();
+                Ok(PodList {
+                    pods,
+                    resource_version: "11".into(),
+                })
+            });
+    }
     api.expect_daemonset_exists().returning(|_, _| Ok(true));
-    api.expect_watch_pdbs()
-        .times(0..=1)
-        .returning(|| Ok(futures::stream::pending().boxed()));
+    let pdbs = budgets.pdbs;
+    api.expect_watch_pdbs().times(0..=1).returning(move || {
+        let shown: Vec<Result<PdbState, kube::Error>> = pdbs.iter().cloned().map(Ok).collect();
+        Ok(futures::stream::iter(shown)
+            .chain(futures::stream::pending())
+            .boxed())
+    });
     let mut rx = Some(rx);
     api.expect_watch_pods_on_node()
         .times(0..=1)
@@ -139,8 +181,9 @@ fn scripted(script: Script) -> Scripted {
     let after = script.after.clone();
     let log = calls.clone();
     let evict_tx = tx.clone();
+    let expected_grace = budgets.grace;
     api.expect_evict().returning(move |pod, grace| {
-        assert_eq!(grace, None, "grace -1 means the pod's own");
+        assert_eq!(grace, expected_grace, "grace -1 means the pod's own");
         log.lock().unwrap().push(format!("evict {}", pod.name));
         let mut answers = answers.lock().unwrap();
         let list = answers.get_mut(&pod.name).expect("scripted pod");
@@ -159,8 +202,11 @@ fn scripted(script: Script) -> Scripted {
         answer
     });
     let log = calls.clone();
-    api.expect_delete().returning(move |pod, _| {
+    api.expect_delete().returning(move |pod, grace| {
         log.lock().unwrap().push(format!("delete {}", pod.name));
+        log.lock()
+            .unwrap()
+            .push(format!("delete {} grace {grace:?}", pod.name));
         notify(&tx, pod, After::Delete);
         EvictResponse::Evicted
     });
@@ -360,12 +406,12 @@ async fn timeout_lists_blocked_and_terminating_pods() {
     assert_eq!(pending.len(), 2);
     assert_eq!(pending[0].pod, r("a"));
     assert!(
-        matches!(&pending[0].state, PendingState::NotEvicted(m) if m.contains("disruption budget"))
+        matches!(&pending[0].state, PendingState::BlockedByPdb { pdbs, message } if pdbs.is_empty() && message.contains("disruption budget"))
     );
     assert_eq!(pending[1].pod, r("b"));
     assert_eq!(pending[1].state, PendingState::Terminating);
     let text = err.to_string();
-    assert!(text.starts_with("drain of node n1 timed out after 300ms: 2 pod(s) left: ns/a (not evicted: Cannot evict pod"), "{text}");
+    assert!(text.starts_with("drain of node n1 timed out after 300ms: 2 pod(s) left: ns/a (blocked by a PodDisruptionBudget: Cannot evict pod"), "{text}");
     assert!(
         text.ends_with("ns/b (evicted, still terminating)"),
         "{text}"
@@ -433,46 +479,6 @@ async fn pod_selector_and_grace_period_are_passed_through() {
 }
 
 #[tokio::test]
-async fn pdb_fallback_deletes_after_the_configured_time_only_when_enabled() {
-    let s = scripted(Script {
-        pods: vec![pod("a", true)],
-        answers: HashMap::from([("a".into(), vec![pdb_429()])]),
-        after: HashMap::new(),
-    });
-    let options = DrainOptions {
-        pdb_delete_fallback_after: Some(Duration::from_millis(80)),
-        ..fast_options()
-    };
-    let (engine, events) = collect_events(DrainEngine::new(s.api, options));
-    let started = Instant::now();
-    let report = engine.drain("n1").await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(80));
-    assert_eq!(report.deleted_despite_pdb, [r("a")]);
-    assert!(report.evicted.is_empty());
-    assert_eq!(count(&s.calls, "delete a"), 1);
-    assert!(events.lock().unwrap().iter().any(
-        |e| matches!(e, DrainEvent::DeletedDespitePdb { pod, blocked_for } if *pod == r("a") && *blocked_for >= Duration::from_millis(80))
-    ));
-
-    // Off by default: the same script only times out.
-    let s = scripted(Script {
-        pods: vec![pod("a", true)],
-        answers: HashMap::from([("a".into(), vec![pdb_429()])]),
-        after: HashMap::new(),
-    });
-    let options = DrainOptions {
-        timeout: Duration::from_millis(200),
-        ..fast_options()
-    };
-    let err = DrainEngine::new(s.api, options)
-        .drain("n1")
-        .await
-        .unwrap_err();
-    assert!(matches!(err, DrainError::Timeout { .. }));
-    assert_eq!(count(&s.calls, "delete a"), 0);
-}
-
-#[tokio::test]
 async fn stops_waiting_for_pods_terminating_past_the_skip_wait_timeout() {
     let s = scripted(Script {
         pods: vec![pod("a", true), pod("b", true)],
@@ -497,145 +503,6 @@ async fn stops_waiting_for_pods_terminating_past_the_skip_wait_timeout() {
             .unwrap()
             .contains(&DrainEvent::StoppedWaiting(r("a")))
     );
-}
-
-/// A fake server: evictions take a few milliseconds; counts requests in flight; the watch
-/// stream ends (then 410s) after `cut_after` events to exercise the relist path. Like a real
-/// API server, a list carries a resourceVersion and a watch replays every deletion after it,
-/// so a deletion between a relist and the next watch is not lost.
-struct Fake {
-    state: Mutex<FakeState>,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-    lists: AtomicUsize,
-    watches: AtomicUsize,
-    cut_after: usize,
-}
-
-/// The pods, the log of deletions (its length is the resourceVersion) and the open watch.
-struct FakeState {
-    pods: Vec<Pod>,
-    deleted: Vec<PodRef>,
-    tx: Option<Tx>,
-}
-
-#[async_trait]
-impl PodApi for Fake {
-    async fn list_pods_on_node(
-        &self,
-        _node: &str,
-        _label_selector: Option<String>,
-    ) -> Result<PodList, kube::Error> {
-        self.lists.fetch_add(1, Ordering::SeqCst);
-        let state = self.state.lock().unwrap();
-        Ok(PodList {
-            pods: state.pods.clone(),
-            resource_version: state.deleted.len().to_string(),
-        })
-    }
-
-    async fn daemonset_exists(&self, _: &str, _: &str) -> Result<bool, kube::Error> {
-        Ok(true)
-    }
-
-    async fn evict(&self, pod: &PodRef, _: Option<i64>) -> EvictResponse {
-        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(3)).await;
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        let mut state = self.state.lock().unwrap();
-        state
-            .pods
-            .retain(|p| p.metadata.name.as_deref() != Some(&pod.name));
-        state.deleted.push(pod.clone());
-        if let Some(tx) = state.tx.as_ref() {
-            let _ = tx.unbounded_send(Ok(PodEvent::Deleted(pod.clone())));
-        }
-        EvictResponse::Evicted
-    }
-
-    async fn delete(&self, _: &PodRef, _: Option<i64>) -> EvictResponse {
-        EvictResponse::Rejected {
-            code: 405,
-            message: "not used".into(),
-        }
-    }
-
-    async fn watch_pdbs(&self) -> Result<PdbEventStream, kube::Error> {
-        Ok(futures::stream::pending().boxed())
-    }
-
-    async fn watch_pods_on_node(
-        &self,
-        _: &str,
-        resource_version: &str,
-    ) -> Result<PodEventStream, kube::Error> {
-        self.watches.fetch_add(1, Ordering::SeqCst);
-        let (tx, rx) = unbounded();
-        let mut state = self.state.lock().unwrap();
-        let from: usize = resource_version.parse().unwrap_or(0);
-        for pod in state.deleted.iter().skip(from) {
-            let _ = tx.unbounded_send(Ok(PodEvent::Deleted(pod.clone())));
-        }
-        state.tx = Some(tx);
-        drop(state);
-        let limited = rx
-            .take(self.cut_after)
-            .chain(futures::stream::once(async { Ok(PodEvent::Expired) }).boxed());
-        Ok(limited.boxed())
-    }
-}
-
-fn fake(n: usize, cut_after: usize) -> Fake {
-    Fake {
-        state: Mutex::new(FakeState {
-            pods: (0..n).map(|i| pod(&format!("p{i}"), true)).collect(),
-            deleted: Vec::new(),
-            tx: None,
-        }),
-        in_flight: AtomicUsize::new(0),
-        max_in_flight: AtomicUsize::new(0),
-        lists: AtomicUsize::new(0),
-        watches: AtomicUsize::new(0),
-        cut_after,
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn evictions_run_concurrently_up_to_the_cap() {
-    let options = DrainOptions {
-        max_in_flight: 4,
-        ..fast_options()
-    };
-    let engine = DrainEngine::new(fake(40, usize::MAX), options);
-    let report = engine.drain("n1").await.unwrap();
-    assert_eq!(report.evicted.len(), 40);
-    let max = engine.api.max_in_flight.load(Ordering::SeqCst);
-    assert!((2..=4).contains(&max), "max in flight {max}");
-    assert_eq!(
-        engine.api.watches.load(Ordering::SeqCst),
-        1,
-        "one watch for all pods"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cut_watch_is_resumed_by_relisting() {
-    let engine = DrainEngine::new(fake(12, 3), fast_options());
-    let report = tokio::time::timeout(Duration::from_secs(10), engine.drain("n1"))
-        .await
-        .expect("no lost deletions")
-        .unwrap();
-    assert_eq!(report.evicted.len(), 12);
-    assert!(
-        engine.api.lists.load(Ordering::SeqCst) >= 2,
-        "relisted after the cut"
-    );
-    // Whether it watches again depends on whether pods were left after the relist; the
-    // deletions in between are replayed from the list's resourceVersion either way.
-    // The futures are cancel-safe: a drain dropped midway leaves no task behind that panics.
-    let engine = DrainEngine::new(fake(5, usize::MAX), fast_options());
-    assert!(engine.drain("n1").now_or_never().is_none());
 }
 
 #[tokio::test]
