@@ -102,6 +102,12 @@ pub struct Args {
     /// [default: 1].
     #[arg(long, env = "FLEETLOCK_MAX_FAILED_NODES")]
     pub max_failed_nodes: Option<String>,
+    /// With --kubernetes-nodes: publish events.k8s.io/v1 Events about the Nodes (lock taken,
+    /// draining, rebooting, back, uncordoned, health gate passed or failed, rollout halted,
+    /// lock released), reporting controller `fleetlock-rs`, namespace `default`, so
+    /// `kubectl describe node` shows them [default: true].
+    #[arg(long, env = "FLEETLOCK_EVENTS")]
+    pub events: Option<bool>,
     /// Log format.
     #[arg(long, env = "FLEETLOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -370,6 +376,9 @@ pub fn build_config(args: &Args, env: &EnvTokens) -> Result<ServerConfig, Config
     }
 
     rollout_settings(args, &file, &mut config.rollout)?;
+    if let Some(on) = args.events.or(file.events) {
+        config.events = on;
+    }
 
     config.admin_token = token(
         ("--admin-token-file", args.admin_token_file.as_ref()),
@@ -541,6 +550,9 @@ mod tests {
     fn rollout_flags_and_their_errors() {
         let c = build_config(&args(&[]), &EnvTokens::default()).unwrap();
         assert_eq!(c.rollout, fleetlock::RolloutConfig::default());
+        assert!(c.events, "Events are on by default");
+        let c = build_config(&args(&["--events", "false"]), &EnvTokens::default()).unwrap();
+        assert!(!c.events);
         let c = build_config(
             &args(&[
                 "--kubernetes-nodes",

@@ -20,6 +20,10 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 ///
 /// Its `Debug` output redacts the tokens, so the configuration can be logged.
 #[derive(Clone, PartialEq, Eq)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent switches, each one flag"
+)]
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
@@ -51,6 +55,10 @@ pub struct ServerConfig {
     pub seed_annotations: bool,
     /// With `kubernetes_nodes`: the post-reboot health gate and stop-the-line.
     pub rollout: RolloutConfig,
+    /// With `kubernetes_nodes`: publish events.k8s.io/v1 Events about the Nodes (reporting
+    /// controller `fleetlock-rs`, namespace `default`). Default on; without Kubernetes mode
+    /// there is no Node to report about and it is ignored.
+    pub events: bool,
 }
 
 impl Default for ServerConfig {
@@ -69,6 +77,7 @@ impl Default for ServerConfig {
             kubernetes_nodes: false,
             seed_annotations: false,
             rollout: RolloutConfig::default(),
+            events: true,
         }
     }
 }
@@ -93,6 +102,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("kubernetes_nodes", &self.kubernetes_nodes)
             .field("seed_annotations", &self.seed_annotations)
             .field("rollout", &self.rollout)
+            .field("events", &self.events)
             .finish()
     }
 }
@@ -223,6 +233,7 @@ impl ServerConfig {
 /// health_gate_pod_selector = "tier=critical"
 /// reboot_not_back_timeout = "0s"
 /// max_failed_nodes = 1
+/// events = true
 ///
 /// [groups.default]
 /// slots = 1
@@ -272,6 +283,8 @@ pub struct FileConfig {
     pub reboot_not_back_timeout: Option<String>,
     /// See [`RolloutConfig::max_failed_nodes`].
     pub max_failed_nodes: Option<u32>,
+    /// See [`ServerConfig::events`].
+    pub events: Option<bool>,
     /// Groups.
     #[serde(default)]
     pub groups: BTreeMap<String, GroupConfig>,

@@ -31,6 +31,16 @@ const OPTIONAL: &[(&str, &str, &str)] = &[
         "the drain waits on a pod watch; without it, it relists the node's pods on a backoff timer",
     ),
     (
+        "create",
+        "events",
+        "Events are best effort: without them the rollout goes on (a warning is logged)",
+    ),
+    (
+        "patch",
+        "events",
+        "Events are best effort: without them the rollout goes on (a warning is logged)",
+    ),
+    (
         "get",
         "statefulsets",
         "the gate reads a StatefulSet only when its pods were on the node; this cluster has none",
@@ -102,7 +112,8 @@ fn unschedulable(n: &Node) -> bool {
 
 /// One full cycle with a token allowed `rules`; `Err` is what the operator would see.
 #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
-async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
+/// Runs the cycle; `Ok` carries the reasons of the Events about node-0 found afterwards.
+async fn cycle(rules: &[(String, String)]) -> Result<Vec<String>, String> {
     kubesim::cluster::install_crypto_provider();
     let pairs: Vec<(&str, &str)> = rules
         .iter()
@@ -164,6 +175,11 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
     };
     let app = FleetLock::new(config.clone(), Arc::clone(&store)).unwrap();
     let handler: Arc<dyn fleetlock::kube_nodes::NodeHandler> = Arc::new(handler);
+    let events = Arc::new(events::KubeNodeEvents::new(
+        client.clone(),
+        "fleetlock-rs",
+        "fleetlock-rs-test",
+    ));
     let rollout = fleetlock::rollout::Rollout::start(
         client,
         store,
@@ -171,9 +187,13 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
         &config.rollout,
         app.metrics().gate_failures.clone(),
         app.metrics().gate_waits.clone(),
+        Arc::clone(&events) as Arc<dyn events::NodeEvents>,
     )
     .unwrap();
-    let app = app.with_node_handler(handler).with_rollout(rollout);
+    let app = app
+        .with_node_handler(handler)
+        .with_rollout(rollout)
+        .with_events(events);
     let server = start_app(app).await;
     let base = server.base();
     let result = async {
@@ -242,7 +262,25 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(())
+        // The last Event (lock released) follows the release: give it a moment.
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(cluster.client_with_token("admin").unwrap(), "default");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let reasons: Vec<String> = events
+                .list(&kube::api::ListParams::default())
+                .await
+                .map_err(|e| format!("listing events as admin: {e}"))?
+                .items
+                .into_iter()
+                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("node-0"))
+                .filter_map(|e| e.reason)
+                .collect();
+            if reasons.iter().any(|r| r == "LockReleased") || Instant::now() > deadline {
+                return Ok(reasons);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     .await;
     server.stop().await;
@@ -253,8 +291,24 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_rules_suffice_for_a_full_cycle() {
     let rules = deploy_rules();
-    if let Err(e) = cycle(&rules).await {
-        panic!("the cycle failed with exactly the rules of rbac.yaml: {e}");
+    let reasons = match cycle(&rules).await {
+        Ok(reasons) => reasons,
+        Err(e) => panic!("the cycle failed with exactly the rules of rbac.yaml: {e}"),
+    };
+    // The Events RBAC suffices: every phase of the cycle is on the Node.
+    for reason in [
+        "LockAcquired",
+        "Draining",
+        "Rebooting",
+        "NodeBack",
+        "Uncordoned",
+        "HealthGatePassed",
+        "LockReleased",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r == reason),
+            "{reason} missing: {reasons:?}"
+        );
     }
 }
 
@@ -283,11 +337,11 @@ async fn each_rule_is_needed_and_its_absence_is_named() {
                 .iter()
                 .find(|(v, r, _)| *v == verb && *r == resource);
             match (optional, outcome) {
-                (Some(_), Ok(())) => report.push(format!("{verb} {resource}: optional, ok")),
+                (Some(_), Ok(_)) => report.push(format!("{verb} {resource}: optional, ok")),
                 (Some((_, _, why)), Err(e)) => {
                     panic!("without {verb} {resource} ({why}) the cycle should still work: {e}")
                 }
-                (None, Ok(())) => panic!(
+                (None, Ok(_)) => panic!(
                     "the cycle works without {verb} {resource}: drop it from rbac.yaml (least privilege)"
                 ),
                 (None, Err(e)) => {

@@ -71,10 +71,16 @@ impl Inner {
                     }
                 }
                 tracing::info!(%group, %id, %node, ?waited, "health gate passed: slot released");
+                self.events
+                    .publish(node, events::NodeEvent::gate_passed(waited))
+                    .await;
                 if let Err(e) = semaphore::release(self.store.as_ref(), group, id).await {
                     tracing::warn!(%group, %id, error = %e, "releasing the slot after the gate passed");
                     return;
                 }
+                self.events
+                    .publish(node, events::NodeEvent::lock_released())
+                    .await;
                 if let Err(e) = gate::clear_attempt(&self.client, node).await {
                     tracing::warn!(%node, error = %e, "clearing the reboot attempt record");
                 }

@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use events::{NodeEvent, NodeEvents};
 use gate::{GateConfig, HealthGate, PromCheck};
 use tokio::task::AbortHandle;
 
@@ -76,6 +77,7 @@ struct Inner {
     poll: Duration,
     failures: Family<FailureLabels, Counter>,
     waits: GateHistogram,
+    events: Arc<dyn NodeEvents>,
     /// Running gate tasks by (group, id).
     tasks: Mutex<HashMap<(String, String), AbortHandle>>,
 }
@@ -86,7 +88,10 @@ pub type RolloutError = gate::GateError;
 impl Rollout {
     /// Builds the machinery from `config` and starts its supervisor (it needs a Tokio runtime).
     /// `failures` and `waits` are the server's metrics
-    /// ([`crate::metrics::Metrics::gate_failures`], [`crate::metrics::Metrics::gate_waits`]).
+    /// ([`crate::metrics::Metrics::gate_failures`], [`crate::metrics::Metrics::gate_waits`]);
+    /// `events` receives the Node Events (rebooting, back, uncordoned, gate passed or failed,
+    /// rollout halted, lock released).
+    #[allow(clippy::too_many_arguments, reason = "the server's parts, each named")]
     pub fn start(
         client: kube::Client,
         store: Arc<dyn LockStore>,
@@ -94,6 +99,7 @@ impl Rollout {
         config: &RolloutConfig,
         failures: Family<FailureLabels, Counter>,
         waits: GateHistogram,
+        events: Arc<dyn NodeEvents>,
     ) -> Result<Self, RolloutError> {
         let gate = if config.health_gate {
             let prometheus = match (
@@ -129,6 +135,7 @@ impl Rollout {
             poll: config.poll,
             failures,
             waits,
+            events,
             tasks: Mutex::default(),
         });
         let supervisor = tokio::spawn(supervisor::run(Arc::clone(&inner))).abort_handle();
@@ -188,6 +195,10 @@ impl Rollout {
             gate::record_attempt(client, node, &attempt)
                 .await
                 .map_err(gate_error)?;
+            self.inner
+                .events
+                .publish(node, NodeEvent::rebooting())
+                .await;
         }
         Ok(())
     }
@@ -239,6 +250,14 @@ impl Rollout {
             return Ok(SteadyOutcome::Release);
         }
         tracing::info!(%id, %node, %group, "node is back: slot kept until the health gate passes");
+        inner.events.publish(node, NodeEvent::node_back()).await;
+        inner
+            .events
+            .publish(
+                node,
+                NodeEvent::uncordoned("the node is back after its reboot"),
+            )
+            .await;
         inner.spawn_gate(gate.clone(), group, id, node, attempt, Instant::now());
         Ok(SteadyOutcome::KeptForGate)
     }
@@ -313,7 +332,16 @@ impl Inner {
                 reason: label,
             })
             .inc();
+        let event = if label == "gate_failed" {
+            NodeEvent::gate_failed(&reason)
+        } else {
+            NodeEvent::reboot_failed(&reason)
+        };
+        self.events.publish(node, event).await;
         if outcome.halted {
+            self.events
+                .publish(node, NodeEvent::rollout_halted(node, &reason))
+                .await;
             tracing::error!(%group, %id, %node, %reason, failures = outcome.failures, budget = self.budget, "rollout halted: the failed machine keeps its slot until an operator clears the halt");
             return;
         }
@@ -322,8 +350,9 @@ impl Inner {
             tracing::warn!(%node, error = %e, "undoing the node marks after a failure");
             return;
         }
-        if let Err(e) = semaphore::release(self.store.as_ref(), group, id).await {
-            tracing::warn!(%group, %id, error = %e, "releasing the slot after a failure");
+        match semaphore::release(self.store.as_ref(), group, id).await {
+            Ok(_) => self.events.publish(node, NodeEvent::lock_released()).await,
+            Err(e) => tracing::warn!(%group, %id, error = %e, "releasing the slot after a failure"),
         }
         if let Err(e) = gate::clear_attempt(&self.client, node).await {
             tracing::warn!(%node, error = %e, "clearing the reboot attempt record");

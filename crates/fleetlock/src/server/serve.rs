@@ -161,6 +161,16 @@ pub async fn serve(
         let drains = app.metrics().drains.clone();
         let handler =
             kubernetes_node_handler(client.clone(), Some(drains), seed_annotations).await?;
+        let events: Arc<dyn events::NodeEvents> = if app.config().events {
+            let instance = std::env::var("HOSTNAME").unwrap_or_else(|_| "fleetlock-rs".to_owned());
+            Arc::new(events::KubeNodeEvents::new(
+                client.clone(),
+                "fleetlock-rs",
+                &instance,
+            ))
+        } else {
+            Arc::new(events::NoEvents)
+        };
         if app.config().rollout.enabled() {
             let rollout = crate::rollout::Rollout::start(
                 client,
@@ -169,6 +179,7 @@ pub async fn serve(
                 &app.config().rollout,
                 app.metrics().gate_failures.clone(),
                 app.metrics().gate_waits.clone(),
+                Arc::clone(&events),
             )
             .map_err(|e| match e {
                 gate::GateError::Config { field, message } => ServeError::Config(
@@ -178,7 +189,7 @@ pub async fn serve(
             })?;
             app = app.with_rollout(rollout);
         }
-        app = app.with_node_handler(handler);
+        app = app.with_node_handler(handler).with_events(events);
     }
     let app = Arc::new(app);
     let background = Arc::clone(&app);

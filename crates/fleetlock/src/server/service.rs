@@ -28,6 +28,8 @@ pub struct FleetLock {
     nodes: Option<Arc<dyn NodeHandler>>,
     #[cfg(feature = "kubernetes")]
     rollout: Option<Rollout>,
+    #[cfg(feature = "kubernetes")]
+    events: Option<Arc<dyn events::NodeEvents>>,
 }
 
 /// `GET /v1/status` answer.
@@ -83,7 +85,24 @@ impl FleetLock {
             nodes: None,
             #[cfg(feature = "kubernetes")]
             rollout: None,
+            #[cfg(feature = "kubernetes")]
+            events: None,
         })
+    }
+
+    /// Publishes Node Events (lock taken, draining, lock released) in Kubernetes mode; the
+    /// rollout's Events go through the sink given to [`Rollout::start`].
+    #[cfg(feature = "kubernetes")]
+    pub fn with_events(mut self, events: Arc<dyn events::NodeEvents>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    #[cfg(feature = "kubernetes")]
+    async fn publish(&self, node: &str, event: events::NodeEvent) {
+        if let Some(sink) = &self.events {
+            sink.publish(node, event).await;
+        }
     }
 
     /// Enables the health gate and stop-the-line (Kubernetes mode; see [`crate::rollout`]).
@@ -185,6 +204,10 @@ impl FleetLock {
                     r.before_prepare(&p.group, &p.id, &node, acquired)
                         .await
                         .map_err(|e| node_error(&e))?;
+                }
+                if acquired == Acquired::Granted {
+                    self.publish(&node, events::NodeEvent::lock_taken()).await;
+                    self.publish(&node, events::NodeEvent::draining()).await;
                 }
                 let claim = Arc::new(SlotClaim {
                     store: Arc::clone(&self.store),
@@ -300,6 +323,10 @@ impl FleetLock {
             #[cfg(feature = "kubernetes")]
             if let (Some(r), Some(node)) = (&self.rollout, &node) {
                 r.claim_ended(group, id, node).await;
+            }
+            #[cfg(feature = "kubernetes")]
+            if let (Released::Released, Some(node)) = (released, &node) {
+                self.publish(node, events::NodeEvent::lock_released()).await;
             }
             Ok(released)
         })

@@ -95,6 +95,18 @@ async fn steady_state_answers_at_once_and_the_slot_waits_for_the_pods() {
         text.contains("fleetlock_rollout_halted{group=\"default\"} 0"),
         "{text}"
     );
+    assert_eq!(
+        env.events.reasons("node-0"),
+        [
+            "LockAcquired",
+            "Draining",
+            "Rebooting",
+            "NodeBack",
+            "Uncordoned",
+            "HealthGatePassed",
+            "LockReleased"
+        ]
+    );
     env.cluster.shutdown().await;
 }
 

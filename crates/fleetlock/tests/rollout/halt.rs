@@ -8,6 +8,21 @@ use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec};
 
 use crate::support::*;
 
+/// `/metrics` and the Node Events show the halt of node-0 after a failure of `reason` (the
+/// metric label) reported with Event reason `event`.
+async fn halt_is_visible(env: &Env, reason: &str, event: &'static str) {
+    let text = metrics(env).await;
+    assert!(
+        text.contains("fleetlock_rollout_halted{group=\"default\"} 1"),
+        "{text}"
+    );
+    let failures =
+        format!("fleetlock_reboot_failures_total{{group=\"default\",reason=\"{reason}\"}} 1");
+    assert!(text.contains(&failures), "{text}");
+    let reasons = env.events.reasons("node-0");
+    assert!(reasons.ends_with(&[event, "RolloutHalted"]), "{reasons:?}");
+}
+
 /// Unauthorized and malformed clear-halt calls are refused with a clear error and leave the
 /// halt as it is.
 async fn bad_clear_calls_change_nothing(env: &Env, halt: &fleetlock::store::Halt) {
@@ -106,18 +121,7 @@ async fn a_failed_gate_halts_and_the_admin_clear_resumes() {
         value.contains("node-0") && value.contains("clear-halt"),
         "{value}"
     );
-    let text = metrics(&env).await;
-    assert!(
-        text.contains("fleetlock_rollout_halted{group=\"default\"} 1"),
-        "{text}"
-    );
-    assert!(
-        text.contains(
-            "fleetlock_reboot_failures_total{group=\"default\",reason=\"gate_failed\"} 1"
-        ),
-        "{text}"
-    );
-
+    halt_is_visible(&env, "gate_failed", "HealthGateFailed").await;
     bad_clear_calls_change_nothing(&env, &halt).await;
     assert_eq!(ask(&env, "pre-reboot", "node-2").await.1, "rollout_halted");
 
@@ -177,9 +181,5 @@ async fn a_node_not_back_in_time_halts() {
         "{halt:?}"
     );
     assert_eq!(ask(&env, "pre-reboot", "node-1").await.1, "rollout_halted");
-    assert!(
-        metrics(&env)
-            .await
-            .contains("fleetlock_reboot_failures_total{group=\"default\",reason=\"not_back\"} 1")
-    );
+    halt_is_visible(&env, "not_back", "RebootFailed").await;
 }

@@ -23,6 +23,8 @@ pub(crate) struct Env {
     pub(crate) cluster: RunningCluster,
     pub(crate) client: kube::Client,
     pub(crate) server: TestServer,
+    /// The Node Events the server published.
+    pub(crate) events: Arc<events::RecordedEvents>,
 }
 
 /// A gate (or not-back check) polling every 100 ms; `slots` in group `default`.
@@ -55,6 +57,7 @@ pub(crate) async fn env(builder: ClusterBuilder, rollout: RolloutConfig, slots: 
     let handler: Arc<dyn NodeHandler> = Arc::new(
         KubeNodeHandler::new(client.clone(), cache, Arc::new(drainer)).with_progress(progress),
     );
+    let events = Arc::new(events::RecordedEvents::new());
     let rollout = Rollout::start(
         client.clone(),
         store,
@@ -62,14 +65,19 @@ pub(crate) async fn env(builder: ClusterBuilder, rollout: RolloutConfig, slots: 
         &config.rollout,
         app.metrics().gate_failures.clone(),
         app.metrics().gate_waits.clone(),
+        Arc::clone(&events) as Arc<dyn events::NodeEvents>,
     )
     .unwrap();
-    let app = app.with_node_handler(handler).with_rollout(rollout);
+    let app = app
+        .with_node_handler(handler)
+        .with_rollout(rollout)
+        .with_events(Arc::clone(&events) as Arc<dyn events::NodeEvents>);
     let server = start_app(app).await;
     Env {
         cluster,
         client,
         server,
+        events,
     }
 }
 
