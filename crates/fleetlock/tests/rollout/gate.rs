@@ -7,6 +7,38 @@ use kubesim::cluster::{Cluster, IntOrPercent, PdbSpec};
 
 use crate::support::*;
 
+/// The Events of a cycle whose gate passed, recorded and as the real kubectl shows them on
+/// the Node.
+async fn passed_cycle_events(env: &Env, node: &str) {
+    assert_eq!(
+        env.events.reasons(node),
+        [
+            "LockAcquired",
+            "Draining",
+            "Rebooting",
+            "NodeBack",
+            "Uncordoned",
+            "HealthGatePassed",
+            "LockReleased"
+        ]
+    );
+    // The same Events on the Node, as the real kubectl shows them.
+    let described = kubectl_describe_node(env, node).await;
+    let shown = described
+        .lines()
+        .skip_while(|l| !l.starts_with("Events:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for reason in ["Rebooting", "NodeBack", "HealthGatePassed"] {
+        assert!(
+            shown
+                .lines()
+                .any(|l| l.contains(reason) && l.contains("fleetlock-rs")),
+            "{reason} from fleetlock-rs missing:\n{shown}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn steady_state_answers_at_once_and_the_slot_waits_for_the_pods() {
     let env = env(
@@ -95,18 +127,7 @@ async fn steady_state_answers_at_once_and_the_slot_waits_for_the_pods() {
         text.contains("fleetlock_rollout_halted{group=\"default\"} 0"),
         "{text}"
     );
-    assert_eq!(
-        env.events.reasons("node-0"),
-        [
-            "LockAcquired",
-            "Draining",
-            "Rebooting",
-            "NodeBack",
-            "Uncordoned",
-            "HealthGatePassed",
-            "LockReleased"
-        ]
-    );
+    passed_cycle_events(&env, "node-0").await;
     env.cluster.shutdown().await;
 }
 

@@ -19,6 +19,22 @@ use kubesim::resources::well_known::NODES;
 
 pub(crate) const ADMIN: &str = "admin-t0ken";
 
+/// Events kept for the assertions and published to the cluster as fleetlock-rs does (so the
+/// real kubectl can show them).
+#[derive(Debug)]
+struct Tee {
+    recorded: Arc<events::RecordedEvents>,
+    cluster: events::KubeNodeEvents,
+}
+
+#[async_trait::async_trait]
+impl events::NodeEvents for Tee {
+    async fn publish(&self, node: &str, event: events::NodeEvent) {
+        self.recorded.publish(node, event.clone()).await;
+        self.cluster.publish(node, event).await;
+    }
+}
+
 pub(crate) struct Env {
     pub(crate) cluster: RunningCluster,
     pub(crate) client: kube::Client,
@@ -58,6 +74,10 @@ pub(crate) async fn env(builder: ClusterBuilder, rollout: RolloutConfig, slots: 
         KubeNodeHandler::new(client.clone(), cache, Arc::new(drainer)).with_progress(progress),
     );
     let events = Arc::new(events::RecordedEvents::new());
+    let sink: Arc<dyn events::NodeEvents> = Arc::new(Tee {
+        recorded: Arc::clone(&events),
+        cluster: events::KubeNodeEvents::new(client.clone(), "fleetlock-rs", "fleetlock-rs-test"),
+    });
     let rollout = Rollout::start(
         client.clone(),
         store,
@@ -65,13 +85,13 @@ pub(crate) async fn env(builder: ClusterBuilder, rollout: RolloutConfig, slots: 
         &config.rollout,
         app.metrics().gate_failures.clone(),
         app.metrics().gate_waits.clone(),
-        Arc::clone(&events) as Arc<dyn events::NodeEvents>,
+        Arc::clone(&sink),
     )
     .unwrap();
     let app = app
         .with_node_handler(handler)
         .with_rollout(rollout)
-        .with_events(Arc::clone(&events) as Arc<dyn events::NodeEvents>);
+        .with_events(Arc::clone(&sink));
     let server = start_app(app).await;
     Env {
         cluster,
@@ -246,4 +266,28 @@ pub(crate) fn last_rv(cluster: &RunningCluster) -> u64 {
 pub(crate) fn reads(cluster: &RunningCluster) -> u64 {
     let counts = cluster.requests_by_verb();
     counts.get("get").copied().unwrap_or(0) + counts.get("list").copied().unwrap_or(0)
+}
+
+/// `kubectl describe node NODE` (the real kubectl, from the PATH) against the cluster.
+pub(crate) async fn kubectl_describe_node(env: &Env, node: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig.json");
+    env.cluster.kubeconfig(&kubeconfig).unwrap();
+    let out = tokio::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["describe", "node", node])
+        .env_remove("KUBECONFIG")
+        .env("HOME", dir.path())
+        .env("KUBECACHEDIR", dir.path().join("cache"))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("kubectl on the PATH");
+    assert!(
+        out.status.success(),
+        "kubectl describe node {node}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
