@@ -7,6 +7,9 @@ use clap::Parser;
 use fleetlock::config::parse_group_flag;
 use fleetlock::{ConfigError, FileConfig, ServerConfig, StoreSpec, TlsFiles};
 
+mod rollout;
+use rollout::{rollout_flag, rollout_settings};
+
 pub use daemon::LogFormat;
 
 /// FleetLock server for Zincati (Fedora CoreOS, Flatcar): grants reboot slots per group.
@@ -73,6 +76,41 @@ pub struct Args {
     /// `rebootmanager/status` node annotation (`Rebooting` while prepared, `Ready` after).
     #[arg(long, env = "FLEETLOCK_SEED_ANNOTATIONS")]
     pub seed_annotations: Option<bool>,
+    /// With --kubernetes-nodes: keep a node's slot after its steady-state (answered at once,
+    /// the node uncordoned) until it is healthy: Ready with a new boot ID, its DaemonSet pods
+    /// Ready, the PodDisruptionBudgets and workloads its drain disturbed whole again, and the
+    /// optional Prometheus query and pod selector below. A gate that does not pass within
+    /// --health-gate-timeout is a failure [default: false].
+    #[arg(long, env = "FLEETLOCK_HEALTH_GATE")]
+    pub health_gate: Option<bool>,
+    /// How long the health gate may take after the steady-state [default: 30m].
+    #[arg(long, env = "FLEETLOCK_HEALTH_GATE_TIMEOUT")]
+    pub health_gate_timeout: Option<String>,
+    /// Prometheus server for --health-gate-prometheus-query (`http(s)://host:port[/prefix]`).
+    #[arg(long, env = "FLEETLOCK_HEALTH_GATE_PROMETHEUS_URL")]
+    pub health_gate_prometheus_url: Option<String>,
+    /// PromQL query that must return no series for the gate to pass, e.g.
+    /// `ALERTS{alertstate="firing",severity="critical"}`.
+    #[arg(long, env = "FLEETLOCK_HEALTH_GATE_PROMETHEUS_QUERY")]
+    pub health_gate_prometheus_query: Option<String>,
+    /// Label selector (all namespaces) whose pods must all be Ready for the gate to pass.
+    #[arg(long, env = "FLEETLOCK_HEALTH_GATE_POD_SELECTOR")]
+    pub health_gate_pod_selector: Option<String>,
+    /// With --kubernetes-nodes: a node not Ready with a new boot ID this long after its reboot
+    /// was granted is a failure; 0 turns the check off [default: 0].
+    #[arg(long, env = "FLEETLOCK_REBOOT_NOT_BACK_TIMEOUT")]
+    pub reboot_not_back_timeout: Option<String>,
+    /// Failed reboots (distinct machines) that halt a group's rollout: no new slot is granted
+    /// (`rollout_halted`) until an operator clears it with `POST /v1/admin/clear-halt`
+    /// [default: 1].
+    #[arg(long, env = "FLEETLOCK_MAX_FAILED_NODES")]
+    pub max_failed_nodes: Option<String>,
+    /// With --kubernetes-nodes: publish events.k8s.io/v1 Events about the Nodes (lock taken,
+    /// draining, rebooting, back, uncordoned, health gate passed or failed, rollout halted,
+    /// lock released), reporting controller `fleetlock-rs`, namespace `default`, so
+    /// `kubectl describe node` shows them [default: true].
+    #[arg(long, env = "FLEETLOCK_EVENTS")]
+    pub events: Option<bool>,
     /// Log format.
     #[arg(long, env = "FLEETLOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -273,6 +311,11 @@ pub fn build_config(args: &Args, env: &EnvTokens) -> Result<ServerConfig, Config
         config.seed_annotations = on;
     }
 
+    rollout_settings(args, &file, &mut config.rollout)?;
+    if let Some(on) = args.events.or(file.events) {
+        config.events = on;
+    }
+
     config.admin_token = token(
         ("--admin-token-file", args.admin_token_file.as_ref()),
         ("FLEETLOCK_ADMIN_TOKEN", env.admin.as_ref()),
@@ -293,6 +336,9 @@ pub fn build_config(args: &Args, env: &EnvTokens) -> Result<ServerConfig, Config
             "request_timeout" if args.request_timeout.is_some() => "--request-timeout".to_owned(),
             "seed_annotations" if args.seed_annotations.is_some() => {
                 "--seed-annotations".to_owned()
+            }
+            other if rollout_flag(args, other).is_some() => {
+                rollout_flag(args, other).unwrap_or_default().to_owned()
             }
             other if other.starts_with("groups.") && !args.groups.is_empty() => {
                 format!("--group ({other})")

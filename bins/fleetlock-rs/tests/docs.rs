@@ -144,6 +144,7 @@ fn kinds_in_code() -> BTreeMap<String, u16> {
         ("METHOD_NOT_ALLOWED", 405),
         ("CONFLICT", 409),
         ("PAYLOAD_TOO_LARGE", 413),
+        ("LOCKED", 423),
         ("SERVICE_UNAVAILABLE", 503),
     ]
     .into_iter()

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::protocol::is_valid_group;
+use crate::rollout_config::RolloutConfig;
 use crate::store::StoreSpec;
 
 /// Default request body cap (64 KiB); larger bodies get 413.
@@ -19,6 +20,10 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 ///
 /// Its `Debug` output redacts the tokens, so the configuration can be logged.
 #[derive(Clone, PartialEq, Eq)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent switches, each one flag"
+)]
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen: SocketAddr,
@@ -48,6 +53,12 @@ pub struct ServerConfig {
     /// With `kubernetes_nodes`: also maintain the original reboot manager's
     /// `rebootmanager/status` node annotation (`Rebooting` / `Ready`).
     pub seed_annotations: bool,
+    /// With `kubernetes_nodes`: the post-reboot health gate and stop-the-line.
+    pub rollout: RolloutConfig,
+    /// With `kubernetes_nodes`: publish events.k8s.io/v1 Events about the Nodes (reporting
+    /// controller `fleetlock-rs`, namespace `default`). Default on; without Kubernetes mode
+    /// there is no Node to report about and it is ignored.
+    pub events: bool,
 }
 
 impl Default for ServerConfig {
@@ -65,6 +76,8 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(10),
             kubernetes_nodes: false,
             seed_annotations: false,
+            rollout: RolloutConfig::default(),
+            events: true,
         }
     }
 }
@@ -88,6 +101,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("request_timeout", &self.request_timeout)
             .field("kubernetes_nodes", &self.kubernetes_nodes)
             .field("seed_annotations", &self.seed_annotations)
+            .field("rollout", &self.rollout)
+            .field("events", &self.events)
             .finish()
     }
 }
@@ -158,6 +173,7 @@ impl ServerConfig {
                 "needs kubernetes_nodes (the annotation is set on Nodes)",
             ));
         }
+        self.rollout.validate(self.kubernetes_nodes)?;
         if self.max_body_bytes == 0 {
             return Err(ConfigError::new("max_body_bytes", "must be at least 1"));
         }
@@ -210,6 +226,14 @@ impl ServerConfig {
 /// request_timeout = "10s"
 /// kubernetes_nodes = false
 /// seed_annotations = false
+/// health_gate = false
+/// health_gate_timeout = "30m"
+/// health_gate_prometheus_url = "http://prometheus.monitoring:9090"
+/// health_gate_prometheus_query = 'ALERTS{alertstate="firing",severity="critical"}'
+/// health_gate_pod_selector = "tier=critical"
+/// reboot_not_back_timeout = "0s"
+/// max_failed_nodes = 1
+/// events = true
 ///
 /// [groups.default]
 /// slots = 1
@@ -245,6 +269,22 @@ pub struct FileConfig {
     pub kubernetes_nodes: Option<bool>,
     /// See [`ServerConfig::seed_annotations`].
     pub seed_annotations: Option<bool>,
+    /// See [`RolloutConfig::health_gate`].
+    pub health_gate: Option<bool>,
+    /// See [`RolloutConfig::health_gate_timeout`], as a humantime string (`30m`).
+    pub health_gate_timeout: Option<String>,
+    /// See [`RolloutConfig::health_gate_prometheus_url`].
+    pub health_gate_prometheus_url: Option<String>,
+    /// See [`RolloutConfig::health_gate_prometheus_query`].
+    pub health_gate_prometheus_query: Option<String>,
+    /// See [`RolloutConfig::health_gate_pod_selector`].
+    pub health_gate_pod_selector: Option<String>,
+    /// See [`RolloutConfig::reboot_not_back_timeout`], as a humantime string (`0s` = off).
+    pub reboot_not_back_timeout: Option<String>,
+    /// See [`RolloutConfig::max_failed_nodes`].
+    pub max_failed_nodes: Option<u32>,
+    /// See [`ServerConfig::events`].
+    pub events: Option<bool>,
     /// Groups.
     #[serde(default)]
     pub groups: BTreeMap<String, GroupConfig>,

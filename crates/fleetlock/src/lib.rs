@@ -7,9 +7,10 @@
 //!
 //! Cargo features (additive): none by default — the protocol types ([`protocol`]) and the
 //! [`Client`]; `server` — the axum server, TLS, metrics, configuration and the memory and file
-//! stores; `etcd` — the etcd store; `kubernetes` — the Lease store and node handling (cordon
-//! and drain before granting). Without `etcd`/`kubernetes`, such a `StoreSpec` still parses
-//! and opening it reports the missing feature.
+//! stores; `etcd` — the etcd store; `kubernetes` — the Lease store, node handling (cordon
+//! and drain before granting) and stop-the-line (`rollout`: the health gate at steady-state,
+//! failures and the halt, kept in the group's store by `halt`). Without `etcd`/`kubernetes`,
+//! such a `StoreSpec` still parses and opening it reports the missing feature.
 //!
 //! With `server`: a server on a free loopback port with the (non-persistent) memory store, and two clients
 //! competing for the one slot of group `default`:
@@ -66,6 +67,8 @@
 pub mod client;
 #[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
+pub mod halt;
 #[cfg(feature = "kubernetes")]
 pub mod kube_nodes;
 #[cfg(feature = "server")]
@@ -73,6 +76,10 @@ pub mod metrics;
 #[cfg(feature = "kubernetes")]
 pub mod node_id;
 pub mod protocol;
+#[cfg(feature = "kubernetes")]
+pub mod rollout;
+#[cfg(feature = "server")]
+pub mod rollout_config;
 #[cfg(feature = "server")]
 pub mod semaphore;
 #[cfg(feature = "server")]
@@ -86,6 +93,8 @@ pub use client::{Client, ClientError};
 #[cfg(feature = "server")]
 pub use config::{ConfigError, FileConfig, ServerConfig, TlsFiles};
 pub use protocol::{ErrorBody, ErrorKind, LockRequest, ProtocolError};
+#[cfg(feature = "server")]
+pub use rollout_config::RolloutConfig;
 #[cfg(feature = "server")]
 pub use server::{
     FleetLock, KubeClient, ServeError, Status, open_store, router, serve, serve_on, serve_tls_on,

@@ -35,6 +35,32 @@ pub struct Metrics {
     pub slots: Family<GroupLabels, Gauge>,
     /// Kubernetes mode: drain durations by result (`ok`, `failed`).
     pub drains: DrainHistogram,
+    /// 1 while the group's rollout is halted, else 0 (refreshed from the store on each scrape).
+    pub rollout_halted: Family<GroupLabels, Gauge>,
+    /// Kubernetes mode: failed reboots by group and reason (`gate_failed`, `not_back`).
+    pub gate_failures: Family<FailureLabels, Counter>,
+    /// Kubernetes mode: how long health gates waited, by result (`passed`, `failed`).
+    pub gate_waits: GateHistogram,
+}
+
+/// Labels of the failure counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    /// The group.
+    pub group: String,
+    /// `gate_failed` (the health gate timed out) or `not_back` (the node was not Ready with a
+    /// new boot ID within `--reboot-not-back-timeout`).
+    pub reason: &'static str,
+}
+
+/// The gate wait histogram family.
+pub type GateHistogram = Family<GateLabels, Histogram, fn() -> Histogram>;
+
+/// Labels of the gate wait histogram.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GateLabels {
+    /// `passed` or `failed`.
+    pub result: &'static str,
 }
 
 /// The drain duration histogram family.
@@ -79,12 +105,34 @@ impl Metrics {
             "Kubernetes mode: time from drain start to its end",
             drains.clone(),
         );
+        let rollout_halted = Family::<GroupLabels, Gauge>::default();
+        let gate_failures = Family::<FailureLabels, Counter>::default();
+        let gate_waits: GateHistogram =
+            Family::new_with_constructor(drain_histogram as fn() -> Histogram);
+        registry.register(
+            "rollout_halted",
+            "1 while the group's rollout is halted (an operator must clear it), else 0",
+            rollout_halted.clone(),
+        );
+        registry.register(
+            "reboot_failures",
+            "Kubernetes mode: failed reboots (health gate failed, node not back in time)",
+            gate_failures.clone(),
+        );
+        registry.register(
+            "health_gate_wait_seconds",
+            "Kubernetes mode: time from a node's steady-state to its health gate's verdict",
+            gate_waits.clone(),
+        );
         Self {
             registry,
             requests,
             holders,
             slots,
             drains,
+            rollout_halted,
+            gate_failures,
+            gate_waits,
         }
     }
 

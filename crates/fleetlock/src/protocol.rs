@@ -142,6 +142,9 @@ pub enum ErrorKind {
     NodeAmbiguous,
     /// Kubernetes mode: the Kubernetes API failed.
     KubernetesUnavailable,
+    /// The group's rollout is halted (a failed reboot reached the failure budget); only an
+    /// operator resumes it. Holders keep their 200.
+    RolloutHalted,
 }
 
 impl ErrorKind {
@@ -166,6 +169,7 @@ impl ErrorKind {
             Self::NodeNotReady => "failed_node_not_ready",
             Self::NodeAmbiguous => "failed_node_ambiguous",
             Self::KubernetesUnavailable => "failed_kubernetes_unavailable",
+            Self::RolloutHalted => "rollout_halted",
         }
     }
 
@@ -186,6 +190,9 @@ impl ErrorKind {
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            // 423 Locked: the group stays locked until an operator unlocks it; not 409 (the
+            // "ask again, it will pass" answers) and not 5xx (the server is healthy).
+            Self::RolloutHalted => StatusCode::LOCKED,
         }
     }
 }

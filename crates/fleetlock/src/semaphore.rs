@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::store::{GroupState, Holder, LockStore, StoreError};
+use crate::store::{Halt, Holder, LockStore, StoreError};
 
 /// How many compare-and-swap rounds one request may lose before giving up.
 const MAX_CAS_ATTEMPTS: u32 = 64;
@@ -23,6 +23,12 @@ pub enum Released {
     Released,
     /// The caller held no slot; nothing changed.
     NotHeld,
+    /// Kubernetes mode with the health gate: the node is back and uncordoned, its slot is kept
+    /// until the gate passes (answered 200: Zincati is never made to retry).
+    KeptForGate,
+    /// The caller's failure halted its group: its slot stays until an operator clears the halt
+    /// (answered 200).
+    KeptWhileHalted,
 }
 
 /// Why a lock was not granted.
@@ -38,9 +44,28 @@ pub enum AcquireError {
         /// Current holder ids.
         holders: Vec<String>,
     },
+    /// The group's rollout is halted and the caller holds no slot.
+    #[error(
+        "the rollout of group {group} is halted since {} by {}: {}; an operator must clear it (POST /v1/admin/clear-halt)",
+        halt.since, halt_subject(halt), halt.reason
+    )]
+    Halted {
+        /// The group.
+        group: String,
+        /// The stored halt.
+        halt: Halt,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// `id` or `id (node NODE)`.
+fn halt_subject(halt: &Halt) -> String {
+    match &halt.node {
+        Some(node) => format!("{} (node {node})", halt.id),
+        None => halt.id.clone(),
+    }
 }
 
 async fn backoff(attempt: u32) {
@@ -54,7 +79,8 @@ fn contention(group: &str) -> StoreError {
     ))
 }
 
-/// Takes a slot of `group` for `id` if one of `slots` is free; recursive for a holder.
+/// Takes a slot of `group` for `id` if one of `slots` is free; recursive for a holder (also
+/// while the group is halted). A halted group grants no new slot.
 pub async fn acquire(
     store: &dyn LockStore,
     group: &str,
@@ -65,6 +91,12 @@ pub async fn acquire(
         let current = store.get(group).await?;
         if current.state.holds(id) {
             return Ok(Acquired::AlreadyHeld);
+        }
+        if let Some(halt) = current.state.halt {
+            return Err(AcquireError::Halted {
+                group: group.to_owned(),
+                halt,
+            });
         }
         // Configured slots win: a shrunken configuration stops new grants until enough
         // holders have left, it never evicts a holder.
@@ -91,22 +123,17 @@ pub async fn acquire(
     Err(contention(group).into())
 }
 
-/// Frees `id`'s slot in `group` if it holds one; never touches another holder.
+/// Frees `id`'s slot in `group` if it holds one (and ends its health gate); never touches
+/// another holder, the halt or the failures.
 pub async fn release(store: &dyn LockStore, group: &str, id: &str) -> Result<Released, StoreError> {
     for attempt in 0..MAX_CAS_ATTEMPTS {
         let current = store.get(group).await?;
         if !current.state.holds(id) {
             return Ok(Released::NotHeld);
         }
-        let next = GroupState {
-            holders: current
-                .state
-                .holders
-                .iter()
-                .filter(|h| h.id != id)
-                .cloned()
-                .collect(),
-        };
+        let mut next = current.state.clone();
+        next.holders.retain(|h| h.id != id);
+        next.gating.retain(|g| g.id != id);
         if store
             .compare_and_swap(group, current.version, &next)
             .await?

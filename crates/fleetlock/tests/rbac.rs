@@ -1,6 +1,7 @@
-//! Least privilege (issue 10): fleetlock-rs in Kubernetes mode (Lease store + node handling)
-//! completes a full cycle — `/readyz`, pre-reboot until the node is cordoned and drained, 200,
-//! steady-state (uncordoned, slot released), `/v1/status` — on kubesim with a token allowed
+//! Least privilege (issue 10): fleetlock-rs in Kubernetes mode (Lease store + node handling +
+//! health gate) completes a full cycle — `/readyz`, pre-reboot until the node is cordoned and
+//! drained (the reboot attempt recorded), 200, the reboot, steady-state (uncordoned), the
+//! health gate passed (slot released), `/v1/status` — on kubesim with a token allowed
 //! exactly the `(verb, resource)` pairs of `deploy/fleetlock-rs/rbac.yaml`; and with each pair
 //! removed, the cycle fails clearly: an answer (or the start-up error) naming the forbidden
 //! verb and resource, never a hang. kubesim does not model rule namespaces or
@@ -30,9 +31,19 @@ const OPTIONAL: &[(&str, &str, &str)] = &[
         "the drain waits on a pod watch; without it, it relists the node's pods on a backoff timer",
     ),
     (
-        "list",
-        "poddisruptionbudgets",
-        "the drain engine's PDB watch only speeds up retries after a refusal",
+        "create",
+        "events",
+        "Events are best effort: without them the rollout goes on (a warning is logged)",
+    ),
+    (
+        "patch",
+        "events",
+        "Events are best effort: without them the rollout goes on (a warning is logged)",
+    ),
+    (
+        "get",
+        "statefulsets",
+        "the gate reads a StatefulSet only when its pods were on the node; this cluster has none",
     ),
     (
         "watch",
@@ -85,6 +96,13 @@ async fn get(base: &url::Url, path: &str) -> (u16, String) {
     }
 }
 
+fn boot_id(n: &Node) -> Option<String> {
+    n.status
+        .as_ref()
+        .and_then(|s| s.node_info.as_ref())
+        .map(|i| i.boot_id.clone())
+}
+
 fn unschedulable(n: &Node) -> bool {
     n.spec
         .as_ref()
@@ -94,7 +112,8 @@ fn unschedulable(n: &Node) -> bool {
 
 /// One full cycle with a token allowed `rules`; `Err` is what the operator would see.
 #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
-async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
+/// Runs the cycle; `Ok` carries the reasons of the Events about node-0 found afterwards.
+async fn cycle(rules: &[(String, String)]) -> Result<Vec<String>, String> {
     kubesim::cluster::install_crypto_provider();
     let pairs: Vec<(&str, &str)> = rules
         .iter()
@@ -142,10 +161,39 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
     .on_event(progress.sink());
     let handler =
         KubeNodeHandler::new(client.clone(), cache, Arc::new(drainer)).with_progress(progress);
-    let store = Arc::new(fleetlock::store::KubernetesStore::new(client, "default"));
-    let app = FleetLock::new(config(&[("default", 1)]), store)
-        .unwrap()
-        .with_node_handler(Arc::new(handler));
+    let store: Arc<dyn fleetlock::LockStore> = Arc::new(fleetlock::store::KubernetesStore::new(
+        client.clone(),
+        "default",
+    ));
+    let mut config = config(&[("default", 1)]);
+    config.kubernetes_nodes = true;
+    config.rollout = fleetlock::RolloutConfig {
+        health_gate: true,
+        health_gate_timeout: Duration::from_secs(5),
+        poll: Duration::from_millis(100),
+        ..fleetlock::RolloutConfig::default()
+    };
+    let app = FleetLock::new(config.clone(), Arc::clone(&store)).unwrap();
+    let handler: Arc<dyn fleetlock::kube_nodes::NodeHandler> = Arc::new(handler);
+    let events = Arc::new(events::KubeNodeEvents::new(
+        client.clone(),
+        "fleetlock-rs",
+        "fleetlock-rs-test",
+    ));
+    let rollout = fleetlock::rollout::Rollout::start(
+        client,
+        store,
+        Arc::clone(&handler),
+        &config.rollout,
+        app.metrics().gate_failures.clone(),
+        app.metrics().gate_waits.clone(),
+        Arc::clone(&events) as Arc<dyn events::NodeEvents>,
+    )
+    .unwrap();
+    let app = app
+        .with_node_handler(handler)
+        .with_rollout(rollout)
+        .with_events(events);
     let server = start_app(app).await;
     let base = server.base();
     let result = async {
@@ -173,6 +221,15 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
             }
         }
         assert!(unschedulable(&nodes.get("node-0").await.unwrap()));
+        let before = boot_id(&nodes.get("node-0").await.unwrap());
+        cluster
+            .reboot_node("node-0", Duration::from_millis(200))
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while boot_id(&nodes.get("node-0").await.unwrap()) == before {
+            assert!(Instant::now() < deadline, "node-0 never came back");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         match c.steady_state().await {
             Ok(()) => {}
             Err(fleetlock::ClientError::Rejected { status, body, .. }) => {
@@ -184,12 +241,46 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
             Err(e) => return Err(format!("steady-state transport: {e}")),
         }
         assert!(!unschedulable(&nodes.get("node-0").await.unwrap()));
-        let (status, body) = get(&base, "v1/status").await;
-        if status != 200 {
-            return Err(format!("/v1/status {status}: {body}"));
+        // The slot is kept until the gate passes; a gate that cannot read fails at its timeout
+        // and halts the group with the reason.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, body) = get(&base, "v1/status").await;
+            if status != 200 {
+                return Err(format!("/v1/status {status}: {body}"));
+            }
+            let s: fleetlock::Status = serde_json::from_str(&body).unwrap();
+            let group = &s.groups[0];
+            if let Some(halt) = &group.halt {
+                return Err(format!("halted: {}", halt.reason));
+            }
+            if group.holders.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("the gate never decided: {body}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(body.contains("\"holders\":[]"), "{body}");
-        Ok(())
+        // The last Event (lock released) follows the release: give it a moment.
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(cluster.client_with_token("admin").unwrap(), "default");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let reasons: Vec<String> = events
+                .list(&kube::api::ListParams::default())
+                .await
+                .map_err(|e| format!("listing events as admin: {e}"))?
+                .items
+                .into_iter()
+                .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("node-0"))
+                .filter_map(|e| e.reason)
+                .collect();
+            if reasons.iter().any(|r| r == "LockReleased") || Instant::now() > deadline {
+                return Ok(reasons);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
     .await;
     server.stop().await;
@@ -200,8 +291,24 @@ async fn cycle(rules: &[(String, String)]) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploy_rules_suffice_for_a_full_cycle() {
     let rules = deploy_rules();
-    if let Err(e) = cycle(&rules).await {
-        panic!("the cycle failed with exactly the rules of rbac.yaml: {e}");
+    let reasons = match cycle(&rules).await {
+        Ok(reasons) => reasons,
+        Err(e) => panic!("the cycle failed with exactly the rules of rbac.yaml: {e}"),
+    };
+    // The Events RBAC suffices: every phase of the cycle is on the Node.
+    for reason in [
+        "LockAcquired",
+        "Draining",
+        "Rebooting",
+        "NodeBack",
+        "Uncordoned",
+        "HealthGatePassed",
+        "LockReleased",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r == reason),
+            "{reason} missing: {reasons:?}"
+        );
     }
 }
 
@@ -230,11 +337,11 @@ async fn each_rule_is_needed_and_its_absence_is_named() {
                 .iter()
                 .find(|(v, r, _)| *v == verb && *r == resource);
             match (optional, outcome) {
-                (Some(_), Ok(())) => report.push(format!("{verb} {resource}: optional, ok")),
+                (Some(_), Ok(_)) => report.push(format!("{verb} {resource}: optional, ok")),
                 (Some((_, _, why)), Err(e)) => {
                     panic!("without {verb} {resource} ({why}) the cycle should still work: {e}")
                 }
-                (None, Ok(())) => panic!(
+                (None, Ok(_)) => panic!(
                     "the cycle works without {verb} {resource}: drop it from rbac.yaml (least privilege)"
                 ),
                 (None, Err(e)) => {

@@ -30,6 +30,14 @@ pub struct AdminRelease {
     pub id: String,
 }
 
+/// `POST /v1/admin/clear-halt` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminClearHalt {
+    /// The halted group.
+    pub group: String,
+}
+
 /// The JSON error answer (`WWW-Authenticate: Bearer` on 401).
 fn error_response(e: &ProtocolError) -> Response {
     let mut response = (
@@ -134,6 +142,8 @@ impl LockOp {
             Self::SteadyState => match app.steady_state(req).await? {
                 Released::Released => "released",
                 Released::NotHeld => "not_held",
+                Released::KeptForGate => "kept_for_gate",
+                Released::KeptWhileHalted => "kept_while_halted",
             },
         })
     }
@@ -206,6 +216,48 @@ async fn admin_release(
     }
 }
 
+async fn admin_clear_halt(
+    State(app): State<Arc<FleetLock>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    const EP: &str = "admin-clear-halt";
+    let result = async {
+        check_admin(&app, &headers)?;
+        let body = read_body(body, "")?;
+        let req: AdminClearHalt = serde_json::from_slice(&body).map_err(|e| {
+            ProtocolError::new(
+                ErrorKind::BadBody,
+                format!("expected {{\"group\": \"...\"}}: {e}"),
+            )
+        })?;
+        if !crate::protocol::is_valid_group(&req.group) {
+            return Err(ProtocolError::new(
+                ErrorKind::InvalidGroup,
+                format!("group {:?} must match ^[a-zA-Z0-9.-]+$", req.group),
+            ));
+        }
+        app.clear_halt(&req.group).await
+    }
+    .await;
+    match result {
+        Ok(cleared) => {
+            let label = if cleared.halt.is_some() {
+                "cleared"
+            } else {
+                "not_halted"
+            };
+            tracing::warn!(group = %cleared.group, halt = ?cleared.halt, failures = cleared.failures.len(), released = ?cleared.released, outcome = label, "admin clear-halt");
+            app.metrics().count(EP, label);
+            ok_json(&cleared)
+        }
+        Err(e) => {
+            app.metrics().count(EP, e.kind.as_str());
+            error_response(&e)
+        }
+    }
+}
+
 async fn status(State(app): State<Arc<FleetLock>>) -> Response {
     match app.status().await {
         Ok(s) => ok_json(&s),
@@ -232,6 +284,10 @@ async fn metrics(State(app): State<Arc<FleetLock>>) -> Response {
     if let Ok(status) = app.status().await {
         for g in status.groups {
             let labels = crate::metrics::GroupLabels { group: g.group };
+            app.metrics()
+                .rollout_halted
+                .get_or_create(&labels)
+                .set(i64::from(g.halt.is_some()));
             app.metrics()
                 .holders
                 .get_or_create(&labels)
@@ -270,7 +326,7 @@ async fn not_found() -> Response {
 }
 
 /// The router: `/v1/pre-reboot`, `/v1/steady-state`, `/v1/status`, `/v1/admin/release`,
-/// `/healthz`, `/readyz`, `/metrics`.
+/// `/v1/admin/clear-halt`, `/healthz`, `/readyz`, `/metrics`.
 pub fn router(app: Arc<FleetLock>) -> Router {
     let limit = app.config().max_body_bytes;
     Router::new()
@@ -285,6 +341,10 @@ pub fn router(app: Arc<FleetLock>) -> Router {
         .route(
             "/v1/admin/release",
             post(admin_release).fallback(method_not_allowed),
+        )
+        .route(
+            "/v1/admin/clear-halt",
+            post(admin_clear_halt).fallback(method_not_allowed),
         )
         .route("/v1/status", get(status))
         .route("/healthz", get(healthz))

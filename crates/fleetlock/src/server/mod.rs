@@ -14,8 +14,8 @@ mod serve;
 mod service;
 
 pub use self::error::ServeError;
-pub use self::http::{AdminRelease, router};
+pub use self::http::{AdminClearHalt, AdminRelease, router};
 #[cfg(feature = "kubernetes")]
 pub use self::serve::kubernetes_node_handler;
 pub use self::serve::{KubeClient, open_store, serve, serve_on, serve_tls_on};
-pub use self::service::{FleetLock, GroupStatus, Status};
+pub use self::service::{FleetLock, GroupStatus, HaltCleared, Status};

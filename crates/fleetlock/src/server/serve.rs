@@ -159,11 +159,40 @@ pub async fn serve(
             ServeError::Kubernetes("node handling needs a Kubernetes client; none was given".into())
         })?;
         let drains = app.metrics().drains.clone();
-        app = app.with_node_handler(
-            kubernetes_node_handler(client, Some(drains), seed_annotations).await?,
-        );
+        let handler =
+            kubernetes_node_handler(client.clone(), Some(drains), seed_annotations).await?;
+        let events: Arc<dyn events::NodeEvents> = if app.config().events {
+            let instance = std::env::var("HOSTNAME").unwrap_or_else(|_| "fleetlock-rs".to_owned());
+            Arc::new(events::KubeNodeEvents::new(
+                client.clone(),
+                "fleetlock-rs",
+                &instance,
+            ))
+        } else {
+            Arc::new(events::NoEvents)
+        };
+        if app.config().rollout.enabled() {
+            let rollout = crate::rollout::Rollout::start(
+                client,
+                Arc::clone(app.store()),
+                Arc::clone(&handler),
+                &app.config().rollout,
+                app.metrics().gate_failures.clone(),
+                app.metrics().gate_waits.clone(),
+                Arc::clone(&events),
+            )
+            .map_err(|e| match e {
+                gate::GateError::Config { field, message } => ServeError::Config(
+                    crate::config::ConfigError::new(format!("health_gate ({field})"), message),
+                ),
+                other => ServeError::Kubernetes(other.to_string()),
+            })?;
+            app = app.with_rollout(rollout);
+        }
+        app = app.with_node_handler(handler).with_events(events);
     }
     let app = Arc::new(app);
+    let background = Arc::clone(&app);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Io { addr, source })?;
@@ -180,5 +209,6 @@ pub async fn serve(
         tracing::info!(%local, "fleetlock listening");
         serve_on(listener, app, shutdown).await
     };
+    background.stop_background();
     served.map_err(|source| ServeError::Io { addr, source })
 }

@@ -13,8 +13,10 @@ use crate::config::ServerConfig;
 use crate::kube_nodes::{ClaimCheck, NodeError, NodeHandler, Preparation};
 use crate::metrics::Metrics;
 use crate::protocol::{ErrorKind, LockRequest, ProtocolError};
+#[cfg(feature = "kubernetes")]
+use crate::rollout::{Rollout, SteadyOutcome};
 use crate::semaphore::{self, AcquireError, Acquired, Released};
-use crate::store::{Holder, LockStore, StoreError};
+use crate::store::{Failure, Gating, Halt, Holder, LockStore, StoreError};
 
 /// The FleetLock service: configuration, store and metrics shared by all handlers.
 #[derive(Debug)]
@@ -24,6 +26,10 @@ pub struct FleetLock {
     metrics: Metrics,
     #[cfg(feature = "kubernetes")]
     nodes: Option<Arc<dyn NodeHandler>>,
+    #[cfg(feature = "kubernetes")]
+    rollout: Option<Rollout>,
+    #[cfg(feature = "kubernetes")]
+    events: Option<Arc<dyn events::NodeEvents>>,
 }
 
 /// `GET /v1/status` answer.
@@ -42,6 +48,29 @@ pub struct GroupStatus {
     pub slots: Option<u32>,
     /// Holders, oldest first.
     pub holders: Vec<Holder>,
+    /// The halt (who, why, since when), while the group's rollout is halted.
+    #[serde(default)]
+    pub halt: Option<Halt>,
+    /// Failures counted against the budget since the last clear.
+    #[serde(default)]
+    pub failures: Vec<Failure>,
+    /// Holders whose slot is kept while their health gate runs.
+    #[serde(default)]
+    pub gating: Vec<Gating>,
+}
+
+/// `POST /v1/admin/clear-halt` answer: what was cleared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaltCleared {
+    /// The group.
+    pub group: String,
+    /// The halt that stood (`None`: the group was not halted).
+    pub halt: Option<Halt>,
+    /// The failures that were counted.
+    pub failures: Vec<Failure>,
+    /// Failed machines whose kept slot was released (their claim ended as an admin release
+    /// would end it).
+    pub released: Vec<String>,
 }
 
 impl FleetLock {
@@ -54,7 +83,42 @@ impl FleetLock {
             metrics: Metrics::new(),
             #[cfg(feature = "kubernetes")]
             nodes: None,
+            #[cfg(feature = "kubernetes")]
+            rollout: None,
+            #[cfg(feature = "kubernetes")]
+            events: None,
         })
+    }
+
+    /// Publishes Node Events (lock taken, draining, lock released) in Kubernetes mode; the
+    /// rollout's Events go through the sink given to [`Rollout::start`].
+    #[cfg(feature = "kubernetes")]
+    pub fn with_events(mut self, events: Arc<dyn events::NodeEvents>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    #[cfg(feature = "kubernetes")]
+    async fn publish(&self, node: &str, event: events::NodeEvent) {
+        if let Some(sink) = &self.events {
+            sink.publish(node, event).await;
+        }
+    }
+
+    /// Enables the health gate and stop-the-line (Kubernetes mode; see [`crate::rollout`]).
+    #[cfg(feature = "kubernetes")]
+    pub fn with_rollout(mut self, rollout: Rollout) -> Self {
+        self.rollout = Some(rollout);
+        self
+    }
+
+    /// Stops background work (the rollout's supervisor and health gates); the server calls it
+    /// when it stops serving.
+    pub fn stop_background(&self) {
+        #[cfg(feature = "kubernetes")]
+        if let Some(r) = &self.rollout {
+            r.stop();
+        }
     }
 
     /// Enables Kubernetes node handling (cordon + drain before granting, uncordon after).
@@ -129,17 +193,34 @@ impl FleetLock {
                     AcquireError::Full { .. } => {
                         ProtocolError::new(ErrorKind::SemaphoreFull, e.to_string())
                     }
+                    AcquireError::Halted { .. } => {
+                        ProtocolError::new(ErrorKind::RolloutHalted, e.to_string())
+                    }
                     AcquireError::Store(e) => store_error(&e),
                 })?;
             #[cfg(feature = "kubernetes")]
             if let (Some(handler), Some(node)) = (&self.nodes, node) {
+                if let Some(r) = &self.rollout {
+                    r.before_prepare(&p.group, &p.id, &node, acquired)
+                        .await
+                        .map_err(|e| node_error(&e))?;
+                }
+                if acquired == Acquired::Granted {
+                    self.publish(&node, events::NodeEvent::lock_taken()).await;
+                    self.publish(&node, events::NodeEvent::draining()).await;
+                }
                 let claim = Arc::new(SlotClaim {
                     store: Arc::clone(&self.store),
                     group: p.group.clone(),
                     id: p.id.clone(),
                 });
                 match handler.prepare(&p.id, &node, claim).await {
-                    Ok(Preparation::Ready | Preparation::NotANode) => {}
+                    Ok(Preparation::Ready) => {
+                        if let Some(r) = &self.rollout {
+                            r.granted(&node).await.map_err(|e| node_error(&e))?;
+                        }
+                    }
+                    Ok(Preparation::NotANode) => {}
                     Ok(Preparation::Draining(msg)) => {
                         return Err(ProtocolError::new(ErrorKind::DrainInProgress, msg));
                     }
@@ -154,11 +235,69 @@ impl FleetLock {
         .await
     }
 
-    /// The unlock operation behind `POST /v1/steady-state`.
+    /// The unlock operation behind `POST /v1/steady-state`. With the health gate (Kubernetes
+    /// mode), a node that rebooted is uncordoned and answered at once while its slot is kept
+    /// until the gate passes ([`Released::KeptForGate`]).
     pub async fn steady_state(&self, req: &LockRequest) -> Result<Released, ProtocolError> {
         let p = &req.client_params;
         self.slots(&p.group)?;
+        #[cfg(feature = "kubernetes")]
+        if let Some(r) = &self.rollout
+            && let Some(node) = self.node_for(&p.id)?
+        {
+            let outcome = self
+                .bounded(async {
+                    r.steady_state(&p.group, &p.id, &node)
+                        .await
+                        .map_err(|e| node_error(&e))
+                })
+                .await?;
+            match outcome {
+                SteadyOutcome::KeptForGate => return Ok(Released::KeptForGate),
+                SteadyOutcome::KeptWhileHalted => return Ok(Released::KeptWhileHalted),
+                SteadyOutcome::Release => {}
+            }
+        }
         self.end_claim(&p.group, &p.id).await
+    }
+
+    /// The operation behind `POST /v1/admin/clear-halt`: clears `group`'s halt and failures,
+    /// and ends the claims of failed machines that still hold a slot (as
+    /// [`Self::admin_release`] would).
+    pub async fn clear_halt(&self, group: &str) -> Result<HaltCleared, ProtocolError> {
+        let known = self.config.slots_for(group).is_some()
+            || self
+                .store
+                .groups()
+                .await
+                .map_err(|e| store_error(&e))?
+                .iter()
+                .any(|g| g == group);
+        if !known {
+            return Err(ProtocolError::new(
+                ErrorKind::UnknownGroup,
+                format!("group {group:?} is neither configured nor stored"),
+            ));
+        }
+        let cleared = self
+            .bounded(async {
+                crate::halt::clear_halt(self.store.as_ref(), group)
+                    .await
+                    .map_err(|e| store_error(&e))
+            })
+            .await?;
+        let mut released = Vec::new();
+        for failure in &cleared.failures {
+            if self.end_claim(group, &failure.id).await? == Released::Released {
+                released.push(failure.id.clone());
+            }
+        }
+        Ok(HaltCleared {
+            group: group.to_owned(),
+            halt: cleared.halt,
+            failures: cleared.failures,
+            released,
+        })
     }
 
     /// The operation behind `POST /v1/admin/release`: ends `id`'s claim as its steady-state
@@ -175,12 +314,21 @@ impl FleetLock {
         let node = self.node_for(id)?;
         self.bounded(async {
             #[cfg(feature = "kubernetes")]
-            if let (Some(handler), Some(node)) = (&self.nodes, node) {
-                handler.finish(&node).await.map_err(|e| node_error(&e))?;
+            if let (Some(handler), Some(node)) = (&self.nodes, &node) {
+                handler.finish(node).await.map_err(|e| node_error(&e))?;
             }
-            semaphore::release(self.store.as_ref(), group, id)
+            let released = semaphore::release(self.store.as_ref(), group, id)
                 .await
-                .map_err(|e| store_error(&e))
+                .map_err(|e| store_error(&e))?;
+            #[cfg(feature = "kubernetes")]
+            if let (Some(r), Some(node)) = (&self.rollout, &node) {
+                r.claim_ended(group, id, node).await;
+            }
+            #[cfg(feature = "kubernetes")]
+            if let (Released::Released, Some(node)) = (released, &node) {
+                self.publish(node, events::NodeEvent::lock_released()).await;
+            }
+            Ok(released)
         })
         .await
     }
@@ -195,6 +343,9 @@ impl FleetLock {
             groups.push(GroupStatus {
                 slots: self.config.slots_for(&group),
                 holders: state.holders,
+                halt: state.halt,
+                failures: state.failures,
+                gating: state.gating,
                 group,
             });
         }

@@ -12,6 +12,7 @@ mod file;
 #[cfg(feature = "kubernetes")]
 mod kubernetes;
 mod memory;
+mod rollout;
 
 #[cfg(feature = "etcd")]
 pub use etcd::EtcdStore;
@@ -19,6 +20,7 @@ pub use file::FileStore;
 #[cfg(feature = "kubernetes")]
 pub use kubernetes::{KubernetesStore, lease_name};
 pub use memory::MemoryStore;
+pub use rollout::{Failure, Gating, Halt};
 
 /// One holder of a reboot slot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,17 +31,33 @@ pub struct Holder {
     pub since: String,
 }
 
-/// The stored state of one group: its holders, oldest first.
+/// The stored state of one group: its holders, oldest first, and its rollout (halt, failures,
+/// holders waiting for the health gate). The rollout fields are left out of the JSON while
+/// empty, so a group that never used them is stored exactly as before.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupState {
     /// Current holders.
     pub holders: Vec<Holder>,
+    /// Set while the group's rollout is halted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halt: Option<Halt>,
+    /// Failures counted against the budget since the last clear (one per id).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<Failure>,
+    /// Holders whose slot is kept while their health gate runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gating: Vec<Gating>,
 }
 
 impl GroupState {
     /// Whether `id` holds a slot.
     pub fn holds(&self, id: &str) -> bool {
         self.holders.iter().any(|h| h.id == id)
+    }
+
+    /// Whether `id`'s slot is kept for its health gate.
+    pub fn is_gating(&self, id: &str) -> bool {
+        self.gating.iter().any(|g| g.id == id)
     }
 }
 
