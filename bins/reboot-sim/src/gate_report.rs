@@ -53,6 +53,8 @@ pub struct GateReport {
     pub failures: Vec<NodeFailure>,
     /// The halt at the end (`None`: not halted).
     pub halt: Option<NodeFailure>,
+    /// When the simulator first saw the halt, seconds since the agents started.
+    pub halted_at_s: Option<f64>,
     /// The node a node-level fault (`never-back`, `reboot-fails`) was injected on.
     pub faulty_node: Option<String>,
 }
@@ -160,6 +162,7 @@ pub(crate) fn build(
             node: h.node.clone(),
             reason: h.reason.clone(),
         }),
+        halted_at_s: o.run.halted_at.map(|d| d.as_secs_f64()),
         faulty_node: o.faulty.clone(),
     }
 }
