@@ -233,6 +233,72 @@ mod tests {
         assert!(holders(&lease, Backend::Annotation).is_empty());
     }
 
+    /// A history of writes, each with its previous version.
+    #[derive(Default)]
+    struct History(Vec<Arc<Event>>, BTreeMap<String, Arc<Value>>);
+
+    impl History {
+        fn write(&mut self, rt: &'static kubesim::resources::ResourceType, obj: Value) {
+            let key = format!("{}/{}", rt.plural, obj["metadata"]["name"]);
+            let object = Arc::new(obj);
+            let previous = self.1.insert(key, object.clone());
+            self.0.push(Arc::new(Event {
+                rv: self.0.len() as u64 + 1,
+                resource: rt,
+                kind: kubesim::store::EventType::Modified,
+                object,
+                previous,
+            }));
+        }
+        fn node(&mut self, name: &str, cordoned: bool) {
+            self.write(
+                NODES,
+                json!({"metadata": {"name": name}, "spec": {"unschedulable": cordoned}}),
+            );
+        }
+        fn lock(&mut self, holder: Option<&str>, halt: Option<&str>) {
+            let mut annotations = serde_json::Map::new();
+            if let Some(h) = holder {
+                annotations.insert(DEFAULT_ANNOTATION.into(), json!(format!(
+                    r#"{{"nodeID":"{h}","metadata":{{"unschedulable":false}},"created":"2026-12-07T10:00:00Z","TTL":0}}"#
+                )));
+            }
+            if let Some(n) = halt {
+                annotations.insert(ROLLOUT_ANNOTATION.into(), json!(format!(
+                    r#"{{"failures":[],"halt":{{"node":"{n}","reason":"r","since":"2026-12-07T10:00:00Z"}}}}"#
+                )));
+            }
+            self.write(
+                DAEMONSETS,
+                json!({"metadata": {"namespace": "kube-system", "name": "kured",
+                    "annotations": annotations}}),
+            );
+        }
+    }
+
+    #[test]
+    fn a_cordon_while_halted_is_caught_unless_the_node_holds_a_slot() {
+        let mut h = History::default();
+        h.node("a", false);
+        h.node("b", false);
+        h.lock(Some("a"), None);
+        h.node("a", true); // a drains under the lock: fine
+        h.lock(Some("a"), Some("a")); // a fails: halted, a keeps its record
+        h.node("a", false);
+        h.node("a", true); // the holder's own cordon while halted: allowed
+        assert!(cordons_while_halted(&h.0, 0, Backend::Annotation).is_empty());
+        h.node("b", true); // b drains without a slot while halted: caught
+        assert_eq!(cordons_while_halted(&h.0, 0, Backend::Annotation), ["b"]);
+        // Before start_rv it does not count; after the resume it is fine.
+        assert!(cordons_while_halted(&h.0, 100, Backend::Annotation).is_empty());
+        let mut resumed = History::default();
+        resumed.node("b", false);
+        resumed.lock(None, Some("a"));
+        resumed.lock(None, None);
+        resumed.node("b", true);
+        assert!(cordons_while_halted(&resumed.0, 0, Backend::Annotation).is_empty());
+    }
+
     #[test]
     fn time_of_takes_the_first_sample_that_saw_the_write() {
         let samples = [
