@@ -20,11 +20,14 @@
 //! ```
 
 pub mod chaos;
+mod gate_report;
 mod options;
 mod phase;
 mod report;
+mod rollout;
 mod sim;
 
+pub use gate_report::{GateReport, NodeFailure};
 pub use options::{CrashRecovery, FaultSpec, SimOptions};
 pub use phase::{Phase, Transition};
 pub use report::{Handoff, Report, pdb_healthy, percentile};

@@ -1,5 +1,6 @@
 //! `reboot-sim`: a whole rolling reboot of a simulated cluster, with a live view and a
-//! final report. Exits 1 if an invariant broke, 2 on bad options.
+//! final report. Exits 1 if an invariant broke, 2 on bad options, 3 if the rollout halted
+//! (a failed node; the report names it and the reason).
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
@@ -98,12 +99,32 @@ struct Args {
     seed: Option<u64>,
     /// Comma-separated faults: `latency=20ms`, `jitter=10ms`, `errors=0.01` (500s),
     /// `throttle=0.01` (429s), `conflicts=0.01` (409s on writes), `crash` (one agent killed
-    /// mid-drain for good).
+    /// mid-drain for good), `never-back` (one node never comes back from its reboot),
+    /// `slow-apps` (pods start slowly: at least 2 x (reboot + drain grace) and 1s),
+    /// `reboot-fails` (one node's reboot command fails).
     #[arg(long, default_value = "")]
     faults: String,
     /// How the others get past a crashed lock holder.
     #[arg(long, value_enum, default_value_t = RecoveryArg::Delete)]
     crash_recovery: RecoveryArg,
+    /// After its reboot a node keeps the lock until the health gate passes (kured-rs
+    /// --health-gate): its DaemonSet pods and the workloads its drain evicted Ready again.
+    #[arg(long)]
+    health_gate: bool,
+    /// A gate not passed this long after it started fails (a failed node for the budget).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    gate_timeout: Duration,
+    /// How often the gate re-checks.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "100ms")]
+    gate_poll: Duration,
+    /// Failed nodes before the rollout halts (kured-rs --max-failed-nodes).
+    #[arg(long, default_value_t = 1)]
+    max_failed_nodes: u32,
+    /// A node not back this long after its reboot command is a failure (kured-rs
+    /// --reboot-not-back-timeout; 0: never, except with `--faults never-back`, which picks
+    /// 3 x (reboot time + pod start), at least 2s).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    reboot_not_back_timeout: Duration,
     /// Give up after this long.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
     deadline: Duration,
@@ -135,6 +156,9 @@ fn parse_faults(text: &str, seed: Option<u64>) -> Result<FaultSpec, String> {
         let (key, value) = item.split_once('=').unwrap_or((item, ""));
         match key {
             "crash" => spec.crash = true,
+            "never-back" => spec.never_back = true,
+            "slow-apps" => spec.slow_apps = true,
+            "reboot-fails" => spec.reboot_fails = true,
             "latency" => api.latency = duration(value)?,
             "jitter" => api.jitter = duration(value)?,
             "errors" => api.error_500_fraction = fraction(value)?,
@@ -161,6 +185,12 @@ fn options(args: &Args) -> Result<SimOptions, String> {
     if args.period.is_zero() {
         return Err("--period must be positive".into());
     }
+    if args.health_gate && (args.gate_timeout.is_zero() || args.gate_poll.is_zero()) {
+        return Err("--gate-timeout and --gate-poll must be positive".into());
+    }
+    if args.max_failed_nodes == 0 {
+        return Err("--max-failed-nodes must be at least 1".into());
+    }
     Ok(SimOptions {
         nodes: args.nodes,
         concurrency: args.concurrency,
@@ -179,6 +209,11 @@ fn options(args: &Args) -> Result<SimOptions, String> {
         node_cache: args.node_cache,
         seed: args.seed,
         faults,
+        health_gate: args.health_gate,
+        gate_timeout: args.gate_timeout,
+        gate_poll: args.gate_poll,
+        max_failed_nodes: args.max_failed_nodes,
+        not_back_timeout: args.reboot_not_back_timeout,
         deadline: args.deadline,
         ..SimOptions::default()
     })
@@ -288,7 +323,7 @@ fn main() -> ExitCode {
     // The header first: once the bars are drawn, plain prints would tear them.
     if !args.json {
         println!(
-            "reboot-sim: {} nodes, {} app pods per node (PDB {}), concurrency {}, lock {:?}, reboot {}, drain grace {}",
+            "reboot-sim: {} nodes, {} app pods per node (PDB {}), concurrency {}, lock {:?}, reboot {}, drain grace {}, pod start {}, health gate {}",
             options.nodes,
             options.pods_per_node,
             if options.pdb { "on" } else { "off" },
@@ -296,6 +331,8 @@ fn main() -> ExitCode {
             args.lock,
             humantime::format_duration(options.reboot_time),
             humantime::format_duration(options.drain_grace),
+            humantime::format_duration(options.effective_pod_start()),
+            if options.health_gate { "on" } else { "off" },
         );
     }
     let view = Arc::new(View::new(
@@ -322,10 +359,13 @@ fn main() -> ExitCode {
     }
     // Do not wait for stray tasks of the simulated cluster.
     runtime.shutdown_timeout(Duration::from_secs(1));
-    if report.violations.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    if !report.violations.is_empty() {
         ExitCode::from(1)
+    } else if let Some(halt) = &report.gate.halt {
+        eprintln!("reboot-sim: the rollout was halted by {halt}");
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -367,5 +407,7 @@ mod tests {
         assert!(parse_faults("", None).unwrap().api.is_none());
         assert!(parse_faults("errors=2", None).is_err());
         assert!(parse_faults("meteor", None).is_err());
+        let f = parse_faults("never-back,slow-apps,reboot-fails", None).unwrap();
+        assert!(f.never_back && f.slow_apps && f.reboot_fails && !f.crash);
     }
 }

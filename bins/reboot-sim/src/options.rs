@@ -19,6 +19,7 @@ pub enum CrashRecovery {
 
 /// Faults: kubesim's API fault injection and an agent crash.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[allow(clippy::struct_excessive_bools)] // independent faults, any combination allowed
 pub struct FaultSpec {
     /// Latency and error rates of the API server (`None`: none).
     pub api: Option<FaultConfig>,
@@ -26,6 +27,21 @@ pub struct FaultSpec {
     pub crash: bool,
     /// How the others get past the crashed holder.
     pub recovery: CrashRecovery,
+    /// One node never comes back from its reboot (`--faults never-back`): the waiting agents
+    /// notice it after the not-back timeout and record a failure.
+    pub never_back: bool,
+    /// The applications start slowly (`--faults slow-apps`): the pod start delay is raised to
+    /// [`SimOptions::effective_pod_start`], so the health gate visibly waits.
+    pub slow_apps: bool,
+    /// One node's reboot command fails (`--faults reboot-fails`).
+    pub reboot_fails: bool,
+}
+
+impl FaultSpec {
+    /// Whether a node-level fault (`never-back`, `reboot-fails`) picks a victim node.
+    pub fn has_node_fault(&self) -> bool {
+        self.never_back || self.reboot_fails
+    }
 }
 
 /// What to simulate.
@@ -63,6 +79,18 @@ pub struct SimOptions {
     pub seed: Option<u64>,
     /// Faults to inject.
     pub faults: FaultSpec,
+    /// After its reboot a node keeps the lock until the health gate passes (kured-rs
+    /// `--health-gate`).
+    pub health_gate: bool,
+    /// The gate fails (a failure for the budget) when not passed this long after it started.
+    pub gate_timeout: Duration,
+    /// How often the gate re-checks.
+    pub gate_poll: Duration,
+    /// Failed nodes before the rollout halts (kured-rs `--max-failed-nodes`, at least 1).
+    pub max_failed_nodes: u32,
+    /// A node not back this long after its reboot command is a failure (kured-rs
+    /// `--reboot-not-back-timeout`; zero: never, unless `never-back` picks a default).
+    pub not_back_timeout: Duration,
     /// Give up after this long.
     pub deadline: Duration,
     /// How often the observer samples node phases (zero: chosen from the cluster size).
@@ -87,6 +115,11 @@ impl Default for SimOptions {
             node_cache: lock::nodes::DEFAULT_NODE_CACHE,
             seed: None,
             faults: FaultSpec::default(),
+            health_gate: false,
+            gate_timeout: Duration::from_secs(60),
+            gate_poll: Duration::from_millis(100),
+            max_failed_nodes: 1,
+            not_back_timeout: Duration::ZERO,
             deadline: Duration::from_secs(600),
             sample_interval: Duration::ZERO,
         }
@@ -101,9 +134,34 @@ impl SimOptions {
             && self.lock_ttl.is_zero()
         {
             // Long enough that no healthy node's entry expires while it reboots.
-            (4 * (self.drain_grace + self.reboot_time + self.pod_start)).max(Duration::from_secs(3))
+            (4 * (self.drain_grace + self.reboot_time + self.effective_pod_start()))
+                .max(Duration::from_secs(3))
         } else {
             self.lock_ttl
+        }
+    }
+
+    /// The pod start delay of the simulated kubelet: [`Self::pod_start`], raised with
+    /// `slow-apps` to at least 2 × (reboot time + drain grace) and 1 s, so that evicted and
+    /// restarted pods are still starting when the node is back.
+    pub fn effective_pod_start(&self) -> Duration {
+        if self.faults.slow_apps {
+            self.pod_start
+                .max(2 * (self.reboot_time + self.drain_grace))
+                .max(Duration::from_secs(1))
+        } else {
+            self.pod_start
+        }
+    }
+
+    /// The agents' not-back timeout: [`Self::not_back_timeout`], or with `never-back` and no
+    /// timeout set, 3 × (reboot time + pod start) and at least 2 s (else the lost node would
+    /// hold its slot for ever).
+    pub fn effective_not_back_timeout(&self) -> Duration {
+        if self.faults.never_back && self.not_back_timeout.is_zero() {
+            (3 * (self.reboot_time + self.effective_pod_start())).max(Duration::from_secs(2))
+        } else {
+            self.not_back_timeout
         }
     }
 

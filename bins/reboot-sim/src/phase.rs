@@ -57,6 +57,11 @@ pub(crate) type PhaseTimes = BTreeMap<String, BTreeMap<Phase, Duration>>;
 pub(crate) struct ObserveResult {
     pub(crate) times: PhaseTimes,
     pub(crate) completed: bool,
+    /// `(resourceVersion, time)` at every sample: when each write of the history happened
+    /// (to the sample interval).
+    pub(crate) rv_times: Vec<(u64, Duration)>,
+    /// When the observer first saw the rollout halted.
+    pub(crate) halted_at: Option<Duration>,
     pub(crate) wall: Duration,
     pub(crate) sample_interval: Duration,
 }

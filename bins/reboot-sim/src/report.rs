@@ -12,6 +12,7 @@ use kubesim::store::Event;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::gate_report::{self, GateReport};
 use crate::options::SimOptions;
 use crate::phase::{ObserveResult, Phase};
 
@@ -72,8 +73,18 @@ pub struct Report {
     pub api_requests: BTreeMap<String, u64>,
     /// Sum of `api_requests`.
     pub api_requests_total: u64,
+    /// The health gate, the failures and the halt (issue 18).
+    pub gate: GateReport,
     /// Broken invariants (empty: all held).
     pub violations: Vec<String>,
+}
+
+impl Report {
+    /// The rollout was halted (a failed node, see [`GateReport::halt`]); the run ended when
+    /// the halt was seen.
+    pub fn halted(&self) -> bool {
+        self.gate.halt.is_some()
+    }
 }
 
 /// Everything [`build`] needs.
@@ -87,6 +98,12 @@ pub(crate) struct Observed<'a> {
     pub(crate) history: &'a [Arc<Event>],
     pub(crate) start_rv: u64,
     pub(crate) requests: BTreeMap<String, u64>,
+    /// Per node, the gate's total wait (seconds) from its agents' metrics.
+    pub(crate) gate_wait: BTreeMap<String, f64>,
+    /// The lock's rollout state at the end.
+    pub(crate) rollout: lock::RolloutState,
+    /// The node a node-level fault was injected on.
+    pub(crate) faulty: Option<String>,
 }
 
 /// The `p`-th percentile (0–100, nearest rank) of `sorted` (ascending); 0 when empty.
@@ -221,15 +238,18 @@ pub(crate) fn build(options: &SimOptions, o: &Observed<'_>) -> Report {
     } else {
         0
     };
+    let gate = gate_report::build(options, o, &cordons, mean_cycle);
+    // A failed node may stay cordoned (one never back was cordoned when it went down).
+    let failed = |n: &String| o.rollout.failures.iter().any(|f| &f.node == n);
     let nodes_left_cordoned: Vec<String> = o
         .final_nodes
         .iter()
-        .filter(|(n, cordoned)| **cordoned && !o.crashed.contains(n))
+        .filter(|(n, cordoned)| **cordoned && !o.crashed.contains(n) && !failed(n))
         .map(|(n, _)| n.clone())
         .collect();
 
     let mut violations = Vec::new();
-    if !o.run.completed {
+    if !o.run.completed && o.run.halted_at.is_none() {
         violations.push(format!(
             "deadline ({}) passed before every node was back",
             humantime::format_duration(options.deadline)
@@ -239,6 +259,14 @@ pub(crate) fn build(options: &SimOptions, o: &Observed<'_>) -> Report {
     if max_cordoned > allowed {
         violations.push(format!(
             "{max_cordoned} nodes cordoned at once (concurrency {c})"
+        ));
+    }
+    let while_halted =
+        crate::rollout::cordons_while_halted(o.history, o.start_rv, options.lock_backend);
+    if !while_halted.is_empty() {
+        violations.push(format!(
+            "cordoned while the rollout was halted: {}",
+            while_halted.join(", ")
         ));
     }
     if pdb_violations > 0 {
@@ -252,7 +280,7 @@ pub(crate) fn build(options: &SimOptions, o: &Observed<'_>) -> Report {
     }
     for node in &o.nodes {
         let n = o.reboots.get(node).copied().unwrap_or(0);
-        if !o.crashed.contains(node) && n != 1 && o.run.completed {
+        if !o.crashed.contains(node) && !failed(node) && n != 1 && o.run.completed {
             violations.push(format!("{node} rebooted {n} times (expected once)"));
         }
     }
@@ -280,6 +308,7 @@ pub(crate) fn build(options: &SimOptions, o: &Observed<'_>) -> Report {
         nodes_left_cordoned,
         api_requests_total: o.requests.values().sum(),
         api_requests: o.requests.clone(),
+        gate,
         violations,
     }
 }
@@ -347,6 +376,7 @@ impl fmt::Display for Report {
             self.api_requests_total,
             verbs.join(", ")
         )?;
+        write!(f, "{}", self.gate)?;
         if self.violations.is_empty() {
             write!(f, "  invariants               all held")
         } else {

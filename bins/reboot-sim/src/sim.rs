@@ -19,6 +19,7 @@ use tokio::time::Instant;
 use crate::options::{CrashRecovery, SimOptions};
 use crate::phase::{ObserveResult, Phase, PhaseTimes, Transition};
 use crate::report::{self, Observed, Report};
+use crate::rollout;
 use testkit::SimHosts;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -34,6 +35,9 @@ struct World {
     hosts: Arc<SimHosts>,
     /// Nodes whose agent was killed for good (`--faults crash`).
     crashed: Mutex<BTreeSet<String>>,
+    /// Each node's metrics, shared by its successive agents (the gate's wait is read from
+    /// `kured_gate_wait_seconds` at the end).
+    metrics: Mutex<BTreeMap<String, Metrics>>,
 }
 
 impl World {
@@ -44,7 +48,19 @@ impl World {
         c.retry_interval = Duration::from_millis(200);
         c.metrics_interval = Duration::from_secs(60);
         c.prefer_no_schedule_taint = Some("weave.works/kured-node-reboot".into());
+        c.health_gate = self.options.health_gate;
+        c.not_back_timeout = self.options.effective_not_back_timeout();
+        c.max_failed_nodes = self.options.max_failed_nodes;
         c
+    }
+
+    /// The health gate's checks (`None`: no gate).
+    fn gate(&self) -> Option<gate::GateConfig> {
+        self.options.health_gate.then(|| gate::GateConfig {
+            timeout: self.options.gate_timeout,
+            poll: self.options.gate_poll,
+            ..gate::GateConfig::default()
+        })
     }
 
     /// The agent's dependencies, built as kured-rs builds them (`agent::Deps::for_client`), with
@@ -66,10 +82,14 @@ impl World {
                 stop_agent,
             )),
             notifications: None,
-            gate: None,
+            gate: self.gate(),
             events: None,
         };
-        Ok(Deps::for_client(&self.client, parts, Metrics::new())?)
+        let metrics = lock(&self.metrics)
+            .entry(node.to_string())
+            .or_default()
+            .clone();
+        Ok(Deps::for_client(&self.client, parts, metrics)?)
     }
 
     fn node_ready(&self, node: &str) -> bool {
@@ -92,7 +112,8 @@ impl World {
                 }
             };
             Agent::new(self.config(&node), deps).run(token).await;
-            if stop.is_cancelled() {
+            // A host that never came back runs no agent again.
+            if stop.is_cancelled() || self.hosts.is_lost(&node) {
                 return;
             }
             // The host is down; the DaemonSet pod starts again after the boot.
@@ -126,7 +147,7 @@ fn builder(options: &SimOptions) -> kubesim::cluster::ClusterBuilder {
         .nodes(options.nodes)
         .daemonset("kube-system", "kured")
         .daemonset("kube-system", "kube-proxy")
-        .kubelet_start_delay(options.pod_start)
+        .kubelet_start_delay(options.effective_pod_start())
         .shutdown_time(options.drain_grace)
         .reschedule_delay(options.reschedule_delay)
         .record_history(true);
@@ -170,12 +191,14 @@ pub async fn simulate(
     for node in &nodes {
         hosts.require(node);
     }
+    let faulty = inject_node_fault(options, &hosts, &nodes);
     let world = Arc::new(World {
         options: options.clone(),
         cluster: cluster.clone(),
         client: client.clone(),
         hosts,
         crashed: Mutex::default(),
+        metrics: Mutex::default(),
     });
 
     let started = Instant::now();
@@ -219,6 +242,11 @@ pub async fn simulate(
         *reboots.entry(node).or_default() += 1;
     }
     let crashed: Vec<String> = lock(&world.crashed).iter().cloned().collect();
+    let gate_wait = lock(&world.metrics)
+        .iter()
+        .filter_map(|(node, m)| Some((node.clone(), rollout::gate_wait_seconds(&m.encode())?)))
+        .collect();
+    let rollout = rollout::state(cluster.store(), options.lock_backend);
     let report = report::build(
         options,
         &Observed {
@@ -230,12 +258,30 @@ pub async fn simulate(
             history: &history,
             start_rv,
             requests,
+            gate_wait,
+            rollout,
+            faulty,
         },
     );
     if let Ok(c) = Arc::try_unwrap(cluster) {
         c.shutdown().await;
     }
     Ok(report)
+}
+
+/// Picks the victim of a node-level fault (`never-back`, `reboot-fails`) and tells its host.
+fn inject_node_fault(options: &SimOptions, hosts: &SimHosts, nodes: &[String]) -> Option<String> {
+    if !options.faults.has_node_fault() {
+        return None;
+    }
+    let node = nodes[fastrand::usize(..nodes.len())].clone();
+    if options.faults.never_back {
+        hosts.lose_on_reboot(&node);
+    }
+    if options.faults.reboot_fails {
+        hosts.fail_reboots(&node);
+    }
+    Some(node)
 }
 
 /// Waits up to 5 s for each task to end (its agent was cancelled), then aborts it.
@@ -289,10 +335,22 @@ async fn observe(
     let mut crash_at: Option<Instant> = None;
     let mut deleted = false;
     let deadline = started + world.options.deadline;
+    let mut rv_times = Vec::new();
+    let mut halted_at: Option<Duration> = None;
+    // After the halt is seen the run goes on this long, so that a node draining despite
+    // the halt would show in the history.
+    let linger = (2 * world.options.period).max(Duration::from_millis(500));
     let completed = loop {
         let now = Instant::now();
         let at = now - started;
-        let (objects, _) = world.cluster.store().list(NODES, None, |_| true);
+        let (objects, rv) = world.cluster.store().list(NODES, None, |_| true);
+        rv_times.push((rv, at));
+        let state = rollout::state(world.cluster.store(), world.options.lock_backend);
+        if state.is_halted() && halted_at.is_none() {
+            halted_at = Some(at);
+            tracing::info!("the rollout halted: {:?}", state.halt);
+        }
+        let failed: BTreeSet<&str> = state.failures.iter().map(|f| f.node.as_str()).collect();
         let by_name: BTreeMap<&str, &Value> = objects
             .iter()
             .filter_map(|n| Some((n["metadata"]["name"].as_str()?, &**n)))
@@ -366,9 +424,17 @@ async fn observe(
                 }
             }
         }
-        if phases
-            .values()
-            .all(|p| matches!(p, Phase::Done | Phase::Gone))
+        if halted_at.is_some_and(|h| at >= h + linger) {
+            break false;
+        }
+        // Finished: every node back, gone, or failed (recorded in the rollout state).
+        let finished = |(node, p): (&String, &Phase)| {
+            matches!(p, Phase::Done | Phase::Gone) || failed.contains(node.as_str())
+        };
+        // With the gate a node back still holds the lock until its gate passes.
+        let released = !world.options.health_gate
+            || !rollout::lock_held(world.cluster.store(), world.options.lock_backend);
+        if (phases.iter().all(finished) && released)
             || (phases
                 .values()
                 .all(|p| matches!(p, Phase::Done | Phase::Gone | Phase::Crashed))
@@ -384,6 +450,8 @@ async fn observe(
     ObserveResult {
         times,
         completed,
+        rv_times,
+        halted_at,
         wall: started.elapsed(),
         sample_interval: interval,
     }

@@ -202,3 +202,160 @@ fn binary_json_report_and_exit_code() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
 }
+
+/// `fast(nodes, 1)` with a node-level fault or slow applications.
+fn faulty(nodes: usize, faults: FaultSpec) -> SimOptions {
+    SimOptions {
+        faults,
+        ..fast(nodes, 1)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_never_back_halts_the_rollout_and_nothing_else_drains() {
+    let options = faulty(
+        4,
+        FaultSpec {
+            never_back: true,
+            ..FaultSpec::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let (report, log) = run(&options).await;
+    // Ended by the halt, not by the 60 s deadline.
+    assert!(started.elapsed() < Duration::from_secs(30), "{report}");
+    assert!(report.halted() && !report.completed, "{report}");
+    let lost = report.gate.faulty_node.clone().unwrap();
+    let halt = report.gate.halt.clone().unwrap();
+    assert_eq!(halt.node, lost, "{report}");
+    assert!(halt.reason.contains("not back"), "{}", halt.reason);
+    // Nothing cordoned while halted (the report checks kubesim's history), no other
+    // invariant broken, the lost node's cordon excused.
+    assert!(report.violations.is_empty(), "{report}");
+    // And per the observer: no node started draining after the halt was seen.
+    let halted_at = Duration::from_secs_f64(report.gate.halted_at_s.unwrap());
+    let late: Vec<&Transition> = log
+        .iter()
+        .filter(|t| t.to == Phase::Draining && t.at > halted_at)
+        .collect();
+    assert!(late.is_empty(), "{late:?}");
+    assert!(report.nodes_rebooted < 4, "{report}");
+    // The text names the culprit.
+    assert!(
+        report
+            .to_string()
+            .contains(&format!("ROLLOUT HALTED           by {lost}: not back")),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_reboot_command_halts_the_rollout() {
+    let options = faulty(
+        3,
+        FaultSpec {
+            reboot_fails: true,
+            ..FaultSpec::default()
+        },
+    );
+    let (report, log) = run(&options).await;
+    assert!(report.halted(), "{report}");
+    let bad = report.gate.faulty_node.clone().unwrap();
+    let halt = report.gate.halt.clone().unwrap();
+    assert_eq!(halt.node, bad);
+    assert!(
+        halt.reason.contains("reboot command failed"),
+        "{}",
+        halt.reason
+    );
+    assert!(report.violations.is_empty(), "{report}");
+    // The failed node was drained (its reboot was tried), then uncordoned; never rebooted.
+    assert!(
+        log.iter().any(|t| t.node == bad && t.to == Phase::Draining),
+        "{log:?}"
+    );
+    assert!(
+        !log.iter()
+            .any(|t| t.node == bad && t.to == Phase::Rebooting)
+    );
+    assert!(report.nodes_left_cordoned.is_empty(), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_slow_apps_the_gate_makes_the_next_node_wait_for_them() {
+    let options = SimOptions {
+        health_gate: true,
+        ..faulty(
+            3,
+            FaultSpec {
+                slow_apps: true,
+                ..FaultSpec::default()
+            },
+        )
+    };
+    let pod_start = options.effective_pod_start().as_secs_f64();
+    let (report, _) = run(&options).await;
+    assert!(report.completed && !report.halted(), "{report}");
+    assert!(report.violations.is_empty(), "{report}");
+    // Every node's gate waited most of the pod start (it starts once the agent is back,
+    // a little after the node's pods began starting).
+    assert_eq!(report.gate.wait_s.len(), 3, "{report}");
+    for (node, wait) in &report.gate.wait_s {
+        assert!(*wait > 0.8 * pod_start, "{node} waited {wait} s: {report}");
+    }
+    // The next node was cordoned only after the previous one was back AND every pod was
+    // Ready again: each handoff is measured from such a moment.
+    assert_eq!(report.gate.beyond_readiness.count, 2, "{report}");
+    assert!(report.handoff.mean_s > 0.8 * pod_start, "{report}");
+    // Without the gate the same cluster hands off as soon as the node is uncordoned.
+    let (ungated, _) = run(&SimOptions {
+        health_gate: false,
+        ..options.clone()
+    })
+    .await;
+    assert!(ungated.violations.is_empty(), "{ungated}");
+    assert!(ungated.gate.wait_s.is_empty());
+    assert!(
+        ungated.handoff.mean_s < report.handoff.mean_s - 0.5 * pod_start,
+        "gated {report}\nungated {ungated}"
+    );
+}
+
+#[test]
+fn binary_exits_3_and_names_the_node_when_the_rollout_halts() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reboot-sim"))
+        .args([
+            "--nodes",
+            "3",
+            "--concurrency",
+            "1",
+            "--pods-per-node",
+            "1",
+            "--reboot-time",
+            "200ms",
+            "--drain-grace",
+            "100ms",
+            "--pod-start",
+            "50ms",
+            "--period",
+            "300ms",
+            "--seed",
+            "7",
+            "--faults",
+            "reboot-fails",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let node = report["gate"]["faulty_node"].as_str().unwrap();
+    assert_eq!(report["gate"]["halt"]["node"], node);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "the rollout was halted by {node}: reboot command failed"
+        )),
+        "{stderr}"
+    );
+}
