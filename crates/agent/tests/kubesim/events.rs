@@ -45,10 +45,14 @@ async fn kubectl_describe_node_shows_the_phases_of_the_reboot() {
     .await;
     sim.hosts.require("node-0");
     sim.spawn_all();
-    eventually(Duration::from_secs(20), "node-0 rebooted and released", || {
-        sim.hosts.reboots() == ["node-0"]
-            && sim.lock_value().is_none_or(|v| !v.contains("nodeID"))
-    })
+    eventually(
+        Duration::from_secs(20),
+        "node-0 rebooted and released",
+        || {
+            sim.hosts.reboots() == ["node-0"]
+                && sim.lock_value().is_none_or(|v| !v.contains("nodeID"))
+        },
+    )
     .await;
     sim.stop().await;
     let home = tempfile::tempdir().unwrap();
@@ -74,14 +78,24 @@ async fn kubectl_describe_node_shows_the_phases_of_the_reboot() {
     let other = kubectl(
         &sim,
         home.path(),
-        &["get", "events", "--field-selector", "involvedObject.name=node-1"],
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=node-1",
+        ],
     )
     .await;
     assert!(!other.contains("Rebooting"), "{other}");
     let listed = kubectl(
         &sim,
         home.path(),
-        &["get", "events", "--field-selector", "involvedObject.name=node-0"],
+        &[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=node-0",
+        ],
     )
     .await;
     assert!(listed.contains("LockReleased"), "{listed}");
