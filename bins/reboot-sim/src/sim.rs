@@ -192,6 +192,9 @@ pub async fn simulate(
         hosts.require(node);
     }
     let faulty = inject_node_fault(options, &hosts, &nodes);
+    if let Some(lost) = faulty.clone().filter(|_| options.faults.never_back) {
+        hold_others_until_lost(options.deadline, &hosts, &nodes, lost);
+    }
     let world = Arc::new(World {
         options: options.clone(),
         cluster: cluster.clone(),
@@ -282,6 +285,33 @@ fn inject_node_fault(options: &SimOptions, hosts: &SimHosts, nodes: &[String]) -
         hosts.fail_reboots(&node);
     }
     Some(node)
+}
+
+/// `never-back`: only the lost node needs a reboot at first; the others need one once it went
+/// down for good. Only waiting agents notice a holder that is not back (nobody else reads the
+/// lock), so a lost node that happened to reboot last would halt nothing.
+fn hold_others_until_lost(
+    deadline: Duration,
+    hosts: &Arc<SimHosts>,
+    nodes: &[String],
+    lost: String,
+) {
+    let others: Vec<String> = nodes.iter().filter(|n| **n != lost).cloned().collect();
+    for n in &others {
+        hosts.clear(n);
+    }
+    let hosts = hosts.clone();
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(deadline, async {
+            while !hosts.is_lost(&lost) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        for n in &others {
+            hosts.require(n);
+        }
+    });
 }
 
 /// Waits up to 5 s for each task to end (its agent was cancelled), then aborts it.
