@@ -10,9 +10,9 @@
 // Scenario tests read best top to bottom.
 #![allow(clippy::too_many_lines)]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use testkit::{Prometheus, free_port};
 
 use blockers::{
     BlockReason, BlockerError, CompositeBlocker, PrometheusBlocker, RebootBlocker, check_or_block,
@@ -78,105 +78,6 @@ const RULES: &str = r"groups:
         expr: vector(0) > 0
 ";
 
-/// A Prometheus child process, killed (and reaped) on drop, with its data in a temp dir.
-struct Prometheus {
-    child: Child,
-    /// `http://127.0.0.1:PORT` plus the route prefix, without a trailing slash.
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-fn log_of(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
-}
-
-impl Prometheus {
-    /// Starts Prometheus with `rules` (none if `None`) and an optional route prefix (`/prom`),
-    /// and waits until it is ready. Retries on another port if the chosen one was taken.
-    async fn start(rules: Option<&str>, prefix: &str) -> Prometheus {
-        let binary = std::env::var("PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
-        // reqwest is built without a crypto provider of its own.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::new();
-        let mut last_log = String::new();
-        for _attempt in 0..3 {
-            let dir = tempfile::tempdir().unwrap();
-            let mut config = String::from("global:\n  evaluation_interval: 1s\n");
-            if let Some(rules) = rules {
-                std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
-                config.push_str("rule_files:\n  - rules.yml\n");
-            }
-            std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-            let port = free_port();
-            let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-            let mut command = Command::new(&binary);
-            command
-                .arg(format!(
-                    "--config.file={}",
-                    dir.path().join("prometheus.yml").display()
-                ))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    dir.path().join("data").display()
-                ))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log);
-            if !prefix.is_empty() {
-                command.arg(format!(
-                    "--web.external-url=http://127.0.0.1:{port}{prefix}/"
-                ));
-            }
-            let child = command.spawn().unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {binary:?} ({e}); install it with \
-                     `apt-get update && apt-get install -y prometheus`"
-                )
-            });
-            let mut server = Prometheus {
-                child,
-                url: format!("http://127.0.0.1:{port}{prefix}"),
-                dir,
-            };
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            loop {
-                if server.child.try_wait().unwrap().is_some() {
-                    last_log = log_of(server.dir.path());
-                    break; // exited (port taken?): try again
-                }
-                let ready = client
-                    .get(format!("{}/-/ready", server.url))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
-                if ready {
-                    return server;
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "prometheus not ready after 60 s:\n{}",
-                    log_of(server.dir.path())
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        panic!("prometheus did not start:\n{last_log}");
-    }
-}
-
 fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(ToString::to_string).collect()
 }
@@ -204,7 +105,7 @@ async fn wait_for_alerts(server: &Prometheus) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "alerts did not show within 60 s: {now:?} / firing {firing:?}\n{}",
-            log_of(server.dir.path())
+            server.log()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -6,101 +6,14 @@
 //! The server has no scrape targets and no rules: the queries build their own answers
 //! (`vector(1)`, `label_replace`), which needs no waiting for evaluations.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use testkit::{Prometheus, free_port};
 
 use gate::{GateConfig, GateStatus, HealthGate, PromCheck, Unhealthy};
 use kubesim::cluster::Cluster;
 
-/// A Prometheus child process, killed (and reaped) on drop, with its data in a temp dir.
-struct Prometheus {
-    child: Child,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-fn log(dir: &Path) -> String {
-    std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default()
-}
-
-/// Starts a rule-less Prometheus on a free port and waits until `/-/ready` answers; tries
-/// another port if the process exits (port taken).
-async fn start_prometheus() -> Prometheus {
-    let binary = std::env::var("PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
-    let mut last_log = String::new();
-    for _ in 0..3 {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("prometheus.yml"), "global: {}\n").unwrap();
-        let port = free_port();
-        let out = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-        let child = Command::new(&binary)
-            .arg(format!(
-                "--config.file={}",
-                dir.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {binary:?} ({e}); install it with \
-                     `apt-get update && apt-get install -y prometheus`"
-                )
-            });
-        let mut server = Prometheus {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            if server.child.try_wait().unwrap().is_some() {
-                last_log = log(server.dir.path());
-                break;
-            }
-            let ready = http
-                .get(format!("{}/-/ready", server.url))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                return server;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "prometheus not ready after 60 s:\n{}",
-                log(server.dir.path())
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    panic!("prometheus did not start:\n{last_log}");
-}
-
 #[tokio::test]
 async fn the_query_must_return_nothing() {
-    let (server, cluster) = tokio::join!(start_prometheus(), async {
+    let (server, cluster) = tokio::join!(Prometheus::start(None, ""), async {
         Cluster::builder().nodes(1).start().await.unwrap()
     });
     let client = cluster.client().unwrap();

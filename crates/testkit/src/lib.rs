@@ -5,7 +5,8 @@
 //! - [`SimHosts`] (feature `host`, on by default): the host side of simulated nodes — a
 //!   [`RebootSentinel`](sentinel::RebootSentinel) per node whose answer the test sets, and a
 //!   [`Rebooter`](sentinel::Rebooter) that reboots the node in kubesim and ends its agent, as
-//!   the host going down would.
+//!   the host going down would;
+//! - [`Prometheus`] (feature `prometheus`): a real Prometheus server on a free loopback port.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -22,11 +23,22 @@
 
 #[cfg(feature = "host")]
 mod host;
+#[cfg(feature = "prometheus")]
+mod prometheus;
 
 use std::time::Duration;
 
 #[cfg(feature = "host")]
 pub use host::{HostRebooter, HostSentinel, SimHosts};
+#[cfg(feature = "prometheus")]
+pub use prometheus::Prometheus;
+
+/// A loopback port that was free a moment ago (bound and released): for a server a test
+/// starts, or for an address nothing listens on.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
+    listener.local_addr().expect("its address").port()
+}
 
 /// How often [`eventually`] and [`wait_until`] look again.
 const POLL: Duration = Duration::from_millis(20);

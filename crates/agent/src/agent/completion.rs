@@ -48,12 +48,14 @@ impl Agent {
             Some(a) => self.rebooted(cancel, a).await?,
             None => true,
         };
+        // Read once: a node that halted the rollout neither resumes nor releases.
+        let halted_by_me = self.halted_by_me(cancel).await?;
         if let Some(a) = attempt.as_ref().filter(|_| !rebooted) {
             match self
                 .cancellable(cancel, self.deps.sentinel.reboot_required())
                 .await?
             {
-                Ok(true) if !self.halted_by_me(cancel).await? => {
+                Ok(true) if !halted_by_me => {
                     info!(
                         node,
                         boot_id = %a.boot_id,
@@ -76,7 +78,7 @@ impl Agent {
             }
         }
         self.after_reboot(cancel, &record).await?;
-        if self.halted_by_me(cancel).await? {
+        if halted_by_me {
             self.wait_while_halted(cancel).await?;
         } else if let Some(a) = attempt.as_ref().filter(|_| rebooted)
             && !self.gate_passes(cancel, a).await?
