@@ -6,7 +6,7 @@
 //!   [`RebootSentinel`](sentinel::RebootSentinel) per node whose answer the test sets, and a
 //!   [`Rebooter`](sentinel::Rebooter) that reboots the node in kubesim and ends its agent, as
 //!   the host going down would;
-//! - [`Prometheus`] (feature `prometheus`): a real Prometheus server on a free loopback port.
+//! - `Prometheus` (feature `prometheus`): a real Prometheus server on a free loopback port.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
